@@ -1,0 +1,4 @@
+"""Importing this package registers every kopf handler of the operator."""
+
+from . import startup  # noqa: F401  (first: persistence settings and the Azure facade)
+from . import workspace, outbound_rule, approval  # noqa: F401,E401

@@ -1,0 +1,51 @@
+"""What every kind's handlers share: the Azure facade from memo, the control annotation, error -> retry mapping."""
+
+from __future__ import annotations
+
+import logging
+
+import kopf
+
+from ..azure.errors import AzureError, ErrorKind
+from ..model import RECONCILE_POLICY_ANNOTATION
+from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+MANAGE, SKIP, DETACH_ON_DELETE = "manage", "skip", "detach-on-delete"
+_POLICIES = (MANAGE, SKIP, DETACH_ON_DELETE)
+
+
+def azure_from(memo: kopf.Memo):
+    return memo.azure
+
+
+def settings_from(memo: kopf.Memo) -> Settings:
+    return memo.settings
+
+
+def reconcile_policy(meta) -> str:
+    """ASO-like control annotation; an unknown value is treated as `skip` (never write on a typo)."""
+    value = (meta.get("annotations") or {}).get(RECONCILE_POLICY_ANNOTATION, MANAGE).strip().lower()
+    return value if value in _POLICIES else SKIP
+
+
+def retry_delay(err: AzureError, settings: Settings) -> float:
+    if err.kind is ErrorKind.THROTTLED:
+        return max(err.retry_after or 0.0, 1.0)
+    if err.kind is ErrorKind.CONFLICT:  # another operation in progress on the managed network: a wait
+        return max(err.retry_after or 0.0, 2.0)
+    if err.kind is ErrorKind.TRANSIENT:
+        return max(err.retry_after or 0.0, settings.transient_retry)
+    return settings.slow_retry  # user-fixable / not found / unknown: slow, never stuck forever
+
+
+def raise_for_azure_error(err: AzureError, settings: Settings) -> None:
+    """Re-raise an Azure error as a kopf retry with a delay chosen by its kind (never a PermanentError: a fix made
+    in Azure must be picked up without touching the object)."""
+    raise kopf.TemporaryError(str(err), delay=retry_delay(err, settings)) from err
+
+
+def post_event(body, type_: str, reason: str, message: str) -> None:
+    """An Event on the object; kopf posts it asynchronously (never blocks the handler)."""
+    kopf.event(body, type=type_, reason=reason, message=message)

@@ -1,0 +1,48 @@
+"""Operator start-up and shutdown: kopf persistence, the Azure facade and the metrics server, created once."""
+
+from __future__ import annotations
+
+import logging
+
+import kopf
+
+from .. import metrics
+from ..azure import Azure
+from ..azure.clouds import AzureSettings
+from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Our own finalizer name, so `kubectl get -o yaml` tells a person which operator holds the object.
+FINALIZER = "netiso.promptflow.dev/finalizer"
+
+
+def configure_kopf(settings: kopf.OperatorSettings) -> None:
+    # kopf's own state lives in status.kopf, not in annotations: status writes never bump metadata.generation and
+    # GitOps tools ignore status, so Argo CD / Flux see no perpetual diff (see docs/gitops.md).
+    settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
+    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.kopf.last-handled-configuration")
+    settings.persistence.finalizer = FINALIZER
+    # Events name the operator, not kopf.
+    settings.posting.enabled = True
+    settings.posting.level = logging.INFO
+    # Reconnect watches regularly so a silent network drop cannot stall the operator.
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.networking.request_timeout = 60
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> None:
+    configure_kopf(settings)
+    memo.settings = Settings.from_env()
+    memo.azure = Azure.from_settings(AzureSettings.from_env())
+    metrics.start_server(memo.settings.metrics_port, memo.settings.metrics_addr)
+    log.info("promptflow-netiso started: metrics on :%s, drift interval %ss", memo.settings.metrics_port, memo.settings.drift_interval)
+
+
+@kopf.on.cleanup()
+async def cleanup(memo: kopf.Memo, **_) -> None:
+    azure = getattr(memo, "azure", None)
+    if azure is not None:
+        await azure.close()

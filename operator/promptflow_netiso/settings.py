@@ -1,0 +1,44 @@
+"""Operator-wide settings, read once from the environment (PROMPTFLOW_NETISO_*). See docs/configuration.md."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as e:
+        raise ValueError(f"{name}={raw!r} is not a number of seconds") from e
+    if value < 0:
+        raise ValueError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    drift_interval: float = 300.0  # seconds between drift checks of a converged object (jittered)
+    slow_retry: float = 120.0  # retry delay after a user-fixable Azure error (403, 404, bad config)
+    transient_retry: float = 10.0  # retry delay after a transient Azure error (5xx, connection)
+    dependency_wait: float = 5.0  # re-check delay while an object waits for another (e.g. its workspace)
+    approval_pending_interval: float = 10.0  # approval check interval while a connection is Pending
+    approval_settled_interval: float = 300.0  # approval check interval when nothing is Pending
+    metrics_port: int = 8080
+    metrics_addr: str = "0.0.0.0"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            drift_interval=_float("PROMPTFLOW_NETISO_DRIFT_INTERVAL", cls.drift_interval),
+            slow_retry=_float("PROMPTFLOW_NETISO_SLOW_RETRY", cls.slow_retry),
+            transient_retry=_float("PROMPTFLOW_NETISO_TRANSIENT_RETRY", cls.transient_retry),
+            dependency_wait=_float("PROMPTFLOW_NETISO_DEPENDENCY_WAIT", cls.dependency_wait),
+            approval_pending_interval=_float("PROMPTFLOW_NETISO_APPROVAL_PENDING_INTERVAL", cls.approval_pending_interval),
+            approval_settled_interval=_float("PROMPTFLOW_NETISO_APPROVAL_SETTLED_INTERVAL", cls.approval_settled_interval),
+            metrics_port=int(_float("PROMPTFLOW_NETISO_METRICS_PORT", cls.metrics_port)),
+            metrics_addr=os.environ.get("PROMPTFLOW_NETISO_METRICS_ADDR", cls.metrics_addr),
+        )

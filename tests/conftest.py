@@ -1,0 +1,59 @@
+"""Fixtures shared by every test layer: a real control plane, the Azure simulator, the running operator."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.support.controlplane import ControlPlane
+from tests.support.kube import Kube
+from tests.support.operator_process import OperatorProcess
+
+pytest_plugins = ["tests.sim.fixtures"]
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory):
+    cp = ControlPlane(tmp_path_factory.mktemp("control-plane"))
+    cp.start()
+    yield cp
+    cp.stop()
+
+
+@pytest.fixture(scope="session")
+def kube(control_plane) -> Kube:
+    return Kube(control_plane)
+
+
+@pytest.fixture
+def namespace(control_plane, request) -> str:
+    base = "".join(ch if ch.isalnum() else "-" for ch in request.node.name.lower())[:40].strip("-")
+    name = f"t-{base}-{uuid.uuid4().hex[:5]}"
+    control_plane.kubectl("create", "namespace", name)
+    yield name
+    control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+# Fast loops for tests; production defaults are minutes (settings.py).
+OPERATOR_TEST_ENV = {
+    "PROMPTFLOW_NETISO_DRIFT_INTERVAL": "2",
+    "PROMPTFLOW_NETISO_SLOW_RETRY": "3",
+    "PROMPTFLOW_NETISO_TRANSIENT_RETRY": "1",
+    "PROMPTFLOW_NETISO_DEPENDENCY_WAIT": "1",
+    "PROMPTFLOW_NETISO_APPROVAL_PENDING_INTERVAL": "1",
+    "PROMPTFLOW_NETISO_APPROVAL_SETTLED_INTERVAL": "5",
+}
+
+
+@pytest.fixture(scope="session")
+def operator(control_plane, azure_sim, tmp_path_factory):
+    env = {**control_plane.env(), **azure_sim.env(), **OPERATOR_TEST_ENV}
+    proc = OperatorProcess(env, tmp_path_factory.mktemp("operator"))
+    proc.start()
+    yield proc
+    proc.stop()
+    if os.environ.get("PROMPTFLOW_NETISO_SHOW_OPERATOR_LOG"):
+        print(proc.logs()[-20000:])
