@@ -106,9 +106,10 @@ case "$what" in
   *) say "usage: $0 [all|etcd|kube-apiserver|helm|kubeconform|promtool]"; exit 2 ;;
 esac
 
-# Stable names for the fixtures and the demo.
-ln -sf "etcd-$ETCD_VERSION" "$BIN/etcd" 2>/dev/null || true
-ln -sf "kube-apiserver-$K8S_VERSION" "$BIN/kube-apiserver" 2>/dev/null || true
-ln -sf "helm-$HELM_VERSION" "$BIN/helm" 2>/dev/null || true
-ln -sf "kubeconform-$KUBECONFORM_VERSION" "$BIN/kubeconform" 2>/dev/null || true
+# Stable names for the fixtures and the demo (only for what exists).
+link() { [ -e "$BIN/$2" ] && ln -sfn "$2" "$BIN/$1" || true; }
+link etcd "etcd-$ETCD_VERSION"
+link kube-apiserver "kube-apiserver-$K8S_VERSION"
+link helm "helm-$HELM_VERSION"
+link kubeconform "kubeconform-$KUBECONFORM_VERSION"
 echo "$BIN"

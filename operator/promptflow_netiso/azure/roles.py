@@ -1,0 +1,124 @@
+"""Role assignments (Microsoft.Authorization 2022-04-01) through azure-mgmt-authorization's async client.
+
+Names are deterministic (uuid5 of scope, role and principal), so a retry after a crash finds the assignment it
+already made instead of creating a second one, and an assignment under another name (made by a person, or by the
+portal) is reported as existing (409 RoleAssignmentExists) and never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+
+from azure.core.exceptions import AzureError as CoreAzureError
+from azure.mgmt.authorization.v2022_04_01.aio import AuthorizationManagementClient
+from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
+
+from . import errors
+from .errors import AzureError, ErrorKind
+from .limits import subscription_of
+from .pipeline import operation_option
+from .sdk import PerSubscription
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2022-04-01"
+ROLE_STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR = "69566ab7-960f-475b-8e7c-b3118f30c6bd"
+ROLE_STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
+
+# Fixed forever: changing it would make the operator forget which assignments it created.
+_NAMES = uuid.uuid5(uuid.NAMESPACE_URL, "https://netiso.promptflow.dev/role-assignments")
+_EXISTING_ID = re.compile(r"ID of the existing role assignment is ([0-9a-fA-F]{32}|[0-9a-fA-F-]{36})")
+
+
+@dataclass(frozen=True)
+class EnsureResult:
+    name: str  # our deterministic name, or the existing assignment's name when ARM tells it (409)
+    created: bool  # True: the assignment under our name exists (made now, or by an earlier run of the operator)
+
+
+def normalize_scope(scope: str) -> str:
+    return "/" + scope.strip().strip("/")
+
+
+def role_guid(role_id: str) -> str:
+    """A role definition GUID from either the GUID or a full roleDefinitions ID."""
+    return role_id.strip().rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def assignment_name(scope: str, role_id: str, principal_id: str) -> str:
+    """Deterministic: same scope, role and principal (in any letter case) -> same GUID."""
+    key = "|".join((normalize_scope(scope).lower(), role_guid(role_id), principal_id.strip().lower()))
+    return str(uuid.uuid5(_NAMES, key))
+
+
+def role_definition_id(scope: str, role_id: str) -> str:
+    if role_id.strip().startswith("/"):
+        return role_id.strip()
+    return f"/subscriptions/{subscription_of(scope)}/providers/Microsoft.Authorization/roleDefinitions/{role_guid(role_id)}"
+
+
+def existing_assignment_name(message: str) -> str | None:
+    """ARM's RoleAssignmentExists message names the existing assignment (32 hex digits, or a dashed GUID)."""
+    match = _EXISTING_ID.search(message or "")
+    return str(uuid.UUID(match.group(1))) if match else None
+
+
+class RoleAssignments:
+    def __init__(self, clients: PerSubscription[AuthorizationManagementClient]) -> None:
+        self._clients = clients
+
+    def _client(self, scope: str) -> AuthorizationManagementClient:
+        sub = subscription_of(scope)
+        if not sub:
+            raise AzureError(status=0, code="InvalidScope", message=f"{scope!r} is not inside a subscription", kind=ErrorKind.USER_FIXABLE)
+        return self._clients.get(sub)
+
+    async def ensure(self, scope: str, role_id: str, principal_id: str) -> EnsureResult:
+        """PUT the assignment under its deterministic name. 201/200: ours. 409 RoleAssignmentExists: the same role
+        is already granted under another name; that counts as done and is not ours (created=False)."""
+        scope = normalize_scope(scope)
+        name = assignment_name(scope, role_id, principal_id)
+        parameters = RoleAssignmentCreateParameters(
+            role_definition_id=role_definition_id(scope, role_id),
+            principal_id=principal_id,
+            principal_type="ServicePrincipal",  # a workspace identity; also avoids the replication-delay 400
+        )
+        try:
+            await self._client(scope).role_assignments.create(
+                scope.lstrip("/"), name, parameters, **operation_option("roleAssignment.put")
+            )
+        except CoreAzureError as exc:
+            err = errors.from_exception(exc, "roleAssignment.put")
+            if err.code == "RoleAssignmentExists":
+                existing = existing_assignment_name(err.message) or await self._find_existing(scope, role_id, principal_id)
+                return EnsureResult(name=existing or name, created=False)
+            raise err from exc
+        return EnsureResult(name=name, created=True)
+
+    async def _find_existing(self, scope: str, role_id: str, principal_id: str) -> str | None:
+        """The name of the equivalent assignment, for status; best effort (the grant itself is already in place)."""
+        wanted_role = role_guid(role_id)
+        try:
+            pager = self._client(scope).role_assignments.list_for_scope(
+                scope.lstrip("/"), filter=f"principalId eq '{principal_id}'", **operation_option("roleAssignment.list")
+            )
+            async for assignment in pager:
+                same_scope = normalize_scope(assignment.scope or "").lower() == scope.lower()
+                if same_scope and role_guid(assignment.role_definition_id or "") == wanted_role:
+                    return assignment.name
+        except CoreAzureError as exc:
+            log.info("could not look up the existing role assignment at %s: %s", scope, errors.from_exception(exc))
+        return None
+
+    async def delete(self, scope: str, name: str) -> None:
+        """Delete by name; an assignment that is already gone counts as deleted."""
+        scope = normalize_scope(scope)
+        try:
+            await self._client(scope).role_assignments.delete(scope.lstrip("/"), name, **operation_option("roleAssignment.delete"))
+        except CoreAzureError as exc:
+            err = errors.from_exception(exc, "roleAssignment.delete")
+            if err.kind is not ErrorKind.NOT_FOUND:
+                raise err from exc

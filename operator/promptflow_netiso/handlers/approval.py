@@ -1,0 +1,370 @@
+"""PrivateEndpointApproval handlers: watch the targets' private endpoint connections, approve what the policy allows.
+
+Shape (why it differs a little from the other kinds): the check interval adapts - short while a connection we may
+approve is Pending, long when all is settled - so one kopf timer per object runs the check and, inside the handler,
+sleeps until the next check is due or a nudge arrives (a spec change, a PrivateEndpoint rule turning Active, the
+workspace's identity appearing). The timer is the only writer of status, so two checks of one object never race,
+and kopf applies `patch.status` after every check. The decisions live in planning/approval.py; this module observes
+(one shared LIST per target), executes the approvals, and writes status, Events, audit log lines and metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import logging
+import random
+import time
+from typing import Any, Mapping
+
+import kopf
+
+from .. import conditions, metrics
+from ..azure.errors import AzureError
+from ..model import GROUP, KIND_APPROVAL, PLURAL_APPROVAL, PLURAL_OUTBOUND_RULE, PLURAL_WORKSPACE, VERSION
+from ..model.approval import ApprovalSpec
+from ..model.common import ResourceId, SpecError
+from ..planning import approval as planning
+from ..planning.approval import Correlation, Intervals, Outcome, OutcomeKind, Policy, TargetObservation
+from ..settings import Settings
+from .common import SKIP, azure_from, post_event, reconcile_policy, retry_delay, settings_from
+
+log = logging.getLogger(__name__)
+audit_log = logging.getLogger("promptflow_netiso.audit")  # not the object logger: one Event per approval is enough
+
+NOT_PENDING_CODE = "PrivateEndpointConnectionStatusNotPending"
+MIN_GAP = 1.0  # seconds between two checks of one object, however many nudges arrive (kopf timer interval)
+SHARED_READ_MAX_AGE = 1.0  # a LIST younger than this is reused by other policies watching the same target
+
+
+# --- wake-ups: nudge(target) and the per-object schedule -------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Schedule:
+    """In-memory state of one PrivateEndpointApproval (lost on restart on purpose: status carries what matters)."""
+
+    wake: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    due: float | None = None  # loop time of the next check; None: derive it from status (first run after start)
+    blocked: dict[str, tuple[float, str]] = dataclasses.field(default_factory=dict)  # target key -> (until, 403 text)
+    targets: frozenset[str] = frozenset()
+    workspace: tuple[str, str] | None = None
+
+
+_schedules: dict[str, _Schedule] = {}  # object uid -> schedule
+
+
+def nudge(target_resource_id: str) -> None:
+    """Ask every PrivateEndpointApproval watching this target to check it now (e.g. a PrivateEndpoint rule to it just
+    turned Active). Sync and non-blocking; call it from the operator's event loop thread."""
+    key = planning.arm_key(target_resource_id)
+    for s in list(_schedules.values()):
+        if key in s.targets:
+            s.wake.set()
+
+
+def _nudge_workspace(namespace: str, workspace: str) -> None:
+    for s in list(_schedules.values()):
+        if s.workspace == (namespace, workspace):
+            s.wake.set()
+
+
+def _schedule_of(uid: str) -> _Schedule:
+    if uid not in _schedules:
+        _schedules[uid] = _Schedule()
+    return _schedules[uid]
+
+
+async def _wait_until_due(s: _Schedule, stopped: Any) -> None:
+    """Sleep until the check is due, a nudge arrives, or kopf stops this timer (object deleted, operator exiting)."""
+    loop = asyncio.get_running_loop()
+    delay = 0.0 if s.due is None else s.due - loop.time()
+    if delay > 0 and not s.wake.is_set():
+        waiters = {asyncio.ensure_future(s.wake.wait()), asyncio.ensure_future(stopped.wait())}
+        _, pending = await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        for w in pending:
+            w.cancel()
+    s.wake.clear()
+
+
+def _first_due(status: Mapping, meta: Mapping, settings: Settings) -> float:
+    """After a (re)start: continue the schedule status implies instead of re-reading every target at once."""
+    loop_now = asyncio.get_running_loop().time()
+    last = planning.parse_time(status.get("lastCheck"))
+    if last is None or status.get("observedGeneration") != meta.get("generation"):
+        return loop_now
+    interval = settings.approval_pending_interval if status.get("pendingCount") else settings.approval_settled_interval
+    age = (dt.datetime.now(dt.timezone.utc) - last).total_seconds()
+    return loop_now + max(0.0, interval - age) * random.uniform(0.8, 1.0)  # jitter spreads a restart's reads
+
+
+# --- kopf indexes: what workspaces and PrivateEndpoint rules say, without API calls ----------------------------------
+
+
+_last_seen: dict[tuple[str, str, str], object] = {}
+
+
+def _changed(kind: str, namespace: str, name: str, value: object) -> bool:
+    """Whether an indexed object says something new (indexes see every status write; most change nothing for us)."""
+    key = (kind, namespace, name)
+    if _last_seen.get(key, _MISSING) == value:
+        return False
+    _last_seen[key] = value
+    return True
+
+
+_MISSING = object()
+
+
+@kopf.index(GROUP, VERSION, PLURAL_WORKSPACE)
+async def approval_workspaces(namespace: str, name: str, spec: Mapping, status: Mapping, **_: Any) -> dict:
+    identity = planning.workspace_identity(spec, status)
+    if _changed("workspace", namespace, name, identity):
+        _nudge_workspace(namespace, name)  # its identity appeared or changed: policies relying on it look again
+    return {(namespace, name): identity}
+
+
+@kopf.index(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
+async def approval_private_endpoint_rules(namespace: str, name: str, spec: Mapping, status: Mapping,
+                                    **_: Any) -> dict | None:
+    rule = planning.private_endpoint_rule(name, spec, status)
+    if rule is None:
+        return None
+    if _changed("rule", namespace, name, rule) and rule.active:
+        nudge(rule.target)  # "check soon after a PrivateEndpoint rule becomes active"
+    return {(namespace, rule.workspace): rule}
+
+
+_network_ids: dict[str, str] = {}  # arm_key(workspace ID) -> managedNetwork.networkId (fixed once it exists)
+
+
+async def _correlation(azure: Any, namespace: str, spec: ApprovalSpec, workspaces: kopf.Index,
+                       rules: kopf.Index) -> Correlation:
+    """What the policy's workspace vouches for (only read when allow.workspaceManagedNetwork asks for it)."""
+    if spec.workspace_ref is None or not spec.allow.workspace_managed_network:
+        return Correlation()
+    ws = spec.workspace_ref.name
+    identity = next((i for i in workspaces.get((namespace, ws), []) if i is not None), None)
+    pe_rules = list(rules.get((namespace, ws), []))
+    try:
+        network_id = await _managed_network_id(azure, identity) if identity and identity.found else None
+    except AzureError as e:
+        return Correlation(workspace=ws, unavailable=f"reading workspace {ws}'s managed network failed: {e}")
+    return planning.correlate(ws, identity, network_id, pe_rules, namespace)
+
+
+async def _managed_network_id(azure: Any, identity: planning.WorkspaceIdentity) -> str | None:
+    """From the workspace's status when it reports it, else one GET of the workspace (cached: the ID never changes)."""
+    if identity.managed_network_id:
+        return identity.managed_network_id
+    key = planning.arm_key(identity.resource_id)
+    if key not in _network_ids:
+        rid = ResourceId.parse(identity.resource_id)
+        workspace = await azure.ml.get_workspace(rid.subscription_id, rid.resource_group, rid.name)
+        network_id = workspace.managed_network.network_id if workspace.managed_network else None
+        if not network_id:
+            return None  # no managed network yet: ask again next time
+        _network_ids[key] = network_id
+    return _network_ids[key]
+
+
+# --- shared reads: one LIST per target per check, shared by every policy watching it --------------------------------
+
+
+class _SharedReads:
+    def __init__(self) -> None:
+        self._inflight: dict[str, asyncio.Future] = {}
+        self._fresh: dict[str, tuple[float, list]] = {}
+
+    async def list(self, azure: Any, target: str) -> list:
+        key = planning.arm_key(target)
+        loop = asyncio.get_running_loop()
+        cached = self._fresh.get(key)
+        if cached is not None and loop.time() - cached[0] < SHARED_READ_MAX_AGE:
+            return cached[1]
+        if key not in self._inflight:
+            self._inflight[key] = asyncio.ensure_future(self._read(azure, target, key))
+        return await asyncio.shield(self._inflight[key])
+
+    async def _read(self, azure: Any, target: str, key: str) -> list:
+        try:
+            connections = list(await azure.pec.list(target))
+            self._fresh[key] = (asyncio.get_running_loop().time(), connections)
+            return connections
+        finally:
+            self._inflight.pop(key, None)
+
+    def invalidate(self, target: str) -> None:
+        """After a write on the target the cached LIST is stale for everyone."""
+        self._fresh.pop(planning.arm_key(target), None)
+
+
+_reads = _SharedReads()
+
+
+# --- handlers --------------------------------------------------------------------------------------------------------
+
+
+@kopf.on.update(GROUP, VERSION, PLURAL_APPROVAL)
+async def approval_changed(uid: str, **_: Any) -> None:
+    """Spec, labels or annotations changed: check now (the timer does the work, so status has a single writer)."""
+    _schedule_of(uid).wake.set()
+
+
+@kopf.timer(GROUP, VERSION, PLURAL_APPROVAL, interval=MIN_GAP, initial_delay=lambda **_: random.uniform(0, MIN_GAP))
+async def approval_check(body: kopf.Body, uid: str, memo: kopf.Memo, patch: kopf.Patch, stopped: Any,
+                         logger: logging.Logger, approval_workspaces: kopf.Index,
+                         approval_private_endpoint_rules: kopf.Index, **_: Any) -> None:
+    settings = settings_from(memo)
+    s = _schedule_of(uid)
+    if s.due is None:
+        s.due = _first_due(body.status, body.meta, settings)
+    await _wait_until_due(s, stopped)
+    if stopped:
+        return
+    started = time.monotonic()
+    # body/meta/spec/status of timers are live views: after the wait they show the object as it is now.
+    namespace, name = body.meta["namespace"], body.meta["name"]
+    try:
+        spec = ApprovalSpec.from_dict(body.spec)
+    except SpecError as e:
+        _write_invalid_spec(patch, body, str(e))
+        s.due = asyncio.get_running_loop().time() + settings.approval_settled_interval
+        metrics.set_object_ready(KIND_APPROVAL, namespace, name, False, "InvalidSpec")
+        metrics.observe_reconcile(KIND_APPROVAL, time.monotonic() - started, "InvalidSpec")
+        return
+    policy = Policy(namespace, name, spec, skip=reconcile_policy(body.meta) == SKIP)
+    s.targets = spec.target_keys
+    s.workspace = (namespace, spec.workspace_ref.name) if spec.workspace_ref else None
+    correlation = await _correlation(azure_from(memo), namespace, spec, approval_workspaces,
+                                     approval_private_endpoint_rules)
+    report = await check(memo, policy, body.status, correlation, s, settings)
+    _write_status(patch, body, report)
+    for event in report.events:
+        post_event(body, event.type, event.reason, event.message)
+    for record in report.audit:
+        audit_log.info("approved private endpoint connection %s", json.dumps(record, sort_keys=True))
+    _record_metrics(policy, report)
+    s.due = asyncio.get_running_loop().time() + report.next_check_in
+    ready = report.conditions[0]
+    metrics.observe_reconcile(KIND_APPROVAL, time.monotonic() - started,
+                              None if ready["status"] == conditions.TRUE else ready["reason"])
+    logger.debug("approval check done: %d pending, %d approved, next in %.1fs",
+                 report.pending_count, report.approved_count, report.next_check_in)
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL_APPROVAL, optional=True)
+async def approval_deleted(uid: str, namespace: str, name: str, **_: Any) -> None:
+    """Approvals are never undone (nothing is ever rejected or deleted): forgetting the object is all there is."""
+    _schedules.pop(uid, None)
+    metrics.forget_object(KIND_APPROVAL, namespace, name)
+
+
+# --- one check ---------------------------------------------------------------------------------------------------------
+
+
+async def check(memo: kopf.Memo, policy: Policy, status: Mapping, correlation: Correlation, s: _Schedule,
+                settings: Settings, now: dt.datetime | None = None) -> planning.Report:
+    """Observe every target, plan, approve, and fold the outcomes into a report. No Kubernetes writes here."""
+    azure = azure_from(memo)
+    loop_now = asyncio.get_running_loop().time()
+    s.blocked = {k: v for k, v in s.blocked.items() if v[0] > loop_now}
+    observations = await asyncio.gather(*(_observe(azure, t.resource_id, settings) for t in policy.spec.targets))
+    now = now or dt.datetime.now(dt.timezone.utc)
+    plan = planning.plan(policy, observations, status.get("connections"), correlation, now,
+                         {k: v[1] for k, v in s.blocked.items()})
+    outcomes = await _approve_all(azure, plan, settings)
+    intervals = Intervals(pending=settings.approval_pending_interval, settled=settings.approval_settled_interval,
+                          blocked=settings.slow_retry, floor=MIN_GAP)
+    report = planning.finish(policy, plan, outcomes, now, intervals)
+    for key, text in report.denied.items():
+        s.blocked[key] = (loop_now + settings.slow_retry, text)  # one attempt per slow_retry, not a retry storm
+    return report
+
+
+async def _observe(azure: Any, target: str, settings: Settings) -> TargetObservation:
+    try:
+        return TargetObservation(target, tuple(await _reads.list(azure, target)))
+    except AzureError as e:
+        return TargetObservation(target, error=str(e), error_code=e.code, retry_in=retry_delay(e, settings))
+
+
+async def _approve_all(azure: Any, plan: planning.Plan, settings: Settings) -> dict[tuple[str, str], Outcome]:
+    """Targets in parallel, connections of one target one after another (a provider serialises them anyway)."""
+    by_target: dict[str, list[planning.Row]] = {}
+    for row in plan.approvals:
+        by_target.setdefault(planning.arm_key(row.target), []).append(row)
+
+    async def one_target(rows: list[planning.Row]) -> list[tuple[tuple[str, str], Outcome]]:
+        results: list[tuple[tuple[str, str], Outcome]] = []
+        denied: Outcome | None = None
+        for row in rows:
+            # After a 403 the same rights are missing for the rest of this target: do not knock again.
+            outcome = denied or await _approve(azure, row, plan.description, settings)
+            denied = outcome if outcome.kind is OutcomeKind.DENIED else None
+            results.append((row.key, outcome))
+        return results
+
+    outcomes: dict[tuple[str, str], Outcome] = {}
+    for results in await asyncio.gather(*(one_target(rows) for rows in by_target.values())):
+        outcomes.update(results)
+    return outcomes
+
+
+async def _approve(azure: Any, row: planning.Row, description: str, settings: Settings) -> Outcome:
+    try:
+        result = await azure.pec.approve(row.connection, description)
+        return Outcome(OutcomeKind.APPROVED, result)
+    except AzureError as e:
+        if e.code == NOT_PENDING_CODE:
+            return Outcome(OutcomeKind.NOT_PENDING, await _read_again(azure, row), error=str(e))
+        if e.status == 403:
+            return Outcome(OutcomeKind.DENIED, error=str(e))
+        return Outcome(OutcomeKind.FAILED, error=str(e), retry_in=retry_delay(e, settings))
+    finally:
+        _reads.invalidate(row.target)
+
+
+async def _read_again(azure: Any, row: planning.Row) -> Any | None:
+    """`PrivateEndpointConnectionStatusNotPending`: someone else acted first; report what the connection is now."""
+    try:
+        return await azure.pec.get(row.target, row.connection.name)
+    except AzureError as e:
+        log.info("reading %s on %s again after NotPending failed: %s", row.connection.name, row.target, e)
+        return None
+
+
+# --- writing status and metrics -------------------------------------------------------------------------------------
+
+
+def _write_status(patch: kopf.Patch, body: kopf.Body, report: planning.Report) -> None:
+    generation = body.meta.get("generation")
+    now = dt.datetime.now(dt.timezone.utc)
+    for key, value in report.status_fields(now).items():
+        patch.status[key] = value
+    patch.status["observedGeneration"] = generation
+    patch.status["conditions"] = conditions.merge(body.status.get("conditions"), report.conditions, generation)
+
+
+def _write_invalid_spec(patch: kopf.Patch, body: kopf.Body, message: str) -> None:
+    generation = body.meta.get("generation")
+    patch.status["observedGeneration"] = generation
+    patch.status["conditions"] = conditions.merge(
+        body.status.get("conditions"), [conditions.condition("Ready", False, "InvalidSpec", message)], generation)
+
+
+def _record_metrics(policy: Policy, report: planning.Report) -> None:
+    ns, name = policy.namespace, policy.name
+    now = dt.datetime.now(dt.timezone.utc)
+    per_target = planning.target_metrics(report.connections, now)
+    for t in policy.spec.targets:
+        counts, oldest = per_target.get(t.resource_id, ({}, 0.0))
+        metrics.set_private_endpoint_connections(ns, name, t.resource_id, counts, oldest)
+    metrics.retain_private_endpoint_targets(ns, name, [t.resource_id for t in policy.spec.targets])
+    for target in report.approved_targets:
+        metrics.inc_private_endpoint_approvals(ns, name, target)
+    ready = report.conditions[0]
+    metrics.set_object_ready(KIND_APPROVAL, ns, name, ready["status"] == conditions.TRUE, ready["reason"])
+    metrics.set_last_drift_check(KIND_APPROVAL, ns, name, time.time())

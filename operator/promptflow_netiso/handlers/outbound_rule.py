@@ -1,0 +1,426 @@
+"""OutboundRule handlers: keep one UserDefined rule of a workspace's managed network in line with the object.
+
+One reconcile path (parse -> workspace gate -> observe Azure -> plan -> act -> status/Events/metrics), run by:
+- create/update/resume: a change to spec, labels or annotations (kopf's diff ignores status, so our own status
+  writes never retrigger it);
+- a drift timer (settings.drift_interval, jittered start) once the rule has settled;
+- a short "waiting" timer (settings.dependency_wait) that kopf runs only while status says the rule waits (for its
+  workspace, for Azure to finish provisioning, for a Pending private endpoint connection). Waiting is therefore
+  not an error: no kopf TemporaryError, no Error events every few seconds; Azure errors do raise TemporaryError
+  with a delay chosen by the error kind (handlers/common.py).
+
+Reads are shared: one LIST of a workspace's rules serves every rule of that workspace (single-flight, short-lived,
+updated in place after our own writes), so a converged workspace with N rules costs O(workspaces) reads per drift
+period, not O(rules) (docs/outbound-rules.md). Writes to one managed network are serialized by the Azure facade's
+per-workspace lock (azure/limits.py), so 50 rules applied together queue instead of colliding with 409s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+import time
+from typing import Any, Awaitable, Callable, Mapping
+
+import kopf
+
+from .. import conditions, metrics
+from ..azure.errors import AzureError, ErrorKind
+from ..model import GROUP, KIND_OUTBOUND_RULE, PLURAL_OUTBOUND_RULE, PLURAL_WORKSPACE, VERSION, WorkspaceSpec
+from ..model.common import CONDITION_READY, SpecError
+from ..model.outbound_rule import OutboundRuleSpec, RuleType
+from ..planning import outbound_rule as planning
+from ..planning.outbound_rule import Coordinates, Event, Observed, Plan, Previous, Retry, WorkspaceFacts
+from ..settings import Settings
+from .common import azure_from, post_event, raise_for_azure_error, reconcile_policy, settings_from
+
+log = logging.getLogger(__name__)
+
+# Timer intervals are decorator arguments, so they are read at import, from the same environment as memo.settings.
+_SETTINGS = Settings.from_env()
+# A change handler reads Azure at most this stale: enough to share one LIST among rules applied together, short
+# enough that a rule made by hand moments ago is seen (and not overwritten) before our first PUT.
+CHANGE_MAX_AGE = 2.0
+# A drift check accepts a LIST up to half a period old: with jittered timers, each workspace is listed about twice
+# per period however many rules it has; drift is seen within 1.5 periods.
+DRIFT_MAX_AGE = _SETTINGS.drift_interval / 2
+
+
+# --- shared reads ----------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Entry:
+    at: float
+    value: Any
+
+
+class SharedReads:
+    """A per-key cache of one Azure read with single-flight: concurrent callers share one request; a caller states
+    how old a value it accepts. `update()` applies our own writes to the cached value (and to a read in flight, whose
+    answer may predate the write), so readers never see a rule we just wrote as missing."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Any, _Entry] = {}
+        self._inflight: dict[Any, asyncio.Future] = {}
+        self._late_writes: dict[Any, list[Callable[[Any], Any]]] = {}
+
+    async def get(self, key: Any, fetch: Callable[[], Awaitable[Any]], max_age: float) -> Any:
+        loop = asyncio.get_running_loop()
+        entry = self._entries.get(key)
+        if entry is not None and loop.time() - entry.at <= max_age:
+            return entry.value
+        future = self._inflight.get(key)
+        if future is None:
+            future = self._inflight[key] = asyncio.ensure_future(self._fetch(key, fetch))
+        return await asyncio.shield(future)  # a cancelled caller must not cancel the read the others wait for
+
+    async def _fetch(self, key: Any, fetch: Callable[[], Awaitable[Any]]) -> Any:
+        started = asyncio.get_running_loop().time()
+        self._late_writes[key] = []
+        try:
+            value = await fetch()
+            for apply in self._late_writes.get(key, []):
+                value = apply(value)
+            self._entries[key] = _Entry(started, value)
+            return value
+        finally:
+            self._inflight.pop(key, None)
+            self._late_writes.pop(key, None)
+
+    def update(self, key: Any, apply: Callable[[Any], Any]) -> None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            entry.value = apply(entry.value)
+        if key in self._late_writes:
+            self._late_writes[key].append(apply)
+
+    def forget(self, key: Any) -> None:
+        self._entries.pop(key, None)
+
+
+_rule_lists = SharedReads()  # workspace key -> {rule name lower: OutboundRule}
+_connection_lists = SharedReads()  # target key -> [Connection]
+_network_ids = SharedReads()  # workspace key -> managedNetwork.networkId | None
+
+
+def _ws_key(c: Coordinates) -> tuple[str, str, str]:
+    return c.subscription_id.lower(), c.resource_group.lower(), c.workspace_name.lower()
+
+
+async def _rules(azure: Any, c: Coordinates, max_age: float) -> dict[str, Any]:
+    async def fetch() -> dict[str, Any]:
+        return {r.name.lower(): r for r in await azure.ml.list_outbound_rules(*c.as_tuple())}
+    return await _rule_lists.get(_ws_key(c), fetch, max_age)
+
+
+def _remember_rule(c: Coordinates, name: str, rule: Any | None) -> None:
+    def apply(rules: dict[str, Any]) -> dict[str, Any]:
+        updated = {k: v for k, v in rules.items() if k != name.lower()}
+        if rule is not None:
+            updated[name.lower()] = rule
+        return updated
+    _rule_lists.update(_ws_key(c), apply)
+
+
+async def _network_id(azure: Any, c: Coordinates, max_age: float) -> str | None:
+    async def fetch() -> str | None:
+        ws = await azure.ml.get_workspace(*c.as_tuple())
+        return ws.managed_network.network_id if ws.managed_network else None
+    return await _network_ids.get(_ws_key(c), fetch, max_age)
+
+
+async def _connections(azure: Any, target: str, max_age: float) -> list:
+    return await _connection_lists.get(target.rstrip("/").lower(), lambda: azure.pec.list(target), max_age)
+
+
+# --- the workspace index: readiness and coordinates of every PromptFlowWorkspace, no API calls -------------------------
+
+
+@kopf.index(GROUP, VERSION, PLURAL_WORKSPACE)
+async def outbound_rule_workspaces(namespace: str, name: str, spec: Mapping, status: Mapping, meta: Mapping,
+                                   **_: Any) -> dict:
+    return {(namespace, name): workspace_facts(name, spec, status, meta)}
+
+
+def workspace_facts(name: str, spec: Mapping, status: Mapping, meta: Mapping) -> WorkspaceFacts:
+    """What a rule needs from its PromptFlowWorkspace object: Ready for the current generation, where it lives in
+    Azure, and its isolation mode (Azure's, from status, else the one the spec asks for)."""
+    try:
+        ws = WorkspaceSpec.from_dict(spec)
+    except SpecError as e:
+        return WorkspaceFacts(name=name, ready=False, ready_reason="InvalidSpec", ready_message=str(e))
+    ready = conditions.get(status.get("conditions"), CONDITION_READY) or {}
+    current = ready.get("observedGeneration") in (None, meta.get("generation"))
+    isolation = status.get("isolationMode") or (ws.network.isolation_mode.value if ws.network.isolation_mode else None)
+    return WorkspaceFacts(
+        name=name,
+        ready=ready.get("status") == conditions.TRUE and current,
+        ready_reason=ready.get("reason", "") if current else "Reconciling",
+        ready_message=ready.get("message", "") if current else "the workspace's latest spec is not reconciled yet",
+        deleting=bool(meta.get("deletionTimestamp")),
+        coordinates=Coordinates(*ws.coordinates),
+        isolation_mode=isolation if ws.network.managed else None,
+        managed_network=ws.network.managed,
+    )
+
+
+def _workspace(index: kopf.Index, namespace: str, name: str) -> WorkspaceFacts:
+    found = next(iter(index.get((namespace, name), [])), None)
+    return found if found is not None else WorkspaceFacts(name=name, found=False)
+
+
+# --- per-object memory (this process only; status carries what must survive a restart) --------------------------------
+
+
+_locks: dict[str, asyncio.Lock] = {}  # uid -> one reconcile at a time per object (change handler vs timers)
+_written: dict[str, dict] = {}  # uid -> the status we last wrote: fresher than a timer's body right after a write
+_change_pending: set[str] = set()  # uids whose change handler has not succeeded yet: timers leave them alone
+
+
+def _previous(uid: str, status: Mapping | None) -> tuple[Previous, dict]:
+    merged = {**(status or {}), **_written.get(uid, {})}
+    return Previous.from_status(merged), merged
+
+
+def _forget(uid: str) -> None:
+    _locks.pop(uid, None)
+    _written.pop(uid, None)
+    _change_pending.discard(uid)
+
+
+# --- one reconcile ---------------------------------------------------------------------------------------------------
+
+
+class _Context:
+    """Everything one run needs, from the kopf kwargs."""
+
+    def __init__(self, kw: Mapping[str, Any], max_age: float) -> None:
+        self.body, self.meta, self.uid = kw["body"], kw["meta"], kw["uid"]
+        self.namespace, self.name = kw["namespace"], kw["name"]
+        self.status: Mapping = kw.get("status") or {}
+        self.patch: kopf.Patch = kw["patch"]
+        self.settings: Settings = settings_from(kw["memo"])
+        self.azure = azure_from(kw["memo"])
+        self.workspaces: kopf.Index = kw["outbound_rule_workspaces"]
+        self.spec_raw: Mapping = kw.get("spec") or {}
+        self.max_age = max_age
+        self.generation = self.meta.get("generation")
+
+
+async def _reconcile(ctx: _Context) -> Plan:
+    started = time.monotonic()
+    error_reason = None
+    lock = _locks.setdefault(ctx.uid, asyncio.Lock())
+    try:
+        async with lock:
+            plan = await _run(ctx)
+        return plan
+    except kopf.TemporaryError:
+        error_reason = "AzureError"
+        raise
+    except kopf.PermanentError:
+        error_reason = "InvalidSpec"
+        raise
+    finally:
+        metrics.observe_reconcile(KIND_OUTBOUND_RULE, time.monotonic() - started, error_reason)
+
+
+async def _run(ctx: _Context) -> Plan:
+    previous, prev_status = _previous(ctx.uid, ctx.status)
+    try:
+        spec = OutboundRuleSpec.from_dict(ctx.spec_raw)
+    except SpecError as e:
+        bad = Plan(conditions=(conditions.condition(CONDITION_READY, False, "InvalidSpec", str(e)),))
+        _write(ctx, prev_status, bad)
+        raise kopf.PermanentError(str(e)) from e
+    rule_name = spec.azure_rule_name(ctx.name)
+    policy = reconcile_policy(ctx.meta)
+    ws = _workspace(ctx.workspaces, ctx.namespace, spec.workspace_ref.name)
+    args = dict(spec=spec, rule_name=rule_name, workspace=ws, previous=previous, policy=policy, generation=ctx.generation)
+
+    gate = planning.workspace_gate(ws, spec, rule_name, previous)
+    if gate is not None:
+        _write(ctx, prev_status, gate)
+        return gate
+    coords = ws.coordinates
+    assert coords is not None
+    events: list[Event] = []
+    try:
+        observed, network_id = await _observe(ctx, spec, coords, rule_name)
+        plan = planning.plan(observed=observed, network_id=network_id, **args)
+        events.extend(plan.events)
+        if plan.actions:
+            plan = await _apply(ctx, spec, coords, rule_name, plan, args, events)
+    except _WriteFailed as failed:
+        _write(ctx, prev_status, failed.plan)
+        _post(ctx, events + failed.events)
+        raise_for_azure_error(failed.error, ctx.settings)
+        raise  # unreachable: raise_for_azure_error always raises
+    except AzureError as err:
+        # A read failed: say so on the object, keep what we knew, retry by error kind.
+        stuck = Plan(conditions=(conditions.condition(CONDITION_READY, _unknown_or_false(err), "AzureError", str(err)),))
+        _write(ctx, prev_status, stuck)
+        _post(ctx, events)
+        raise_for_azure_error(err, ctx.settings)
+        raise
+    _write(ctx, prev_status, plan)
+    _post(ctx, events)
+    metrics.set_last_drift_check(KIND_OUTBOUND_RULE, ctx.namespace, ctx.name, time.time())
+    return plan
+
+
+def _unknown_or_false(err: AzureError) -> str:
+    return conditions.UNKNOWN if err.kind in (ErrorKind.THROTTLED, ErrorKind.TRANSIENT, ErrorKind.CONFLICT) else conditions.FALSE
+
+
+async def _observe(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rule_name: str) -> tuple[Observed, str | None]:
+    rule = (await _rules(ctx.azure, coords, ctx.max_age)).get(rule_name.lower())
+    if spec.type != RuleType.PRIVATE_ENDPOINT or rule is None:
+        return Observed(rule), None
+    return await _with_connections(ctx, spec, coords, rule)
+
+
+async def _with_connections(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rule: Any) -> tuple[Observed, str | None]:
+    """The PE target's connections (one shared LIST per target) and the managed network id to correlate with.
+    Not being able to read the target is reported, not fatal: the rule itself is applied."""
+    assert spec.private_endpoint is not None
+    try:
+        network_id = await _network_id(ctx.azure, coords, ctx.max_age)
+        conns = await _connections(ctx.azure, spec.private_endpoint.service_resource_id, ctx.max_age)
+    except AzureError as err:
+        return Observed(rule, connections_error=str(err)), None
+    return Observed(rule, connections=conns), network_id
+
+
+class _WriteFailed(Exception):
+    def __init__(self, plan: Plan, error: AzureError, events: list[Event]) -> None:
+        super().__init__(str(error))
+        self.plan, self.error, self.events = plan, error, events
+
+
+async def _apply(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rule_name: str, plan: Plan,
+                 args: dict, events: list[Event]) -> Plan:
+    """Execute the PUT (the facade holds the workspace's managed-network lock through the LRO), then plan again on
+    what Azure answered: that plan has no actions when Azure took the rule as asked."""
+    (put,) = plan.actions
+    try:
+        rule = await ctx.azure.ml.put_outbound_rule(*coords.as_tuple(), put.name, put.properties)
+    except AzureError as err:
+        quiet = err.kind in (ErrorKind.CONFLICT, ErrorKind.THROTTLED)  # a wait, not something to alarm anyone with
+        failed = planning.plan_failure(plan, str(err), conflict=err.kind is ErrorKind.CONFLICT,
+                                       throttled=err.kind is ErrorKind.THROTTLED)
+        raise _WriteFailed(failed, err, [] if quiet else [Event("Warning", "ApplyFailed", f"PUT rule {rule_name!r}: {err}")]) from err
+    _remember_rule(coords, rule.name or rule_name, rule)
+    events.append(Event("Normal", put.reason, put.message))
+    log.info("outbound rule %s/%s: %s", ctx.namespace, ctx.name, put.message)
+    observed, network_id = (Observed(rule), None)
+    if spec.type == RuleType.PRIVATE_ENDPOINT:
+        observed, network_id = await _with_connections(ctx, spec, coords, rule)
+    after = planning.plan(observed=observed, network_id=network_id,
+                          **{**args, "previous": dataclasses.replace(args["previous"], created=True)})
+    if after.actions:
+        return planning.plan_not_converged(after)
+    events.extend(e for e in after.events if e not in events)
+    return after
+
+
+# --- status, events, metrics ----------------------------------------------------------------------------------------
+
+
+def _write(ctx: _Context, prev_status: Mapping, plan: Plan) -> None:
+    """Patch only what differs from what the object already says (a converged check writes nothing)."""
+    merged = conditions.merge(prev_status.get("conditions"), plan.conditions, ctx.generation)
+    desired = {**plan.status, "conditions": merged, "observedGeneration": ctx.generation}
+    for key, value in desired.items():
+        if ctx.status.get(key) != value:
+            ctx.patch.status[key] = value
+    _written[ctx.uid] = {**_written.get(ctx.uid, {}), **desired}
+    ready = conditions.get(merged, CONDITION_READY) or {}
+    metrics.set_object_ready(KIND_OUTBOUND_RULE, ctx.namespace, ctx.name, ready.get("status") == conditions.TRUE,
+                             ready.get("reason", "Unknown"))
+    if "ruleStatus" in plan.status:
+        metrics.set_outbound_rule_status(ctx.namespace, ctx.name, plan.status.get("ruleStatus"))
+
+
+def _post(ctx: _Context, events: list[Event]) -> None:
+    for e in events:
+        post_event(ctx.body, e.type, e.reason, e.message)
+
+
+def is_waiting(status: Mapping | None) -> bool:
+    """Whether the rule waits for something that a short re-check will see (the waiting timer's filter)."""
+    ready = conditions.get((status or {}).get("conditions"), CONDITION_READY) or {}
+    return ready.get("status") != conditions.TRUE and ready.get("reason") in planning.WAITING_REASONS
+
+
+# --- kopf handlers ----------------------------------------------------------------------------------------------------
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
+@kopf.on.create(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
+@kopf.on.update(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
+async def reconcile_outbound_rule(uid: str, **kw: Any) -> None:
+    _change_pending.add(uid)
+    await _reconcile(_Context({**kw, "uid": uid}, CHANGE_MAX_AGE))
+    _change_pending.discard(uid)  # not reached on TemporaryError: kopf retries this handler, timers stand aside
+
+
+@kopf.timer(GROUP, VERSION, PLURAL_OUTBOUND_RULE, interval=_SETTINGS.drift_interval,
+            initial_delay=lambda **_: random.uniform(0.5, 1.0) * _SETTINGS.drift_interval)
+async def check_outbound_rule_drift(uid: str, status: Mapping, **kw: Any) -> None:
+    """Drift: a rule removed or changed in the portal is restored (with an Event); status follows Azure."""
+    if uid in _change_pending or is_waiting(_written.get(uid, status)):
+        return  # the change handler or the waiting timer has it
+    await _reconcile(_Context({**kw, "uid": uid, "status": status}, DRIFT_MAX_AGE))
+
+
+@kopf.timer(GROUP, VERSION, PLURAL_OUTBOUND_RULE, interval=_SETTINGS.dependency_wait,
+            initial_delay=_SETTINGS.dependency_wait, when=lambda status, **_: is_waiting(status))
+async def recheck_waiting_outbound_rule(uid: str, status: Mapping, **kw: Any) -> None:
+    """While waiting (workspace not Ready, rule Provisioning, connection Pending): look again soon."""
+    if uid in _change_pending or not is_waiting(_written.get(uid, status)):
+        return
+    await _reconcile(_Context({**kw, "uid": uid, "status": status}, CHANGE_MAX_AGE))
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
+async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mapping, spec: Mapping, status: Mapping,
+                               body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
+                               outbound_rule_workspaces: kopf.Index, **_: Any) -> None:
+    """Remove the rule we created (or adopted) from Azure, following the LRO, unless the control annotation says to
+    leave Azure alone. Works after the PromptFlowWorkspace object is gone: status remembers the coordinates."""
+    settings, azure = settings_from(memo), azure_from(memo)
+    lock = _locks.setdefault(uid, asyncio.Lock())
+    async with lock:
+        previous, _ = _previous(uid, status)
+        rule_name = (spec or {}).get("ruleName") or name
+        ws = _workspace(outbound_rule_workspaces, namespace, ((spec or {}).get("workspaceRef") or {}).get("name", ""))
+        coords = ws.coordinates or previous.coordinates
+        policy = reconcile_policy(meta)
+        observed_rule = None
+        if coords is not None and previous.created and policy not in (planning.SKIP, planning.DETACH_ON_DELETE):
+            try:
+                observed_rule = (await _rules(azure, coords, CHANGE_MAX_AGE)).get(rule_name.lower())
+            except AzureError as err:
+                if err.kind is not ErrorKind.NOT_FOUND:  # the workspace itself is gone: so is the rule
+                    raise_for_azure_error(err, settings)
+        elif previous.created and coords is None:
+            post_event(body, "Warning", "NotDeleted", f"rule {rule_name!r}: Azure coordinates unknown, left in place")
+        plan = planning.plan_delete(rule_name=rule_name, previous=previous, policy=policy, observed_rule=observed_rule)
+        for action in plan.actions:
+            assert coords is not None
+            patch.status["ruleStatus"] = "Deleting"
+            try:
+                await azure.ml.delete_outbound_rule(*coords.as_tuple(), action.name)
+            except AzureError as err:
+                post_event(body, "Warning", "DeleteFailed", f"DELETE rule {action.name!r}: {err}")
+                raise_for_azure_error(err, settings)
+            _remember_rule(coords, action.name, None)
+            post_event(body, "Normal", action.reason, action.message)
+        for e in plan.events:
+            post_event(body, e.type, e.reason, e.message)
+    _forget(uid)
+    metrics.forget_object(KIND_OUTBOUND_RULE, namespace, name)

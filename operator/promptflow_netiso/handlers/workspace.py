@@ -1,0 +1,424 @@
+"""PromptFlowWorkspace handlers: parse -> observe Azure -> plan (planning/workspace.py) -> act -> status, Events, metrics.
+
+One `reconcile()` serves create, update (spec or reconcile-policy changes only), resume and the drift timer; a
+per-object lock keeps them from overlapping, so a write is never issued twice for one decision. Provisioning is
+followed, not awaited: its poll URL goes to status.provisioning at once, and every later run (also after a restart)
+polls it instead of starting again. The owned PrivateEndpointApproval `<workspace>-auto` is kept in step from here and
+from OutboundRule events (kopf indexes: no list calls). Deletion follows the declared policy and is bounded in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import random
+import time
+from typing import Any, Mapping
+
+import kopf
+
+from .. import conditions, metrics
+from ..azure.errors import AzureError, ErrorKind
+from ..azure.roles import assignment_name
+from ..model import (
+    GROUP,
+    KIND_WORKSPACE,
+    PLURAL_APPROVAL,
+    PLURAL_OUTBOUND_RULE,
+    PLURAL_WORKSPACE,
+    RECONCILE_POLICY_ANNOTATION,
+    VERSION,
+)
+from ..model.common import SpecError
+from ..model.workspace import WorkspaceSpec
+from ..planning import workspace as planning
+from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
+from ..settings import Settings
+from .common import SKIP, azure_from, post_event, raise_for_azure_error, reconcile_policy, settings_from
+
+log = logging.getLogger(__name__)
+
+# kopf needs the timer interval when the module is imported; the environment is set before the process starts.
+DRIFT_INTERVAL = max(Settings.from_env().drift_interval, 1.0)
+# A deletion that keeps failing (Azure unreachable, rights withdrawn) is released after this long, with a Warning
+# Event naming what was left behind. A person can release it at once with reconcile-policy detach-on-delete.
+DELETE_GIVE_UP_AFTER = 3600.0
+PASSING_KINDS = (ErrorKind.THROTTLED, ErrorKind.TRANSIENT, ErrorKind.CONFLICT, ErrorKind.UNKNOWN)
+
+
+# --- per-object in-memory state (kopf's memo is per object) --------------------------------------------------------
+
+
+def _lock(memo: kopf.Memo) -> asyncio.Lock:
+    if "workspace_lock" not in memo:
+        memo["workspace_lock"] = asyncio.Lock()
+    return memo["workspace_lock"]
+
+
+def _effective_status(memo: kopf.Memo, status: Mapping) -> dict:
+    """Status as this process last wrote it: kopf's view can lag our own patch by a watch event, and acting on the
+    older view could start provisioning twice. After a restart memo is empty and status (fresh) is the truth."""
+    return {**dict(status or {}), **memo.get("workspace_status", {})}
+
+
+def _now() -> str:
+    return conditions.now_rfc3339()
+
+
+# --- triggers ----------------------------------------------------------------------------------------------------
+
+
+def _spec_or_policy_changed(old: Mapping | None, new: Mapping | None, **_: Any) -> bool:
+    """Labels and other annotations (kubectl's last-applied, Argo CD's tracking) are no reason to call Azure."""
+    old, new = old or {}, new or {}
+    policy = lambda body: ((body.get("metadata") or {}).get("annotations") or {}).get(RECONCILE_POLICY_ANNOTATION)  # noqa: E731
+    return old.get("spec") != new.get("spec") or policy(old) != policy(new)
+
+
+def _drift_initial_delay(**_: Any) -> float:
+    """Spread the first drift checks of many objects (operator start) over one interval."""
+    return random.uniform(0.5, 1.0) * DRIFT_INTERVAL
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL_WORKSPACE)
+@kopf.on.create(GROUP, VERSION, PLURAL_WORKSPACE)
+@kopf.on.update(GROUP, VERSION, PLURAL_WORKSPACE, when=_spec_or_policy_changed)
+async def workspace_reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger: logging.Logger,
+                              workspace_pe_rules: kopf.Index, **_: Any) -> None:
+    await reconcile(body, memo, patch, logger, workspace_pe_rules, drift=False)
+
+
+# idle: a drift check waits until the object has been quiet for a whole interval (no overlap with a change handler
+# that is still retrying); timers never overlap themselves.
+@kopf.timer(GROUP, VERSION, PLURAL_WORKSPACE, interval=DRIFT_INTERVAL, idle=DRIFT_INTERVAL,
+            initial_delay=_drift_initial_delay)
+async def workspace_drift(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger: logging.Logger,
+                          workspace_pe_rules: kopf.Index, **_: Any) -> None:
+    await reconcile(body, memo, patch, logger, workspace_pe_rules, drift=True)
+
+
+# --- one reconcile ------------------------------------------------------------------------------------------------
+
+
+async def reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger: logging.Logger,
+                    pe_rules: kopf.Index | Mapping, drift: bool) -> None:
+    started = time.monotonic()
+    ns, name = body.meta["namespace"], body.meta["name"]
+    settings = settings_from(memo)
+    async with _lock(memo):
+        error_reason = None
+        try:
+            ready = await _reconcile_locked(body, memo, patch, logger, pe_rules, settings, drift)
+            error_reason = None if ready["status"] == conditions.TRUE else ready["reason"]
+        except kopf.TemporaryError as e:
+            error_reason = getattr(e.__cause__, "code", None) or "Retrying"
+            raise
+        finally:
+            metrics.observe_reconcile(KIND_WORKSPACE, time.monotonic() - started, error_reason)
+            if drift:
+                metrics.set_last_drift_check(KIND_WORKSPACE, ns, name, time.time())
+
+
+async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger: logging.Logger,
+                            pe_rules: kopf.Index | Mapping, settings: Settings, drift: bool) -> dict:
+    ns, name, generation = body.meta["namespace"], body.meta["name"], body.meta.get("generation")
+    status = _effective_status(memo, body.status)
+    policy = reconcile_policy(body.meta)
+    try:
+        spec = WorkspaceSpec.from_dict(body.spec)
+    except SpecError as e:
+        return _write(body, memo, patch, status, {}, [], drift, ready=conditions.condition("Ready", False, "InvalidSpec", str(e)))
+
+    await sync_auto_approval(ns, name, body.meta["uid"], spec, policy, pe_rules.get((ns, name), []), logger)
+
+    azure = azure_from(memo)
+    sub, rg, ws_name = spec.coordinates
+    previous = Previous.from_status(status, generation)
+
+    try:
+        ws = await azure.ml.get_workspace(sub, rg, ws_name)
+    except AzureError as err:
+        passing = err.kind in PASSING_KINDS
+        ready = _write(body, memo, patch, status, {}, planning.unreachable_conditions(err.code, str(err), passing), drift)
+        raise_for_azure_error(err, settings)
+        return ready  # not reached
+
+    result = None
+    if previous.provisioning:
+        try:
+            result = await azure.ml.poll_provision(previous.provisioning["operationUrl"])
+        except AzureError as err:
+            if err.kind is not ErrorKind.NOT_FOUND:
+                raise_for_azure_error(err, settings)
+            # The operation expired (long downtime): forget it; the workspace itself says whether it is Active.
+            logger.info("provisioning operation is no longer known to Azure (%s); reading the workspace instead", err.code)
+            previous = Previous(previous.generation, previous.isolation_applied_generation,
+                                previous.applied_isolation_mode, None, previous.role_assignments)
+
+    plan = planning.plan(spec, ws, policy=policy, previous=previous, assignment_name=assignment_name,
+                         provision_result=result)
+    failure = await _execute(body, plan, spec, azure, ns, name, logger)
+    ready = _write(body, memo, patch, status, plan.status, plan.conditions, drift)
+    metrics.set_managed_network_status(ns, name, plan.status.get("managedNetworkStatus"))
+
+    if failure is not None:
+        raise_for_azure_error(failure, settings)
+    if plan.follow_provisioning:
+        # Not an error: the operation runs in Azure; look again soon (kopf keeps this retry across restarts).
+        raise kopf.TemporaryError("managed network provisioning is running", delay=settings.transient_retry)
+    return ready
+
+
+async def _execute(body: kopf.Body, plan: Plan, spec: WorkspaceSpec, azure: Any, ns: str, name: str,
+                   logger: logging.Logger) -> AzureError | None:
+    """Run the actions in order; stop at the first failure (later steps depend on earlier ones) and return it."""
+    sub, rg, ws_name = spec.coordinates
+    for action in plan.actions:
+        try:
+            if isinstance(action, SetIsolationMode):
+                updated = await azure.ml.set_isolation_mode(sub, rg, ws_name, action.mode)
+                mn = updated.managed_network
+                planning.after_isolation_set(plan, action, mn.isolation_mode if mn else None)
+            elif isinstance(action, StartProvisioning):
+                started_at = _now()
+                url = await azure.ml.begin_provision(sub, rg, ws_name, action.include_spark)
+                planning.after_provisioning_started(plan, url, started_at)
+                if url:
+                    # Persist before anything else can fail: a crash now must not lead to a second start.
+                    await _patch_workspace_status(ns, name, {"provisioning": plan.status["provisioning"]}, logger)
+            elif isinstance(action, AssignRole):
+                res = await azure.roles.ensure(action.scope, action.role_id, action.principal_id)
+                ours = assignment_name(action.scope, action.role_id, action.principal_id)
+                planning.after_role_assigned(plan, action, res.name, res.created, ours)
+                if not res.created:
+                    logger.info("%s already granted by assignment %s; not ours, left alone",
+                                planning.ROLE_NAMES.get(action.role_id, action.role_id), res.name)
+                    continue
+            else:  # pragma: no cover - RemoveRole only comes from plan_delete
+                raise TypeError(f"unexpected action {action!r}")
+        except AzureError as err:
+            planning.after_failure(plan, action, err.code, str(err), passing=err.kind in PASSING_KINDS)
+            logger.warning("%s failed: %s", type(action).__name__, err)
+            return err
+        post_event(body, "Normal", action.event_reason, action.describe())
+    return None
+
+
+def _write(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, previous: Mapping, fields: Mapping,
+           step_conditions: list[dict], drift: bool, ready: dict | None = None) -> dict:
+    """Patch only what changed (a converged check writes nothing but lastDriftCheck), post a Warning Event when a
+    step turns bad, update metrics. Returns the Ready condition."""
+    generation = body.meta.get("generation")
+    ns, name = body.meta["namespace"], body.meta["name"]
+    merged = conditions.merge(previous.get("conditions"), step_conditions, generation)
+    ready = ready or conditions.ready_summary(merged, planning.STEPS)
+    merged = conditions.merge(merged, [ready], generation)
+    new = {**fields, "observedGeneration": generation, "conditions": merged}
+    if drift:
+        new["lastDriftCheck"] = _now()
+    for key, value in new.items():
+        if previous.get(key) != value:
+            patch.status[key] = value
+    memo["workspace_status"] = {**memo.get("workspace_status", {}), **new}
+
+    before = {c.get("type"): c for c in previous.get("conditions") or ()}
+    for c in step_conditions:
+        old = before.get(c["type"], {})
+        if c["status"] != conditions.TRUE and (old.get("status"), old.get("reason"), old.get("message")) != (c["status"], c["reason"], c["message"]):
+            if c["reason"] not in (planning.REASON_APPLYING, planning.REASON_ASSIGNING, planning.REASON_PROVISIONING,
+                                   planning.REASON_WAITING_FOR_WORKSPACE, planning.REASON_BLOCKED):
+                post_event(body, "Warning", c["reason"], f"{c['type']}: {c['message']}")
+    metrics.set_object_ready(KIND_WORKSPACE, ns, name, ready["status"] == conditions.TRUE, ready["reason"])
+    return ready
+
+
+# --- deletion ------------------------------------------------------------------------------------------------------
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL_WORKSPACE)
+async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, runtime: dt.timedelta,
+                           **_: Any) -> None:
+    ns, name = body.meta["namespace"], body.meta["name"]
+    settings = settings_from(memo)
+    async with _lock(memo):
+        status = _effective_status(memo, body.status)
+        policy = reconcile_policy(body.meta)
+        try:
+            spec: WorkspaceSpec | None = WorkspaceSpec.from_dict(body.spec)
+        except SpecError:
+            spec = None  # nothing reliable to act on: treated as Retain
+        # ownerReferences would let the garbage collector do this; deleting explicitly works without it too.
+        await _delete_auto_approval(ns, planning.auto_approval_name(name), body.meta["uid"], logger)
+        _forget_auto_approval(ns, name)
+
+        dp = planning.plan_delete(spec, policy, status.get("roleAssignments") or ())
+        remaining = list(dp.actions)
+        for action in dp.actions:
+            try:
+                await azure_from(memo).roles.delete(action.scope, action.name)
+            except AzureError as err:
+                left = ", ".join(f"{a.name} on {a.scope}" for a in remaining)
+                if runtime.total_seconds() >= DELETE_GIVE_UP_AFTER:
+                    post_event(body, "Warning", "DeletionAbandoned",
+                               f"gave up after {int(runtime.total_seconds())}s ({err}); left in Azure: {left}")
+                    break
+                post_event(body, "Warning", "DeleteFailed",
+                           f"{err}. Will retry; to leave Azure as it is, annotate {RECONCILE_POLICY_ANNOTATION}=detach-on-delete")
+                raise_for_azure_error(err, settings)
+            remaining.remove(action)
+            post_event(body, "Normal", action.event_reason, action.describe())
+        else:
+            post_event(body, "Normal", "Deleted", dp.summary)
+        memo.pop("workspace_status", None)
+        metrics.forget_object(KIND_WORKSPACE, ns, name)
+
+
+# --- the owned PrivateEndpointApproval `<workspace>-auto` ------------------------------------------------------------
+
+
+@kopf.index(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
+async def workspace_pe_rules(namespace: str, name: str, spec: Mapping, meta: Mapping, **_: Any) -> dict | None:
+    """PrivateEndpoint OutboundRules by (namespace, workspace): what the auto-approval lists as targets."""
+    if spec.get("type") != "PrivateEndpoint":
+        return None
+    workspace = (spec.get("workspaceRef") or {}).get("name")
+    if not workspace:
+        return None
+    return {(namespace, workspace): {
+        "metadata": {"name": name, "deletionTimestamp": meta.get("deletionTimestamp")},
+        "spec": json.loads(json.dumps(dict(spec))),  # a plain copy: kopf's views change under us
+    }}
+
+
+@kopf.index(GROUP, VERSION, PLURAL_WORKSPACE)
+async def workspace_auto_approval_owners(namespace: str, name: str, uid: str, spec: Mapping, meta: Mapping,
+                                         **_: Any) -> dict:
+    """What a rule event needs to know about its workspace, without reading it from the API server."""
+    return {(namespace, name): {"uid": uid, "spec": json.loads(json.dumps(dict(spec))),
+                                "policy": reconcile_policy(meta), "deleting": bool(meta.get("deletionTimestamp"))}}
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
+async def workspace_rule_event(namespace: str, spec: Mapping, logger: logging.Logger, workspace_pe_rules: kopf.Index,
+                               workspace_auto_approval_owners: kopf.Index, **_: Any) -> None:
+    """A PrivateEndpoint rule appeared, changed or went: bring its workspace's auto-approval in step right away."""
+    if spec.get("type") != "PrivateEndpoint":
+        return
+    workspace = (spec.get("workspaceRef") or {}).get("name")
+    owner = next(iter(workspace_auto_approval_owners.get((namespace, workspace), [])), None)
+    if not workspace or owner is None or owner["deleting"]:
+        return
+    try:
+        ws_spec = WorkspaceSpec.from_dict(owner["spec"])
+    except SpecError:
+        return
+    await sync_auto_approval(namespace, workspace, owner["uid"], ws_spec, owner["policy"],
+                             workspace_pe_rules.get((namespace, workspace), []), logger, use_cache=True)
+
+
+_applied: dict[tuple[str, str], str] = {}  # (namespace, workspace) -> last manifest applied (JSON), "" = none
+
+
+def _forget_auto_approval(namespace: str, workspace: str) -> None:
+    _applied.pop((namespace, workspace), None)
+
+
+async def sync_auto_approval(namespace: str, workspace: str, uid: str, spec: WorkspaceSpec, policy: str,
+                             rules: Any, logger: logging.Logger, use_cache: bool = False) -> None:
+    """Create/update/delete `<workspace>-auto`. Kubernetes only: a failure is logged and reported, never blocks the
+    Azure side; the next check tries again. With reconcile-policy skip the child is marked skip too (it would
+    otherwise write approvals to Azure on the workspace's behalf)."""
+    desired = planning.desired_auto_approval(namespace, workspace, uid, spec, list(rules))
+    manifest = desired.manifest
+    if manifest is not None and policy == SKIP:
+        manifest["metadata"]["annotations"] = {RECONCILE_POLICY_ANNOTATION: SKIP}
+    key = (namespace, workspace)
+    fingerprint = json.dumps(manifest, sort_keys=True) if manifest else ""
+    if use_cache and _applied.get(key) == fingerprint:
+        return
+    try:
+        if manifest is None:
+            await _delete_auto_approval(namespace, desired.name, uid, logger)
+        else:
+            await _apply(manifest)
+    except KubeError as e:
+        _applied.pop(key, None)
+        logger.warning("could not bring PrivateEndpointApproval %s/%s in step: %s", namespace, desired.name, e)
+        return
+    if _applied.get(key) != fingerprint and desired.ignored_targets:
+        logger.warning("auto-approval cannot approve connections on %s (unsupported resource type or over %d targets)",
+                       ", ".join(desired.ignored_targets), planning.MAX_APPROVAL_TARGETS)
+    _applied[key] = fingerprint
+
+
+
+# --- Kubernetes API calls of this module (the sync client, always in a worker thread) -------------------------------
+
+
+class KubeError(Exception):
+    pass
+
+
+FIELD_MANAGER = "promptflow-netiso"
+_api: Any = None
+
+
+def _load_api() -> Any:
+    """A CustomObjectsApi of its own (in-cluster service account, else kubeconfig); global config stays untouched."""
+    from kubernetes import client, config
+
+    cfg = client.Configuration()
+    try:
+        config.load_incluster_config(client_configuration=cfg)
+    except config.ConfigException:
+        config.load_kube_config(client_configuration=cfg)
+    return client.CustomObjectsApi(client.ApiClient(cfg))
+
+
+async def _call(method: str, *args: Any, **kwargs: Any) -> Any:
+    global _api
+    if _api is None:
+        _api = await asyncio.to_thread(_load_api)  # reads files: never on the event loop
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        return await asyncio.to_thread(getattr(_api, method), *args, **kwargs)
+    except ApiException as e:
+        if e.status == 404:
+            return None
+        raise KubeError(f"{e.status} {e.reason}: {(e.body or '')[:500]}") from e
+    except Exception as e:  # connection refused, TLS, config: report, do not crash the handler
+        raise KubeError(f"{type(e).__name__}: {e}") from e
+
+
+async def _apply(manifest: dict) -> None:
+    """Server-side apply: one request, a no-op on the server when nothing changed."""
+    md = manifest["metadata"]
+    await _call("patch_namespaced_custom_object", GROUP, VERSION, md["namespace"], PLURAL_APPROVAL, md["name"], manifest,
+                field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml")
+
+
+async def _delete_auto_approval(namespace: str, name: str, owner_uid: str, logger: logging.Logger) -> None:
+    """Delete `<workspace>-auto` only when this workspace owns it (a person may have made one by that name)."""
+    try:
+        obj = await _call("get_namespaced_custom_object", GROUP, VERSION, namespace, PLURAL_APPROVAL, name)
+        if obj is None:
+            return
+        owners = (obj.get("metadata") or {}).get("ownerReferences") or []
+        if not any(o.get("uid") == owner_uid for o in owners):
+            logger.info("PrivateEndpointApproval %s/%s is not owned by this workspace; left alone", namespace, name)
+            return
+        await _call("delete_namespaced_custom_object", GROUP, VERSION, namespace, PLURAL_APPROVAL, name)
+    except KubeError as e:
+        logger.warning("could not delete PrivateEndpointApproval %s/%s: %s", namespace, name, e)
+
+
+async def _patch_workspace_status(namespace: str, name: str, status: dict, logger: logging.Logger) -> None:
+    """A status write ahead of kopf's end-of-handler patch, for facts that must survive a crash right now."""
+    try:
+        await _call("patch_namespaced_custom_object_status", GROUP, VERSION, namespace, PLURAL_WORKSPACE, name,
+                    {"status": status}, _content_type="application/merge-patch+json")
+    except KubeError as e:  # kopf's own patch follows shortly; only the crash window stays open
+        logger.warning("early status write failed: %s", e)

@@ -1,0 +1,182 @@
+"""Typed spec of PromptFlowWorkspace: which Azure ML workspace, and how its network isolation should look."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Mapping
+
+from .common import (
+    CONDITION_READY,
+    MIN_PENDING_SECONDS_DEFAULT,
+    ML_WORKSPACE_TYPE,
+    SpecError,
+    enum_field,
+    optional_str,
+    required_str,
+    sub,
+)
+
+CONDITION_WORKSPACE_FOUND = "WorkspaceFound"
+CONDITION_LIMITS_SATISFIED = "LimitsSatisfied"
+CONDITION_ISOLATION_APPLIED = "IsolationApplied"
+CONDITION_NETWORK_PROVISIONED = "NetworkProvisioned"
+CONDITION_STORAGE_ROLES_ASSIGNED = "StorageRolesAssigned"
+CONDITION_TYPES = (
+    CONDITION_READY,
+    CONDITION_WORKSPACE_FOUND,
+    CONDITION_LIMITS_SATISFIED,
+    CONDITION_ISOLATION_APPLIED,
+    CONDITION_NETWORK_PROVISIONED,
+    CONDITION_STORAGE_ROLES_ASSIGNED,
+)
+
+
+class NetworkMode(StrEnum):
+    MANAGED = "ManagedVirtualNetwork"
+    BRING_YOUR_OWN = "BringYourOwnVirtualNetwork"
+
+
+class IsolationMode(StrEnum):
+    """Azure's `managedNetwork.isolationMode` values a user may ask for (`Disabled` is Azure's own starting point)."""
+
+    ALLOW_INTERNET_OUTBOUND = "AllowInternetOutbound"
+    ALLOW_ONLY_APPROVED_OUTBOUND = "AllowOnlyApprovedOutbound"
+
+
+class DeploymentTargetType(StrEnum):
+    MANAGED_ONLINE_ENDPOINT = "ManagedOnlineEndpoint"
+    KUBERNETES = "Kubernetes"
+
+
+class DeletionPolicy(StrEnum):
+    RETAIN = "Retain"
+    DELETE = "Delete"
+
+
+@dataclass(frozen=True)
+class AzureWorkspace:
+    """Coordinates of the Azure ML workspace (immutable once set)."""
+
+    subscription_id: str
+    resource_group: str
+    workspace_name: str
+
+    @property
+    def resource_id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/{ML_WORKSPACE_TYPE}/{self.workspace_name}"
+        )
+
+
+@dataclass(frozen=True)
+class Provisioning:
+    enabled: bool = False
+    include_spark: bool = False
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    mode: NetworkMode = NetworkMode.MANAGED
+    # None with bring-your-own VNet; AllowInternetOutbound when managed and left out (Azure's least disruptive mode).
+    isolation_mode: IsolationMode | None = IsolationMode.ALLOW_INTERNET_OUTBOUND
+    provision: Provisioning = field(default_factory=Provisioning)
+    virtual_network_id: str | None = None
+
+    @property
+    def managed(self) -> bool:
+        return self.mode == NetworkMode.MANAGED
+
+
+@dataclass(frozen=True)
+class StorageRoles:
+    assign: bool = True
+
+
+@dataclass(frozen=True)
+class AutoApproval:
+    """Approval of the private endpoint connections that this workspace's PrivateEndpoint rules create."""
+
+    auto: bool = False
+    min_pending_seconds: int = MIN_PENDING_SECONDS_DEFAULT
+
+
+@dataclass(frozen=True)
+class DeploymentTarget:
+    type: DeploymentTargetType = DeploymentTargetType.MANAGED_ONLINE_ENDPOINT
+    aks_cluster_id: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkspaceSpec:
+    azure: AzureWorkspace
+    network: NetworkSpec = field(default_factory=NetworkSpec)
+    storage_roles: StorageRoles = field(default_factory=StorageRoles)
+    private_endpoint_approval: AutoApproval = field(default_factory=AutoApproval)
+    deployment_target: DeploymentTarget = field(default_factory=DeploymentTarget)
+    deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
+
+    @property
+    def coordinates(self) -> tuple[str, str, str]:
+        """(subscription ID, resource group, workspace name): the arguments of every azure.ml call."""
+        a = self.azure
+        return a.subscription_id, a.resource_group, a.workspace_name
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> "WorkspaceSpec":
+        spec = spec or {}
+        az = spec.get("azure")
+        if not isinstance(az, Mapping):
+            raise SpecError("spec.azure", "is required")
+        azure = AzureWorkspace(
+            subscription_id=required_str(az, "subscriptionId", "spec.azure"),
+            resource_group=required_str(az, "resourceGroup", "spec.azure"),
+            workspace_name=required_str(az, "workspaceName", "spec.azure"),
+        )
+        return cls(
+            azure=azure,
+            network=_network(sub(spec, "network")),
+            storage_roles=StorageRoles(assign=bool(sub(spec, "storageRoles").get("assign", True))),
+            private_endpoint_approval=_auto_approval(sub(spec, "privateEndpointApproval")),
+            deployment_target=_deployment_target(sub(spec, "deploymentTarget")),
+            deletion_policy=enum_field(DeletionPolicy, spec, "deletionPolicy", "spec", DeletionPolicy.RETAIN),
+        )
+
+
+def _network(net: Mapping[str, Any]) -> NetworkSpec:
+    mode = enum_field(NetworkMode, net, "mode", "spec.network", NetworkMode.MANAGED)
+    isolation = None
+    if mode == NetworkMode.MANAGED:
+        isolation = enum_field(
+            IsolationMode, net, "isolationMode", "spec.network", IsolationMode.ALLOW_INTERNET_OUTBOUND
+        )
+    vnet = optional_str(net, "virtualNetworkId")
+    if mode == NetworkMode.BRING_YOUR_OWN and vnet is None:
+        raise SpecError("spec.network.virtualNetworkId", "is required when mode is BringYourOwnVirtualNetwork")
+    prov = sub(net, "provision")
+    return NetworkSpec(
+        mode=mode,
+        isolation_mode=isolation,
+        provision=Provisioning(
+            enabled=bool(prov.get("enabled", False)), include_spark=bool(prov.get("includeSpark", False))
+        ),
+        virtual_network_id=vnet,
+    )
+
+
+def _auto_approval(pea: Mapping[str, Any]) -> AutoApproval:
+    return AutoApproval(
+        auto=bool(pea.get("auto", False)),
+        min_pending_seconds=int(pea.get("minPendingSeconds", MIN_PENDING_SECONDS_DEFAULT)),
+    )
+
+
+def _deployment_target(dt: Mapping[str, Any]) -> DeploymentTarget:
+    kind = enum_field(
+        DeploymentTargetType, dt, "type", "spec.deploymentTarget", DeploymentTargetType.MANAGED_ONLINE_ENDPOINT
+    )
+    aks = optional_str(dt, "aksClusterId")
+    if kind == DeploymentTargetType.KUBERNETES and aks is None:
+        raise SpecError("spec.deploymentTarget.aksClusterId", "is required when type is Kubernetes")
+    return DeploymentTarget(type=kind, aks_cluster_id=aks)

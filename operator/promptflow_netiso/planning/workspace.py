@@ -1,0 +1,704 @@
+"""PromptFlowWorkspace planning, pure (no I/O, no clock): desired spec + observed Azure state -> actions + status.
+
+Flow per reconcile (handlers/workspace.py): observe (workspace GET, role assignments, provisioning poll) -> `plan()`
+-> execute `Plan.actions` in order, stopping at the first failure -> apply each action's outcome with the helpers at
+the bottom of this module -> status. Deletion has its own `plan_delete()`; the owned auto PrivateEndpointApproval is
+`desired_auto_approval()`.
+
+Decisions that live here (documented for users in docs/workspace.md):
+- Service limits are checked before anything is written; a violation blocks every write with a clear reason.
+- The isolation mode is written only when it differs; with bring-your-own VNet it is never written (stays Disabled).
+- Provisioning is started only when asked, not yet Active and no operation is already being followed.
+- Storage roles: File Data Privileged Contributor always; Table Data Contributor only with the managed VNet (Azure's
+  bring-your-own-VNet guidance asks for the File role alone, so we grant no more than that: least privilege).
+- An assignment of the same role to the same principal at the storage account or any parent scope counts as done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping, Protocol, Sequence
+
+from ..conditions import FALSE, TRUE, UNKNOWN, condition
+from ..model.common import API_VERSION, APPROVAL_TARGET_TYPES, KIND_APPROVAL, KIND_WORKSPACE, ResourceId
+from ..model.outbound_rule import RuleType
+from ..model.workspace import (
+    CONDITION_ISOLATION_APPLIED,
+    CONDITION_LIMITS_SATISFIED,
+    CONDITION_NETWORK_PROVISIONED,
+    CONDITION_STORAGE_ROLES_ASSIGNED,
+    CONDITION_WORKSPACE_FOUND,
+    DeletionPolicy,
+    DeploymentTargetType,
+    WorkspaceSpec,
+)
+
+# Order matters: Ready carries the reason of the first step that is not True.
+STEPS = (
+    CONDITION_WORKSPACE_FOUND,
+    CONDITION_LIMITS_SATISFIED,
+    CONDITION_ISOLATION_APPLIED,
+    CONDITION_NETWORK_PROVISIONED,
+    CONDITION_STORAGE_ROLES_ASSIGNED,
+)
+
+# Built-in role definition IDs (FACTS.md; same values as azure/roles.py, a unit test keeps them equal).
+ROLE_FILE_DATA_PRIVILEGED_CONTRIBUTOR = "69566ab7-960f-475b-8e7c-b3118f30c6bd"
+ROLE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
+ROLE_NAMES = {
+    ROLE_FILE_DATA_PRIVILEGED_CONTRIBUTOR: "Storage File Data Privileged Contributor",
+    ROLE_TABLE_DATA_CONTRIBUTOR: "Storage Table Data Contributor",
+}
+
+POLICY_MANAGE, POLICY_SKIP, POLICY_DETACH = "manage", "skip", "detach-on-delete"
+ISOLATION_DISABLED = "Disabled"
+NETWORK_ACTIVE = "Active"
+WORKSPACE_KINDS_WITHOUT_BYO_VNET = ("hub", "project")  # lower-cased: ARM kinds are case-insensitive
+AUTO_APPROVAL_SUFFIX = "-auto"
+MAX_APPROVAL_TARGETS = 50  # the CRD's limit on PrivateEndpointApproval.spec.targets
+
+# Reasons a person reads in conditions, Events and alerts (PascalCase, stable).
+REASON_FOUND = "Found"
+REASON_WITHIN_LIMITS = "WithinLimits"
+REASON_BYO_VNET_NOT_SUPPORTED = "BringYourOwnVnetNotSupportedForKind"
+REASON_ENDPOINT_NEEDS_MANAGED_VNET = "ManagedOnlineEndpointRequiresManagedVnet"
+REASON_MANAGED_NETWORK_ALREADY_ENABLED = "ManagedNetworkAlreadyEnabled"
+REASON_BLOCKED = "LimitsNotSatisfied"
+REASON_WAITING_FOR_WORKSPACE = "WaitingForWorkspace"
+REASON_APPLIED = "Applied"
+REASON_APPLYING = "Applying"
+REASON_NOT_APPLICABLE = "NotApplicable"
+REASON_SKIPPED = "ReconcileSkipped"
+REASON_INHERITED_FROM_HUB = "InheritedFromHub"
+REASON_NOT_CHANGEABLE = "IsolationModeNotChangeable"
+REASON_ACTIVE = "Active"
+REASON_NOT_REQUESTED = "NotRequested"
+REASON_PROVISIONING = "Provisioning"
+REASON_PROVISIONING_FAILED = "ProvisioningFailed"
+REASON_ASSIGNED = "Assigned"
+REASON_ASSIGNING = "Assigning"
+REASON_NO_STORAGE = "NoLinkedStorageAccount"
+REASON_NO_IDENTITY = "NoManagedIdentity"
+
+# Event reasons for Azure writes.
+EVENT_ISOLATION_SET = "IsolationModeSet"
+EVENT_DRIFT_CORRECTED = "DriftCorrected"
+EVENT_PROVISIONING_STARTED = "ProvisioningStarted"
+EVENT_ROLE_ASSIGNED = "RoleAssigned"
+EVENT_ROLE_REMOVED = "RoleAssignmentRemoved"
+
+
+# --- what the planner reads of the Azure layer (structural: planning imports nothing from azure/) --------------------
+
+
+class ManagedNetworkLike(Protocol):
+    isolation_mode: str | None
+    status: str | None
+    spark_ready: bool | None
+
+
+class WorkspaceLike(Protocol):
+    id: str
+    name: str
+    kind: str | None
+    principal_id: str | None
+    storage_account_id: str | None
+    managed_network: ManagedNetworkLike | None
+
+
+class ProvisionResultLike(Protocol):
+    done: bool
+    status: str | None
+    spark_ready: bool | None
+
+
+@dataclass(frozen=True)
+class ObservedAssignment:
+    """A role assignment of the workspace identity as Azure lists it (role_definition_id may be a full ARM ID)."""
+
+    name: str
+    role_definition_id: str
+    scope: str
+    principal_id: str
+
+
+AssignmentNameFn = Callable[[str, str, str], str]  # (scope, role_id, principal_id) -> deterministic GUID
+
+
+# --- actions ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetIsolationMode:
+    mode: str
+    previous: str
+    drift: bool  # Azure moved away from a mode we had applied for this generation: someone changed it by hand
+
+    condition_type = CONDITION_ISOLATION_APPLIED
+
+    @property
+    def event_reason(self) -> str:
+        return EVENT_DRIFT_CORRECTED if self.drift else EVENT_ISOLATION_SET
+
+    def describe(self) -> str:
+        if self.drift:
+            return f"isolation mode was changed to {self.previous} outside the operator; set back to {self.mode}"
+        return f"isolation mode set from {self.previous} to {self.mode}"
+
+
+@dataclass(frozen=True)
+class StartProvisioning:
+    include_spark: bool
+
+    condition_type = CONDITION_NETWORK_PROVISIONED
+    event_reason = EVENT_PROVISIONING_STARTED
+
+    def describe(self) -> str:
+        return "managed network provisioning started" + (" (with Spark)" if self.include_spark else "")
+
+
+@dataclass(frozen=True)
+class AssignRole:
+    scope: str
+    role_id: str
+    principal_id: str
+
+    condition_type = CONDITION_STORAGE_ROLES_ASSIGNED
+    event_reason = EVENT_ROLE_ASSIGNED
+
+    def describe(self) -> str:
+        return f"{ROLE_NAMES.get(self.role_id, self.role_id)} assigned to the workspace identity {self.principal_id} on {_short(self.scope)}"
+
+
+@dataclass(frozen=True)
+class RemoveRole:
+    scope: str
+    name: str
+    role_id: str
+
+    condition_type = CONDITION_STORAGE_ROLES_ASSIGNED
+    event_reason = EVENT_ROLE_REMOVED
+
+    def describe(self) -> str:
+        return f"role assignment {self.name} ({ROLE_NAMES.get(self.role_id, self.role_id)}) removed from {_short(self.scope)}"
+
+
+Action = SetIsolationMode | StartProvisioning | AssignRole | RemoveRole
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What the operator itself recorded earlier (status), needed to tell drift from a first apply and to follow a
+    provisioning operation across restarts."""
+
+    generation: int | None = None
+    isolation_applied_generation: int | None = None  # observedGeneration of IsolationApplied when it was True
+    applied_isolation_mode: str | None = None
+    provisioning: Mapping | None = None  # {operationUrl, startedAt}
+    role_assignments: tuple[Mapping, ...] = ()
+
+    @classmethod
+    def from_status(cls, status: Mapping | None, generation: int | None) -> "Previous":
+        status = status or {}
+        applied_gen = None
+        for c in status.get("conditions") or ():
+            if c.get("type") == CONDITION_ISOLATION_APPLIED and c.get("status") == TRUE and c.get("reason") == REASON_APPLIED:
+                applied_gen = c.get("observedGeneration")
+        prov = status.get("provisioning")
+        return cls(
+            generation=generation,
+            isolation_applied_generation=applied_gen,
+            applied_isolation_mode=status.get("isolationMode"),
+            provisioning=prov if isinstance(prov, Mapping) and prov.get("operationUrl") else None,
+            role_assignments=tuple(r for r in status.get("roleAssignments") or () if isinstance(r, Mapping)),
+        )
+
+
+@dataclass
+class Plan:
+    """Mutable on purpose: the `after_*` helpers below fold each executed action's outcome into it."""
+
+    actions: tuple[Action, ...]
+    conditions: list[dict]  # one per step in STEPS order (Ready is summarised by the handler)
+    status: dict  # status fields as observed (+ records already settled); action outcomes update them
+    follow_provisioning: bool = False  # an operation is running: check again soon instead of at the drift interval
+
+    def condition(self, type_: str) -> dict | None:
+        return next((c for c in self.conditions if c["type"] == type_), None)
+
+
+# --- the planner -----------------------------------------------------------------------------------------------------
+
+
+def plan(
+    spec: WorkspaceSpec,
+    ws: WorkspaceLike,
+    *,
+    policy: str,
+    previous: Previous,
+    assignment_name: AssignmentNameFn,
+    assignments: Sequence[ObservedAssignment] | None = None,
+    provision_result: ProvisionResultLike | None = None,
+) -> Plan:
+    """`assignments`: the identity's role assignments as Azure lists them, or None when not read (then the
+    operator's own records in status count). `provision_result`: the poll of `previous.provisioning`, if any."""
+    manage = policy != POLICY_SKIP
+    actions: list[Action] = []
+    status = observed_status(ws)
+    conds = [condition(CONDITION_WORKSPACE_FOUND, TRUE, REASON_FOUND, f"{ws.kind or 'Default'} workspace {ws.name}")]
+
+    violations = limit_violations(spec, ws)
+    if violations:
+        reason, message = violations[0][0], "; ".join(m for _, m in violations)
+        conds.append(condition(CONDITION_LIMITS_SATISFIED, FALSE, reason, message))
+        blocked = f"nothing is written to Azure until {CONDITION_LIMITS_SATISFIED} is True"
+        conds += [condition(t, UNKNOWN, REASON_BLOCKED, blocked) for t in STEPS[2:]]
+        # Keep following an operation started earlier, and keep the records of what we created (for deletion).
+        status["provisioning"] = dict(previous.provisioning) if previous.provisioning else None
+        status["roleAssignments"] = [dict(r) for r in previous.role_assignments]
+        return Plan(tuple(actions), conds, status)
+    conds.append(condition(CONDITION_LIMITS_SATISFIED, TRUE, REASON_WITHIN_LIMITS, _limits_summary(spec, ws)))
+
+    iso_cond, iso_action = _isolation(spec, ws, manage, previous)
+    conds.append(iso_cond)
+    if iso_action:
+        actions.append(iso_action)
+
+    prov_cond, prov_action, record, following = _provisioning(spec, ws, manage, previous, provision_result)
+    conds.append(prov_cond)
+    status["provisioning"] = record
+    if provision_result is not None and provisioning_succeeded(provision_result):
+        status["managedNetworkStatus"] = NETWORK_ACTIVE
+        if provision_result.spark_ready is not None:
+            status["sparkReady"] = bool(provision_result.spark_ready)
+        if provision_result.spark_ready is not None:
+            status["sparkReady"] = provision_result.spark_ready
+    if prov_action:
+        actions.append(prov_action)
+
+    roles_cond, role_actions, records = _storage_roles(spec, ws, manage, previous, assignments, assignment_name)
+    conds.append(roles_cond)
+    actions += role_actions
+    status["roleAssignments"] = records
+    return Plan(tuple(actions), conds, status, follow_provisioning=following)
+
+
+def observed_status(ws: WorkspaceLike) -> dict:
+    """The at-a-glance status fields, straight from the workspace as Azure reports it."""
+    mn = ws.managed_network
+    return {
+        "workspaceResourceId": ws.id,
+        "workspaceKind": ws.kind or "Default",
+        "isolationMode": (mn.isolation_mode if mn and mn.isolation_mode else ISOLATION_DISABLED),
+        "managedNetworkStatus": (mn.status if mn else None),
+        "sparkReady": bool(mn.spark_ready) if mn and mn.spark_ready is not None else False,
+        "principalId": ws.principal_id,
+        "storageAccountId": ws.storage_account_id,
+    }
+
+
+def limit_violations(spec: WorkspaceSpec, ws: WorkspaceLike) -> list[tuple[str, str]]:
+    """The service limits the spec would break, as (reason, message); empty when the spec is possible."""
+    found: list[tuple[str, str]] = []
+    if spec.network.managed:
+        return found
+    kind = (ws.kind or "Default").lower()
+    if kind in WORKSPACE_KINDS_WITHOUT_BYO_VNET:
+        found.append((REASON_BYO_VNET_NOT_SUPPORTED,
+                      f"{ws.kind} workspaces cannot use a bring-your-own virtual network; "
+                      "use network.mode ManagedVirtualNetwork"))
+    if spec.deployment_target.type == DeploymentTargetType.MANAGED_ONLINE_ENDPOINT:
+        found.append((REASON_ENDPOINT_NEEDS_MANAGED_VNET,
+                      "a managed online endpoint deployment target requires a managed virtual network; "
+                      "with a bring-your-own virtual network set deploymentTarget.type Kubernetes and aksClusterId"))
+    current = _isolation_of(ws)
+    if current != ISOLATION_DISABLED:
+        found.append((REASON_MANAGED_NETWORK_ALREADY_ENABLED,
+                      f"the workspace already has a managed virtual network (isolation mode {current}) and Azure "
+                      "cannot disable it, so it cannot switch to a bring-your-own virtual network"))
+    return found
+
+
+def _limits_summary(spec: WorkspaceSpec, ws: WorkspaceLike) -> str:
+    target = spec.deployment_target
+    if spec.network.managed:
+        where = "managed virtual network"
+    else:
+        where = f"bring-your-own virtual network {_short(spec.network.virtual_network_id or '')}"
+    if target.type == DeploymentTargetType.KUBERNETES:
+        deploy = f"deployments to AKS cluster {_short(target.aks_cluster_id or '')} (attach it yourself: not automated yet)"
+    else:
+        deploy = "deployments to managed online endpoints"
+    return f"{ws.kind or 'Default'} workspace, {where}, {deploy}"
+
+
+def _isolation(spec: WorkspaceSpec, ws: WorkspaceLike, manage: bool, previous: Previous):
+    if not spec.network.managed:
+        return condition(CONDITION_ISOLATION_APPLIED, TRUE, REASON_NOT_APPLICABLE,
+                         "bring-your-own virtual network: the managed network stays Disabled"), None
+    desired = spec.network.isolation_mode.value  # type: ignore[union-attr]  (always set when managed)
+    current = _isolation_of(ws)
+    if current == desired:
+        return condition(CONDITION_ISOLATION_APPLIED, TRUE, REASON_APPLIED, f"isolation mode {desired}"), None
+    if _is_project(ws):
+        return condition(CONDITION_ISOLATION_APPLIED, FALSE, REASON_INHERITED_FROM_HUB,
+                         f"the hub's managed network has isolation mode {current}, the spec asks for {desired}: "
+                         f"a Project workspace inherits its hub's network; change it on the hub"), None
+    changeable = tuple(getattr(ws.managed_network, "changeable_isolation_modes", ()) or ())
+    if changeable and desired not in changeable:
+        return condition(CONDITION_ISOLATION_APPLIED, FALSE, REASON_NOT_CHANGEABLE,
+                         f"Azure does not allow changing the isolation mode from {current} to {desired} "
+                         f"(allowed: {', '.join(changeable)})"), None
+    if not manage:
+        return condition(CONDITION_ISOLATION_APPLIED, FALSE, REASON_SKIPPED,
+                         f"Azure has isolation mode {current}, the spec asks for {desired}; "
+                         "not changed because reconcile-policy is skip"), None
+    drift = (previous.isolation_applied_generation is not None
+             and previous.isolation_applied_generation == previous.generation
+             and previous.applied_isolation_mode == desired)
+    action = SetIsolationMode(mode=desired, previous=current, drift=drift)
+    return condition(CONDITION_ISOLATION_APPLIED, FALSE, REASON_APPLYING, action.describe()), action
+
+
+def _provisioning(spec: WorkspaceSpec, ws: WorkspaceLike, manage: bool, previous: Previous,
+                  result: ProvisionResultLike | None):
+    """-> (condition, action or None, provisioning record to keep or None, still following an operation)."""
+    net = spec.network
+    mn = ws.managed_network
+    active = bool(mn and mn.status == NETWORK_ACTIVE)
+    spark_ok = not net.provision.include_spark or bool(mn and mn.spark_ready)
+    record = dict(previous.provisioning) if previous.provisioning else None
+
+    if not net.managed:
+        return condition(CONDITION_NETWORK_PROVISIONED, TRUE, REASON_NOT_APPLICABLE,
+                         "bring-your-own virtual network: no managed network to provision"), None, None, False
+    if record is not None and result is not None:
+        if not result.done:
+            return (condition(CONDITION_NETWORK_PROVISIONED, UNKNOWN, REASON_PROVISIONING,
+                              f"managed network provisioning started at {record.get('startedAt', '?')} is running"),
+                    None, record, True)
+        # Finished: Location polls end with the network's {status: Active}, Azure-AsyncOperation ones with Succeeded.
+        error = getattr(result, "error", None)  # azure.ml.ProvisionResult carries a failed operation's error
+        if error is None and provisioning_succeeded(result):
+            return condition(CONDITION_NETWORK_PROVISIONED, TRUE, REASON_ACTIVE, _active_message(result.spark_ready)), None, None, False
+        # Finished without an Active network: drop the record so a later check may start a new operation.
+        if error is not None:
+            return (condition(CONDITION_NETWORK_PROVISIONED, FALSE, pascal(getattr(error, "code", None)), str(error)),
+                    None, None, False)
+        return (condition(CONDITION_NETWORK_PROVISIONED, FALSE, REASON_PROVISIONING_FAILED,
+                          f"managed network provisioning finished with status {result.status or 'unknown'}"),
+                None, None, False)
+    if active and spark_ok:
+        return condition(CONDITION_NETWORK_PROVISIONED, TRUE, REASON_ACTIVE, _active_message(mn.spark_ready)), None, None, False
+    if not net.provision.enabled:
+        if active:
+            return condition(CONDITION_NETWORK_PROVISIONED, TRUE, REASON_ACTIVE, _active_message(mn.spark_ready)), None, None, False
+        return (condition(CONDITION_NETWORK_PROVISIONED, TRUE, REASON_NOT_REQUESTED,
+                          "network.provision.enabled is false: Azure creates the managed network with the first compute"),
+                None, None, False)
+    if record is not None:  # recorded but not polled (should not happen): keep following it
+        return (condition(CONDITION_NETWORK_PROVISIONED, UNKNOWN, REASON_PROVISIONING,
+                          f"managed network provisioning started at {record.get('startedAt', '?')} is running"),
+                None, record, True)
+    missing = "Spark is not ready" if active else f"managed network is {(mn.status if mn and mn.status else 'Inactive')}"
+    if _is_project(ws):
+        return (condition(CONDITION_NETWORK_PROVISIONED, FALSE, REASON_INHERITED_FROM_HUB,
+                          f"{missing}: a Project workspace uses its hub's managed network; provision it on the hub"),
+                None, None, False)
+    if not manage:
+        return (condition(CONDITION_NETWORK_PROVISIONED, FALSE, REASON_SKIPPED,
+                          f"{missing}; provisioning not started because reconcile-policy is skip"), None, None, False)
+    action = StartProvisioning(include_spark=net.provision.include_spark)
+    return (condition(CONDITION_NETWORK_PROVISIONED, UNKNOWN, REASON_PROVISIONING, f"{missing}; starting provisioning"),
+            action, None, False)
+
+
+def provisioning_succeeded(result: ProvisionResultLike) -> bool:
+    return result.done and (result.status or "").lower() in ("active", "succeeded", "")
+
+
+def _active_message(spark_ready: bool | None) -> str:
+    return "managed network is Active" + (", Spark ready" if spark_ready else "")
+
+
+def desired_roles(spec: WorkspaceSpec) -> tuple[str, ...]:
+    if not spec.storage_roles.assign:
+        return ()
+    if spec.network.managed:
+        return ROLE_FILE_DATA_PRIVILEGED_CONTRIBUTOR, ROLE_TABLE_DATA_CONTRIBUTOR
+    return (ROLE_FILE_DATA_PRIVILEGED_CONTRIBUTOR,)
+
+
+def _storage_roles(spec: WorkspaceSpec, ws: WorkspaceLike, manage: bool, previous: Previous,
+                   observed: Sequence[ObservedAssignment] | None, assignment_name: AssignmentNameFn):
+    """-> (condition, actions, status records). Records of assignments the operator created stay listed even when no
+    longer wanted, so a Delete policy can still remove them."""
+    roles = desired_roles(spec)
+    kept = [dict(r) for r in previous.role_assignments if r.get("createdByOperator")]
+    if not roles:
+        return (condition(CONDITION_STORAGE_ROLES_ASSIGNED, TRUE, REASON_NOT_REQUESTED, "storageRoles.assign is false"),
+                [], kept)
+    scope, principal = ws.storage_account_id, ws.principal_id
+    if not scope:
+        return (condition(CONDITION_STORAGE_ROLES_ASSIGNED, FALSE, REASON_NO_STORAGE,
+                          "the workspace has no linked storage account"), [], kept)
+    if not principal:
+        return (condition(CONDITION_STORAGE_ROLES_ASSIGNED, FALSE, REASON_NO_IDENTITY,
+                          "the workspace has no system-assigned managed identity to grant storage roles to"), [], kept)
+
+    records: list[dict] = []
+    actions: list[Action] = []
+    for role in roles:
+        ours = assignment_name(scope, role, principal)
+        found = _find_assignment(role, scope, principal, ours, observed, previous.role_assignments)
+        if found is not None:
+            records.append(found)
+        elif manage:
+            actions.append(AssignRole(scope=scope, role_id=role, principal_id=principal))
+    # Keep records of our own earlier assignments that are not in the desired set any more (e.g. another principal).
+    listed = {_lower(r["name"]) for r in records}
+    records += [r for r in kept if _lower(r.get("name")) not in listed]
+
+    if all(_has(records, r, scope) for r in roles):
+        names = ", ".join(ROLE_NAMES[r] for r in roles)
+        return condition(CONDITION_STORAGE_ROLES_ASSIGNED, TRUE, REASON_ASSIGNED, f"{names} on {_short(scope)}"), [], records
+    missing = ", ".join(ROLE_NAMES[r] for r in roles if not _has(records, r, scope))
+    if not manage:
+        return (condition(CONDITION_STORAGE_ROLES_ASSIGNED, FALSE, REASON_SKIPPED,
+                          f"missing {missing} on {_short(scope)}; not assigned because reconcile-policy is skip"),
+                [], records)
+    return (condition(CONDITION_STORAGE_ROLES_ASSIGNED, FALSE, REASON_ASSIGNING, f"assigning {missing} on {_short(scope)}"),
+            actions, records)
+
+
+def _find_assignment(role: str, scope: str, principal: str, ours: str, observed: Sequence[ObservedAssignment] | None,
+                     recorded: Iterable[Mapping]) -> dict | None:
+    """The status record of an assignment that already grants `role` on `scope`, or None when one is needed."""
+    if observed is not None:
+        for a in observed:
+            if (_lower(a.principal_id) == _lower(principal) and role_guid(a.role_definition_id) == role
+                    and _covers(a.scope, scope)):
+                # Ours when it carries our deterministic name: survives a crash between the PUT and the status write.
+                return role_record(a.scope, role, a.name, created_by_operator=_lower(a.name) == _lower(ours))
+        return None
+    # Not read this time: trust what the operator recorded for this very scope and role.
+    for r in recorded:
+        if role_guid(r.get("roleDefinitionId")) == role and _lower(r.get("scope")) == _lower(scope):
+            if not r.get("createdByOperator") or _lower(r.get("name")) == _lower(ours):
+                return dict(r)
+    return None
+
+
+def _has(records: Sequence[Mapping], role: str, scope: str) -> bool:
+    return any(role_guid(r.get("roleDefinitionId")) == role and _covers(r.get("scope") or "", scope) for r in records)
+
+
+def _covers(assigned_scope: str, scope: str) -> bool:
+    """An assignment at a scope applies to everything below it (subscription > resource group > resource)."""
+    a, s = _lower(assigned_scope).rstrip("/"), _lower(scope).rstrip("/")
+    return s == a or s.startswith(a + "/")
+
+
+# --- outcomes of executed actions (pure; the handler applies them in order) -----------------------------------------
+
+
+def role_record(scope: str, role_id: str, name: str, created_by_operator: bool) -> dict:
+    return {
+        "name": name,
+        "roleDefinitionId": f"/providers/Microsoft.Authorization/roleDefinitions/{role_id}",
+        "scope": scope,
+        "createdByOperator": created_by_operator,
+    }
+
+
+def role_guid(role_definition_id: str | None) -> str:
+    return _lower(role_definition_id).rstrip("/").rsplit("/", 1)[-1]
+
+
+def after_isolation_set(plan_: Plan, action: SetIsolationMode, isolation_mode: str | None) -> None:
+    plan_.status["isolationMode"] = isolation_mode or action.mode
+    _replace(plan_, condition(CONDITION_ISOLATION_APPLIED, TRUE, REASON_APPLIED, f"isolation mode {action.mode}"))
+
+
+def after_provisioning_started(plan_: Plan, operation_url: str | None, started_at: str) -> None:
+    """`operation_url` None means Azure answered 200: the network is already provisioned."""
+    if operation_url:
+        plan_.status["provisioning"] = {"operationUrl": operation_url, "startedAt": started_at}
+        _replace(plan_, condition(CONDITION_NETWORK_PROVISIONED, UNKNOWN, REASON_PROVISIONING,
+                                  f"managed network provisioning started at {started_at} is running"))
+        plan_.follow_provisioning = True
+    else:
+        plan_.status["provisioning"] = None
+        plan_.status["managedNetworkStatus"] = NETWORK_ACTIVE
+        _replace(plan_, condition(CONDITION_NETWORK_PROVISIONED, TRUE, REASON_ACTIVE, _active_message(None)))
+
+
+def after_role_assigned(plan_: Plan, action: AssignRole, name: str, created: bool, ours: str) -> None:
+    """`created` False with another name: an equivalent assignment existed (409 RoleAssignmentExists) and counts."""
+    records = plan_.status.setdefault("roleAssignments", [])
+    records[:] = [r for r in records if _lower(r.get("name")) != _lower(name)]
+    records.append(role_record(action.scope, action.role_id, name, created_by_operator=created or _lower(name) == _lower(ours)))
+    if not any(isinstance(a, AssignRole) and not _has(records, a.role_id, a.scope) for a in plan_.actions):
+        roles = [a for a in ROLE_NAMES if _has(records, a, action.scope)]
+        _replace(plan_, condition(CONDITION_STORAGE_ROLES_ASSIGNED, TRUE, REASON_ASSIGNED,
+                                  f"{', '.join(ROLE_NAMES[r] for r in roles)} on {_short(action.scope)}"))
+
+
+def after_failure(plan_: Plan, action: Action, code: str, text: str, passing: bool = False) -> dict:
+    """The condition an Azure error leaves behind: reason is the ARM error code, message verbatim `<Code>: <msg>`.
+    `passing`: throttling or a transient fault, so the outcome is Unknown rather than False."""
+    c = condition(action.condition_type, UNKNOWN if passing else FALSE, pascal(code), text)
+    _replace(plan_, c)
+    return c
+
+
+def unreachable_conditions(code: str, text: str, passing: bool = False) -> list[dict]:
+    """Conditions when the workspace itself could not be read (not found, forbidden, throttled...). A passing fault
+    leaves the other steps as they were last seen; a lasting one makes them wait."""
+    if passing:
+        return [condition(CONDITION_WORKSPACE_FOUND, UNKNOWN, pascal(code), text)]
+    waiting = f"waiting for {CONDITION_WORKSPACE_FOUND}"
+    return [condition(CONDITION_WORKSPACE_FOUND, FALSE, pascal(code), text)] + [
+        condition(t, UNKNOWN, REASON_WAITING_FOR_WORKSPACE, waiting) for t in STEPS[1:]
+    ]
+
+
+def pascal(code: str | None) -> str:
+    """Kubernetes wants reasons in CamelCase letters and digits; ARM codes mostly are already."""
+    cleaned = "".join(ch for ch in (code or "") if ch.isalnum())
+    if not cleaned:
+        return "AzureError"
+    return cleaned[0].upper() + cleaned[1:]
+
+
+def _replace(plan_: Plan, new: dict) -> None:
+    plan_.conditions = [new if c["type"] == new["type"] else c for c in plan_.conditions]
+
+
+# --- deletion --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeletePlan:
+    actions: tuple[RemoveRole, ...]
+    summary: str  # one line for the Event posted when the object goes
+
+
+def plan_delete(spec: WorkspaceSpec | None, policy: str, recorded: Iterable[Mapping]) -> DeletePlan:
+    """Retain (default), `detach-on-delete` and `skip` leave Azure untouched. Delete removes only the role assignments
+    the operator created; the workspace itself is never deleted."""
+    if policy == POLICY_SKIP:
+        return DeletePlan((), "reconcile-policy skip: Azure left untouched")
+    if policy == POLICY_DETACH:
+        return DeletePlan((), "reconcile-policy detach-on-delete: Azure left untouched")
+    if spec is None or spec.deletion_policy != DeletionPolicy.DELETE:
+        return DeletePlan((), "deletionPolicy Retain: Azure left untouched")
+    seen: set[str] = set()
+    actions = []
+    for r in recorded:
+        name, scope = r.get("name"), r.get("scope")
+        if not r.get("createdByOperator") or not name or not scope or _lower(name) in seen:
+            continue
+        seen.add(_lower(name))
+        actions.append(RemoveRole(scope=scope, name=name, role_id=role_guid(r.get("roleDefinitionId"))))
+    if not actions:
+        return DeletePlan((), "deletionPolicy Delete: no role assignment created by the operator to remove; workspace kept")
+    return DeletePlan(tuple(actions), f"deletionPolicy Delete: removed {len(actions)} role assignment(s) created by the operator; workspace kept")
+
+
+# --- the owned auto-approval -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AutoApproval:
+    name: str
+    manifest: dict | None  # None: there must be no such object
+    ignored_targets: tuple[str, ...] = ()  # PE rule targets of types PrivateEndpointApproval cannot approve
+
+
+def auto_approval_name(workspace_name: str) -> str:
+    return f"{workspace_name}{AUTO_APPROVAL_SUFFIX}"
+
+
+def desired_auto_approval(namespace: str, workspace_name: str, workspace_uid: str, spec: WorkspaceSpec | None,
+                          rules: Iterable[Mapping]) -> AutoApproval:
+    """The PrivateEndpointApproval `<workspace>-auto` that approves the connections this workspace's PrivateEndpoint
+    OutboundRules create. `rules`: OutboundRule objects of the namespace (any, they are filtered here)."""
+    name = auto_approval_name(workspace_name)
+    if spec is None or not spec.private_endpoint_approval.auto:
+        return AutoApproval(name, None)
+    targets: dict[str, str] = {}
+    ignored: dict[str, str] = {}
+    approvable = {t.lower() for t in APPROVAL_TARGET_TYPES}
+    for rule in rules:
+        rid = _pe_target_of(rule, workspace_name)
+        if rid is None:
+            continue
+        try:
+            kind = ResourceId.parse(rid).provider_key
+        except ValueError:
+            kind = ""
+        (targets if kind in approvable else ignored).setdefault(_lower(rid), rid)
+    chosen = [targets[k] for k in sorted(targets)][:MAX_APPROVAL_TARGETS]
+    ignored_list = tuple(ignored[k] for k in sorted(ignored)) + tuple(targets[k] for k in sorted(targets)[MAX_APPROVAL_TARGETS:])
+    if not chosen:
+        return AutoApproval(name, None, ignored_list)
+    manifest = {
+        "apiVersion": API_VERSION,
+        "kind": KIND_APPROVAL,
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "promptflow-netiso"},
+            "ownerReferences": [{
+                "apiVersion": API_VERSION,
+                "kind": KIND_WORKSPACE,
+                "name": workspace_name,
+                "uid": workspace_uid,
+                "controller": True,
+                "blockOwnerDeletion": False,  # no extra RBAC on workspaces/finalizers needed; deletion is explicit too
+            }],
+        },
+        "spec": {
+            "workspaceRef": {"name": workspace_name},
+            "targets": [{"resourceId": t} for t in chosen],
+            "allow": {"workspaceManagedNetwork": True},
+            "minPendingSeconds": spec.private_endpoint_approval.min_pending_seconds,
+            "mode": "Approve",
+        },
+    }
+    return AutoApproval(name, manifest, ignored_list)
+
+
+def _pe_target_of(rule: Mapping, workspace_name: str) -> str | None:
+    """The serviceResourceId of a live PrivateEndpoint rule of this workspace, else None."""
+    if (rule.get("metadata") or {}).get("deletionTimestamp"):
+        return None
+    spec = rule.get("spec") or {}
+    if spec.get("type") != RuleType.PRIVATE_ENDPOINT.value:
+        return None
+    if ((spec.get("workspaceRef") or {}).get("name")) != workspace_name:
+        return None
+    rid = (spec.get("privateEndpoint") or {}).get("serviceResourceId")
+    return rid if isinstance(rid, str) and rid else None
+
+
+# --- small helpers ---------------------------------------------------------------------------------------------------
+
+
+def _is_project(ws: WorkspaceLike) -> bool:
+    return (ws.kind or "").lower() == "project"
+
+
+def _isolation_of(ws: WorkspaceLike) -> str:
+    mn = ws.managed_network
+    return mn.isolation_mode if mn and mn.isolation_mode else ISOLATION_DISABLED
+
+
+def _lower(value: object) -> str:
+    return str(value or "").lower()
+
+
+def _short(resource_id: str) -> str:
+    """The last segment of an ARM ID: what a person recognises in a message."""
+    return resource_id.rstrip("/").rsplit("/", 1)[-1] if resource_id else ""

@@ -1,0 +1,65 @@
+"""Role assignment names are deterministic, so a retry never creates a second assignment."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from promptflow_netiso.azure.roles import (
+    ROLE_STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR,
+    ROLE_STORAGE_TABLE_DATA_CONTRIBUTOR,
+    assignment_name,
+    existing_assignment_name,
+    role_definition_id,
+)
+
+from .examples import example
+
+SCOPE = "/subscriptions/a925f2f7-5c63-4b7b-8799-25a5f97bc3b2/resourceGroups/testrg/providers/Microsoft.Storage/storageAccounts/st1"
+PRINCIPAL = "ce2ce14e-85d7-4629-bdbc-454d0519d987"
+
+
+def test_name_is_a_stable_guid():
+    name = assignment_name(SCOPE, ROLE_STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR, PRINCIPAL)
+    assert str(uuid.UUID(name)) == name
+    assert name == assignment_name(SCOPE, ROLE_STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR, PRINCIPAL)
+    # Pinned: a change here would make every running operator forget the assignments it created.
+    assert name == str(uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_URL, "https://netiso.promptflow.dev/role-assignments"),
+                                  f"{SCOPE.lower()}|{ROLE_STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR}|{PRINCIPAL}"))
+
+
+def test_name_ignores_letter_case_and_id_form():
+    full_role = f"/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/{ROLE_STORAGE_TABLE_DATA_CONTRIBUTOR.upper()}"
+    assert assignment_name(SCOPE.upper() + "/", full_role, PRINCIPAL.upper()) == assignment_name(SCOPE, ROLE_STORAGE_TABLE_DATA_CONTRIBUTOR, PRINCIPAL)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        (SCOPE + "2", ROLE_STORAGE_TABLE_DATA_CONTRIBUTOR, PRINCIPAL),
+        (SCOPE, ROLE_STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR, PRINCIPAL),
+        (SCOPE, ROLE_STORAGE_TABLE_DATA_CONTRIBUTOR, str(uuid.uuid4())),
+    ],
+)
+def test_different_grants_get_different_names(other):
+    assert assignment_name(*other) != assignment_name(SCOPE, ROLE_STORAGE_TABLE_DATA_CONTRIBUTOR, PRINCIPAL)
+
+
+def test_role_definition_id_matches_the_official_request_shape():
+    request = example("authorization/roleAssignments_createForResource_2022-04-01.json")["parameters"]
+    sub = request["scope"].split("/")[1]
+    role = request["parameters"]["properties"]["roleDefinitionId"].rsplit("/", 1)[-1]
+    assert role_definition_id("/" + request["scope"], role) == request["parameters"]["properties"]["roleDefinitionId"]
+    assert f"/subscriptions/{sub}/" in role_definition_id(SCOPE.replace("a925f2f7-5c63-4b7b-8799-25a5f97bc3b2", sub), role)
+
+
+def test_existing_assignment_named_in_the_409_message():
+    message = "The role assignment already exists. The ID of the existing role assignment is 0e1a0f4a9d4c4a4e9d4b2d5c1e8f7a6b."
+    assert existing_assignment_name(message) == "0e1a0f4a-9d4c-4a4e-9d4b-2d5c1e8f7a6b"
+    assert existing_assignment_name("The role assignment already exists.") is None
+
+
+def test_builtin_role_ids():
+    assert ROLE_STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR == "69566ab7-960f-475b-8e7c-b3118f30c6bd"
+    assert ROLE_STORAGE_TABLE_DATA_CONTRIBUTOR == "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"

@@ -1,0 +1,474 @@
+"""PrivateEndpointApproval planner: who gets approved, when, and what a person reads afterwards. Pure, no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pytest
+
+from promptflow_netiso.model.approval import ApprovalSpec
+from promptflow_netiso.planning import approval as p
+from promptflow_netiso.planning.approval import Correlation, Intervals, Outcome, OutcomeKind, Policy, Verdict
+
+NOW = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
+SUB = "11111111-2222-3333-4444-555555555555"
+FOREIGN = "99999999-8888-7777-6666-555555555555"
+MS_SUB = "0f0f0f0f-aaaa-bbbb-cccc-0f0f0f0f0f0f"  # a Microsoft-owned subscription hosting managed-network endpoints
+OPENAI = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/oai"
+SEARCH = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Search/searchServices/srch"
+INTERVALS = Intervals(pending=10, settled=300, blocked=120)
+
+
+@dataclass(frozen=True)
+class Conn:
+    name: str
+    private_endpoint_id: str | None
+    status: str = "Pending"
+    description: str | None = ""
+    provisioning_state: str | None = "Succeeded"
+
+
+def pe_id(sub: str = SUB, name: str = "pe1", rg: str = "net") -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/privateEndpoints/{name}"
+
+
+def policy(mode: str = "Approve", min_pending: int = 120, skip: bool = False, description: str | None = None,
+           **allow) -> Policy:
+    spec = {"targets": [{"resourceId": OPENAI}, {"resourceId": SEARCH}], "mode": mode, "minPendingSeconds": min_pending,
+            "allow": allow or {"subscriptionIds": [SUB]}}
+    if allow.get("workspaceManagedNetwork"):
+        spec["workspaceRef"] = {"name": "ws"}
+    if description is not None:
+        spec["description"] = description
+    return Policy("team-a", "openai-approvals", ApprovalSpec.from_dict(spec), skip=skip)
+
+
+NETWORK_ID = "0a1b2c3d-4e5f-6789-abcd-ef0123456789"  # the workspace's managedNetwork.networkId
+WORKSPACE_ID = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"
+FOUND = p.WorkspaceIdentity(WORKSPACE_ID, found=True)
+OAI_RULE = p.PrivateEndpointRule(workspace="ws", azure_rule_name="oai-rule", target=OPENAI, status="Active")
+
+
+def managed_pe(name: str = "oai-rule_0a1b2c3d", sub: str = MS_SUB) -> str:
+    """The shape of a managed-network private endpoint: Microsoft-owned subscription, shared resource group pool."""
+    return f"/subscriptions/{sub}/resourceGroups/commonHoboRG7/providers/Microsoft.Network/privateEndpoints/{name}"
+
+
+MANAGED_PE = managed_pe()
+VOUCHING = p.correlate("ws", FOUND, NETWORK_ID, [OAI_RULE])
+NOBODY = Correlation()
+LONG_AGO = NOW - dt.timedelta(seconds=600)
+
+
+# --- decide(): the only path to an approval -------------------------------------------------------------------------
+
+DECIDE_CASES = [
+    # id, connection, policy, first seen Pending, correlation, expected verdict
+    ("allowed-subscription", Conn("c", pe_id()), policy(), LONG_AGO, NOBODY, Verdict.APPROVE),
+    ("subscription-compares-case-insensitively", Conn("c", pe_id(SUB.upper())), policy(), LONG_AGO, NOBODY, Verdict.APPROVE),
+    ("allow-list-in-upper-case", Conn("c", pe_id()), policy(subscriptionIds=[SUB.upper()]), LONG_AGO, NOBODY, Verdict.APPROVE),
+    ("foreign-subscription", Conn("c", pe_id(FOREIGN)), policy(), LONG_AGO, NOBODY, Verdict.NOT_ALLOWED),
+    ("subscription-guid-only-in-the-name-does-not-count",
+     Conn("c", pe_id(FOREIGN, name=SUB)), policy(), LONG_AGO, NOBODY, Verdict.NOT_ALLOWED),
+    ("glob-pattern", Conn("c", pe_id(FOREIGN, name="team-a-pe")),
+     policy(privateEndpointIdPatterns=["*/privateEndpoints/team-a-*"]), LONG_AGO, NOBODY, Verdict.APPROVE),
+    ("glob-pattern-case-insensitive", Conn("c", pe_id(FOREIGN, name="TEAM-A-PE")),
+     policy(privateEndpointIdPatterns=["*/PRIVATEENDPOINTS/team-a-*"]), LONG_AGO, NOBODY, Verdict.APPROVE),
+    ("glob-pattern-not-matching", Conn("c", pe_id(FOREIGN, name="team-b-pe")),
+     policy(privateEndpointIdPatterns=["*/privateEndpoints/team-a-*"]), LONG_AGO, NOBODY, Verdict.NOT_ALLOWED),
+    ("glob-question-mark-is-one-character", Conn("c", pe_id(FOREIGN, name="pe10")),
+     policy(privateEndpointIdPatterns=["*/privateEndpoints/pe?"]), LONG_AGO, NOBODY, Verdict.NOT_ALLOWED),
+    ("no-private-endpoint-id", Conn("c", None), policy(), LONG_AGO, NOBODY, Verdict.NOT_ALLOWED),
+    ("pending-in-lower-case", Conn("c", pe_id(), status="pending"), policy(), LONG_AGO, NOBODY, Verdict.APPROVE),
+    ("approved-is-never-touched", Conn("c", pe_id(), status="Approved"), policy(), LONG_AGO, NOBODY, Verdict.UNTOUCHED),
+    ("rejected-is-never-touched", Conn("c", pe_id(), status="Rejected"), policy(), LONG_AGO, NOBODY, Verdict.UNTOUCHED),
+    ("disconnected-is-never-touched", Conn("c", pe_id(), status="Disconnected"), policy(), LONG_AGO, NOBODY,
+     Verdict.UNTOUCHED),
+    ("rejected-foreign-is-untouched-not-notallowed", Conn("c", pe_id(FOREIGN), status="Rejected"), policy(), LONG_AGO,
+     NOBODY, Verdict.UNTOUCHED),
+    ("min-time-exactly-reached", Conn("c", pe_id()), policy(min_pending=120), NOW - dt.timedelta(seconds=120), NOBODY,
+     Verdict.APPROVE),
+    ("min-time-one-second-short", Conn("c", pe_id()), policy(min_pending=120), NOW - dt.timedelta(seconds=119), NOBODY,
+     Verdict.WAITING),
+    ("first-seen-now", Conn("c", pe_id()), policy(min_pending=120), None, NOBODY, Verdict.WAITING),
+    ("zero-minimum-approves-at-first-sight", Conn("c", pe_id()), policy(min_pending=0), None, NOBODY, Verdict.APPROVE),
+    ("azure-still-updating-it", Conn("c", pe_id(), provisioning_state="Updating"), policy(), LONG_AGO, NOBODY,
+     Verdict.WAITING),
+    ("no-provisioning-state-reported", Conn("c", pe_id(), provisioning_state=None), policy(), LONG_AGO, NOBODY,
+     Verdict.APPROVE),
+    ("observe-mode", Conn("c", pe_id()), policy(mode="Observe"), LONG_AGO, NOBODY, Verdict.WOULD_APPROVE),
+    ("observe-mode-still-waits-for-minimum", Conn("c", pe_id()), policy(mode="Observe"), NOW, NOBODY, Verdict.WAITING),
+    ("observe-mode-reports-not-allowed", Conn("c", pe_id(FOREIGN)), policy(mode="Observe"), LONG_AGO, NOBODY,
+     Verdict.NOT_ALLOWED),
+    ("reconcile-policy-skip-writes-nothing", Conn("c", pe_id()), policy(skip=True), LONG_AGO, NOBODY,
+     Verdict.WOULD_APPROVE),
+    ("workspace-managed-network", Conn("c", MANAGED_PE), policy(workspaceManagedNetwork=True), LONG_AGO, VOUCHING,
+     Verdict.APPROVE),
+    ("workspace-managed-network-id-case-insensitive", Conn("c", MANAGED_PE.upper()), policy(workspaceManagedNetwork=True),
+     LONG_AGO, VOUCHING, Verdict.APPROVE),
+    ("workspace-has-no-rule-to-this-target", Conn("c", MANAGED_PE), policy(workspaceManagedNetwork=True), LONG_AGO,
+     p.correlate("ws", FOUND, NETWORK_ID, [p.PrivateEndpointRule("ws", "oai-rule", SEARCH)]), Verdict.NOT_ALLOWED),
+    ("another-workspace-same-rule-name", Conn("c", managed_pe("oai-rule_99999999")),
+     policy(workspaceManagedNetwork=True), LONG_AGO, VOUCHING, Verdict.NOT_ALLOWED),
+    ("same-workspace-other-rule", Conn("c", managed_pe("search-rule_0a1b2c3d")),
+     policy(workspaceManagedNetwork=True), LONG_AGO, VOUCHING, Verdict.NOT_ALLOWED),
+    ("workspace-not-ready", Conn("c", MANAGED_PE), policy(workspaceManagedNetwork=True), LONG_AGO,
+     Correlation(workspace="ws", unavailable="workspace ws not found"), Verdict.NOT_ALLOWED),
+    ("policy-without-workspace-ignores-correlation", Conn("c", MANAGED_PE), policy(subscriptionIds=[SUB]), LONG_AGO,
+     VOUCHING, Verdict.NOT_ALLOWED),
+    ("managed-network-subscription-is-not-the-users", Conn("c", MANAGED_PE), policy(subscriptionIds=[SUB]), LONG_AGO,
+     NOBODY, Verdict.NOT_ALLOWED),
+]
+
+
+@pytest.mark.parametrize("conn,pol,first_seen,corr,expected", [c[1:] for c in DECIDE_CASES], ids=[c[0] for c in DECIDE_CASES])
+def test_decide(conn, pol, first_seen, corr, expected):
+    assert p.decide(conn, OPENAI, pol, NOW, corr, first_seen).verdict is expected
+
+
+def test_decide_target_id_compares_case_insensitively_with_workspace_rules():
+    d = p.decide(Conn("c", MANAGED_PE), OPENAI.upper(), policy(workspaceManagedNetwork=True), NOW, VOUCHING, LONG_AGO)
+    assert d.verdict is Verdict.APPROVE
+    assert "workspace ws's managed network" in d.reason
+
+
+# --- correlation: what the workspace vouches for ----------------------------------------------------------------------
+
+
+def test_workspace_not_found_vouches_for_nobody():
+    corr = p.correlate("ws", p.WorkspaceIdentity(WORKSPACE_ID, found=False), NETWORK_ID, [OAI_RULE], "team-a")
+    assert not corr.vouches_for(OPENAI, MANAGED_PE)
+    assert "PromptFlowWorkspace ws in namespace team-a" in corr.unavailable
+    assert "missing" in p.correlate("ws", None, None, [OAI_RULE]).unavailable
+
+
+def test_workspace_without_managed_network_vouches_for_nobody():
+    corr = p.correlate("ws", FOUND, None, [OAI_RULE])
+    assert corr.unavailable == "workspace ws has no managed network yet"
+
+
+def test_rules_of_other_workspaces_do_not_count():
+    other = p.PrivateEndpointRule("other-ws", "oai-rule", OPENAI)
+    assert not p.correlate("ws", FOUND, NETWORK_ID, [other]).vouches_for(OPENAI, MANAGED_PE)
+
+
+def test_system_rule_names_already_carry_the_network_suffix():
+    rule = p.PrivateEndpointRule("ws", "__SYS_PE_oai_0a1b2c3d", OPENAI)
+    corr = p.correlate("ws", FOUND, NETWORK_ID, [rule])
+    assert corr.vouches_for(OPENAI, managed_pe("__SYS_PE_oai_0a1b2c3d"))
+
+
+def test_only_private_endpoint_resources_are_vouched_for():
+    not_a_pe = MANAGED_PE.replace("privateEndpoints", "networkInterfaces")
+    assert not VOUCHING.vouches_for(OPENAI, not_a_pe)
+    assert not VOUCHING.vouches_for(OPENAI, MANAGED_PE + "/extra")
+
+
+@pytest.mark.parametrize("spec,status,expected", [
+    ({"type": "FQDN", "workspaceRef": {"name": "ws"}, "fqdn": "x.example.com"}, {}, None),
+    ({"type": "PrivateEndpoint", "workspaceRef": {"name": "ws"},
+      "privateEndpoint": {"serviceResourceId": OPENAI, "subresourceTarget": "account"}},
+     {"ruleStatus": "Active"}, p.PrivateEndpointRule("ws", "obj-name", OPENAI, "Active")),
+    ({"type": "PrivateEndpoint", "workspaceRef": {"name": "ws"}, "ruleName": "spec-name",
+      "privateEndpoint": {"serviceResourceId": OPENAI}}, {}, p.PrivateEndpointRule("ws", "spec-name", OPENAI)),
+    ({"type": "PrivateEndpoint", "workspaceRef": {"name": "ws"}, "ruleName": "spec-name",
+      "privateEndpoint": {"serviceResourceId": OPENAI}},
+     {"azureRuleName": "adopted", "privateEndpointConnection": {"privateEndpointId": MANAGED_PE}},
+     p.PrivateEndpointRule("ws", "adopted", OPENAI, None)),
+])
+def test_private_endpoint_rule_from_object(spec, status, expected):
+    assert p.private_endpoint_rule("obj-name", spec, status) == expected
+
+
+def test_workspace_identity_from_object():
+    spec = {"azure": {"subscriptionId": SUB, "resourceGroup": "rg", "workspaceName": "ws"}}
+    assert p.workspace_identity(spec, {}) == p.WorkspaceIdentity(WORKSPACE_ID, found=False)
+    assert p.workspace_identity(spec, {"workspaceResourceId": WORKSPACE_ID, "managedNetworkId": NETWORK_ID}) == \
+        p.WorkspaceIdentity(WORKSPACE_ID, found=True, managed_network_id=NETWORK_ID)
+    assert p.workspace_identity({}, {}) is None
+
+
+def test_waiting_says_when_it_becomes_eligible():
+    d = p.decide(Conn("c", pe_id()), OPENAI, policy(min_pending=120), NOW, NOBODY, NOW - dt.timedelta(seconds=20))
+    assert d.eligible_at == NOW + dt.timedelta(seconds=100)
+    assert "eligible in 100s" in d.reason
+
+
+def test_not_allowed_names_the_requester_and_the_workspace_problem():
+    d = p.decide(Conn("c", MANAGED_PE), OPENAI, policy(workspaceManagedNetwork=True), NOW,
+                 Correlation(workspace="ws", unavailable="PromptFlowWorkspace ws not found"), LONG_AGO)
+    assert MANAGED_PE in d.reason and "PromptFlowWorkspace ws not found" in d.reason
+
+
+# --- the approval description ---------------------------------------------------------------------------------------
+
+
+def test_description_names_operator_and_policy_object():
+    text = policy().approval_description()
+    assert text.startswith("Approved by promptflow-netiso")
+    assert "PrivateEndpointApproval team-a/openai-approvals" in text
+
+
+def test_long_description_is_shortened_but_still_names_the_policy():
+    text = policy(description="x" * 500).approval_description()
+    assert len(text) <= p.MAX_DESCRIPTION
+    assert text.endswith("(promptflow-netiso, PrivateEndpointApproval team-a/openai-approvals)")
+
+
+# --- plan + finish: one check ---------------------------------------------------------------------------------------
+
+
+def observe(*conns, target=OPENAI):
+    return p.TargetObservation(target, tuple(conns))
+
+
+def check(pol, observations, previous=(), corr=NOBODY, outcomes=None, blocked=None, now=NOW):
+    plan = p.plan(pol, observations, previous, corr, now, blocked)
+    report = p.finish(pol, plan, outcomes or {}, now, INTERVALS)
+    return plan, report
+
+
+def approved(conn: Conn, pol: Policy) -> Outcome:
+    return Outcome(OutcomeKind.APPROVED, Conn(conn.name, conn.private_endpoint_id, "Approved", pol.approval_description()))
+
+
+def test_first_sight_waits_and_records_when_it_was_first_seen_pending():
+    plan, report = check(policy(), [observe(Conn("c1", pe_id()))])
+    assert plan.approvals == ()
+    [entry] = report.connections
+    assert entry["decision"] == "Waiting" and entry["firstSeenPending"] == "2026-03-01T12:00:00Z"
+    assert report.pending_count == 1
+    assert report.next_check_in == 10  # Pending and ours to approve: the short interval
+
+
+def test_first_seen_pending_from_status_survives_a_restart_and_makes_it_eligible():
+    previous = [{"target": OPENAI, "name": "c1", "state": "Pending", "firstSeenPending": "2026-03-01T11:57:00Z",
+                 "decision": "Waiting"}]
+    plan, _ = check(policy(), [observe(Conn("c1", pe_id()))], previous)
+    assert [r.connection.name for r in plan.approvals] == ["c1"]
+
+
+def test_previous_status_matches_connections_case_insensitively():
+    previous = [{"target": OPENAI.lower(), "name": "C1", "state": "Pending", "firstSeenPending": "2026-03-01T11:57:00Z"}]
+    plan, _ = check(policy(), [observe(Conn("c1", pe_id()), target=OPENAI.upper())], previous)
+    assert len(plan.approvals) == 1
+
+
+def test_approval_outcome_is_recorded_with_event_and_audit():
+    pol = policy(min_pending=0)
+    conn = Conn("c1", pe_id())
+    plan, report = check(pol, [observe(conn)], outcomes={p.connection_key(OPENAI, "c1"): approved(conn, pol)})
+    [entry] = report.connections
+    assert entry["state"] == "Approved" and entry["decision"] == "Approved"
+    assert entry["approvedAt"] == "2026-03-01T12:00:00Z"
+    assert report.approved_count == 1 and report.pending_count == 0
+    [event] = report.events
+    assert event.type == "Normal" and event.reason == "Approved"
+    for part in ("c1", OPENAI, pe_id(), "PrivateEndpointApproval team-a/openai-approvals"):
+        assert part in event.message
+    assert report.audit == [{"action": "approve", "target": OPENAI, "connection": "c1", "requester": pe_id(),
+                             "policy": "PrivateEndpointApproval team-a/openai-approvals",
+                             "matchedBy": f"requester is allowed subscription {SUB}"}]
+    assert report.approved_targets == [OPENAI]
+    assert report.conditions[0]["status"] == "True"
+
+
+def test_only_allowed_old_enough_pending_connections_are_planned():
+    conns = [Conn("ok", pe_id()), Conn("foreign", pe_id(FOREIGN)), Conn("young", pe_id(name="pe2")),
+             Conn("done", pe_id(name="pe3"), status="Approved"), Conn("no", pe_id(name="pe4"), status="Rejected")]
+    previous = [{"target": OPENAI, "name": n, "firstSeenPending": "2026-03-01T11:00:00Z"} for n in ("ok", "foreign")]
+    plan, report = check(policy(), [observe(*conns)], previous)
+    assert [r.connection.name for r in plan.approvals] == ["ok"]
+    by_name = {e["name"]: e["decision"] for e in report.connections}
+    assert by_name == {"ok": "Waiting", "foreign": "NotAllowed", "young": "Waiting", "done": "Untouched",
+                       "no": "Untouched"}
+
+
+def test_foreign_pending_connection_is_reported_once_and_does_not_shorten_the_interval():
+    conn = Conn("foreign", pe_id(FOREIGN))
+    _, first = check(policy(), [observe(conn)])
+    assert [e.reason for e in first.events] == ["NotAllowed"]
+    assert first.next_check_in == 300
+    _, second = check(policy(), [observe(conn)], previous=first.connections)
+    assert second.events == []
+    assert second.pending_count == 1
+    assert second.conditions[0]["status"] == "True"
+
+
+def test_observe_mode_plans_nothing_and_reports_would_approve_once():
+    pol = policy(mode="Observe", min_pending=0)
+    conn = Conn("c1", pe_id())
+    plan, report = check(pol, [observe(conn)])
+    assert plan.approvals == ()
+    assert report.connections[0]["decision"] == "WouldApprove"
+    assert [e.reason for e in report.events] == ["WouldApprove"]
+    assert report.conditions[0]["reason"] == "Observing" and "Observe mode" in report.conditions[0]["message"]
+    _, again = check(pol, [observe(conn)], previous=report.connections)
+    assert again.events == []
+
+
+def test_restart_mid_approval_records_our_landed_approval_without_a_second_put():
+    pol = policy()
+    landed = Conn("c1", pe_id(), "Approved", pol.approval_description())
+    previous = [{"target": OPENAI, "name": "c1", "state": "Pending", "firstSeenPending": "2026-03-01T11:00:00Z",
+                 "decision": "Waiting"}]
+    plan, report = check(pol, [observe(landed)], previous)
+    assert plan.approvals == ()
+    [entry] = report.connections
+    assert entry["decision"] == "Approved" and entry["approvedAt"] == "2026-03-01T12:00:00Z"
+    assert entry["firstSeenPending"] == "2026-03-01T11:00:00Z"
+    # The old process's Event may be lost: recorded under a reason of its own, so "Approved" is never doubled.
+    assert [e.reason for e in report.events] == ["ApprovalRecorded"]
+    assert report.audit[0]["recordedAfterRestart"] is True and report.approved_count == 1
+    _, later = check(pol, [observe(landed)], report.connections)
+    assert later.events == [] and later.audit == [] and later.approved_targets == []
+
+
+def test_approved_at_is_kept_across_checks():
+    pol = policy()
+    conn = Conn("c1", pe_id(), "Approved", pol.approval_description())
+    previous = [{"target": OPENAI, "name": "c1", "state": "Approved", "decision": "Approved",
+                 "approvedAt": "2026-02-01T00:00:00Z", "firstSeenPending": "2026-01-31T23:58:00Z"}]
+    _, report = check(pol, [observe(conn)], previous)
+    assert report.connections[0]["approvedAt"] == "2026-02-01T00:00:00Z"
+    assert report.approved_count == 1
+
+
+def test_approved_by_someone_else_is_untouched():
+    conn = Conn("c1", pe_id(), "Approved", "Auto-Approved")
+    _, report = check(policy(), [observe(conn)])
+    assert report.connections[0]["decision"] == "Untouched" and "approvedAt" not in report.connections[0]
+    assert report.approved_count == 0
+
+
+def test_our_approval_later_rejected_by_a_person_is_left_alone():
+    pol = policy()
+    conn = Conn("c1", pe_id(), "Rejected", "rejected by security")
+    previous = [{"target": OPENAI, "name": "c1", "state": "Approved", "decision": "Approved",
+                 "approvedAt": "2026-02-01T00:00:00Z"}]
+    plan, report = check(pol, [observe(conn)], previous)
+    assert plan.approvals == ()
+    assert report.connections[0]["decision"] == "Untouched"
+    assert report.connections[0]["approvedAt"] == "2026-02-01T00:00:00Z"
+
+
+def test_not_pending_on_put_means_read_again_and_leave_it():
+    pol = policy(min_pending=0)
+    conn = Conn("c1", pe_id())
+    outcome = Outcome(OutcomeKind.NOT_PENDING, Conn("c1", pe_id(), "Rejected", "no"),
+                      error="PrivateEndpointConnectionStatusNotPending: status is Rejected")
+    _, report = check(pol, [observe(conn)], outcomes={p.connection_key(OPENAI, "c1"): outcome})
+    entry = report.connections[0]
+    assert entry["state"] == "Rejected" and entry["decision"] == "Untouched"
+    assert [e.reason for e in report.events] == []
+    assert report.conditions[0]["status"] == "True"
+
+
+def test_not_pending_because_our_own_earlier_put_landed_is_recorded_once():
+    pol = policy(min_pending=0)
+    conn = Conn("c1", pe_id())
+    ours = Conn("c1", pe_id(), "Approved", pol.approval_description())
+    outcome = Outcome(OutcomeKind.NOT_PENDING, ours, error="PrivateEndpointConnectionStatusNotPending: Approved")
+    _, report = check(pol, [observe(conn)], outcomes={p.connection_key(OPENAI, "c1"): outcome})
+    entry = report.connections[0]
+    assert entry["decision"] == "Approved" and entry["approvedAt"] == "2026-03-01T12:00:00Z"
+    assert [e.reason for e in report.events] == ["ApprovalRecorded"] and report.approved_count == 1
+    _, later = check(pol, [observe(ours)], report.connections)
+    assert later.events == [] and later.approved_count == 1
+
+
+def test_forbidden_approval_asks_for_a_person_without_retry_storm():
+    pol = policy(min_pending=0)
+    conn = Conn("c1", pe_id())
+    err = "AuthorizationFailed: The client does not have authorization to perform action"
+    _, report = check(pol, [observe(conn)], outcomes={p.connection_key(OPENAI, "c1"): Outcome(OutcomeKind.DENIED, error=err)})
+    ready = report.conditions[0]
+    assert ready["status"] == "False" and ready["reason"] == "ManualApprovalRequired" and err in ready["message"]
+    assert report.denied == {p.arm_key(OPENAI): err}
+    assert report.next_check_in == INTERVALS.blocked
+    assert [e.reason for e in report.events] == ["ManualApprovalRequired"]
+    # The next check while the block holds: no PUT, still asking for a person, no new Event.
+    plan, again = check(pol, [observe(conn)], previous=report.connections, blocked=report.denied)
+    assert plan.approvals == ()
+    assert again.conditions[0]["reason"] == "ManualApprovalRequired"
+    assert again.events == [] and again.next_check_in == INTERVALS.blocked
+    # The block lifted, one more attempt, 403 again: still one Warning in all, not one per attempt.
+    _, third = check(pol, [observe(conn)], previous=again.connections,
+                     outcomes={p.connection_key(OPENAI, "c1"): Outcome(OutcomeKind.DENIED, error=err)})
+    assert third.events == [] and third.conditions[0]["reason"] == "ManualApprovalRequired"
+
+
+def test_block_on_one_target_does_not_stop_another():
+    pol = policy(min_pending=0)
+    plan, _ = check(pol, [observe(Conn("a", pe_id())), observe(Conn("b", pe_id()), target=SEARCH)],
+                    blocked={p.arm_key(OPENAI): "AuthorizationFailed: no"})
+    assert [(r.target, r.connection.name) for r in plan.approvals] == [(SEARCH, "b")]
+
+
+def test_failed_approval_retries_after_the_error_kinds_delay():
+    pol = policy(min_pending=0)
+    outcome = Outcome(OutcomeKind.FAILED, error="InternalServerError: boom", retry_in=3.5)
+    _, report = check(pol, [observe(Conn("c1", pe_id()))], outcomes={p.connection_key(OPENAI, "c1"): outcome})
+    assert report.conditions[0]["reason"] == "ApprovalFailed" and "InternalServerError: boom" in report.conditions[0]["message"]
+    assert report.next_check_in == 3.5
+    assert report.connections[0]["decision"] == "Waiting"
+
+
+def test_unreadable_target_keeps_its_history_and_reports_the_azure_error():
+    previous = [{"target": SEARCH, "name": "s1", "state": "Pending", "firstSeenPending": "2026-03-01T11:00:00Z",
+                 "decision": "Waiting"}]
+    err = p.TargetObservation(SEARCH, error="AuthorizationFailed: no read", error_code="AuthorizationFailed")
+    _, report = check(policy(), [observe(Conn("c1", pe_id(), "Approved")), err], previous)
+    assert {e["name"] for e in report.connections} == {"c1", "s1"}
+    reachable = report.conditions[1]
+    assert reachable["type"] == "TargetsReachable" and reachable["status"] == "False"
+    assert reachable["reason"] == "AuthorizationFailed" and f"{SEARCH}: AuthorizationFailed: no read" == reachable["message"]
+    assert report.conditions[0]["status"] == "False" and report.conditions[0]["reason"] == "AuthorizationFailed"
+    assert report.next_check_in == INTERVALS.blocked
+
+
+def test_connections_gone_from_azure_or_targets_gone_from_spec_leave_status():
+    previous = [{"target": OPENAI, "name": "gone", "state": "Pending"},
+                {"target": "/subscriptions/x/resourceGroups/r/providers/Microsoft.KeyVault/vaults/old", "name": "k"}]
+    _, report = check(policy(), [observe(Conn("c1", pe_id(), "Approved"))], previous)
+    assert [e["name"] for e in report.connections] == ["c1"]
+
+
+def test_workspace_not_ready_is_reported_when_the_policy_relies_on_it():
+    pol = policy(workspaceManagedNetwork=True)
+    corr = Correlation(workspace="ws", unavailable="PromptFlowWorkspace ws not found in namespace team-a")
+    _, report = check(pol, [observe(Conn("c1", MANAGED_PE))], corr=corr)
+    assert report.conditions[0]["reason"] == "WorkspaceNotReady"
+    assert "not found" in report.conditions[0]["message"]
+
+
+@pytest.mark.parametrize(
+    "conns,previous,expected",
+    [
+        pytest.param([], [], 300, id="nothing-at-all"),
+        pytest.param([Conn("c", pe_id(), "Approved")], [], 300, id="all-settled"),
+        pytest.param([Conn("c", pe_id())], [], 10, id="fresh-pending"),
+        pytest.param([Conn("c", pe_id())], [{"target": OPENAI, "name": "c", "firstSeenPending": "2026-03-01T11:58:03Z"}],
+                     3, id="wakes-exactly-at-eligibility"),
+        pytest.param([Conn("c", pe_id())], [{"target": OPENAI, "name": "c", "firstSeenPending": "2026-03-01T11:58:00.5Z"}],
+                     1, id="never-sooner-than-the-floor"),
+        pytest.param([Conn("c", pe_id(FOREIGN))], [], 300, id="foreign-pending-is-not-ours"),
+        pytest.param([Conn("c", pe_id(), provisioning_state="Updating")],
+                     [{"target": OPENAI, "name": "c", "firstSeenPending": "2026-03-01T11:00:00Z"}], 10,
+                     id="azure-busy-with-it"),
+    ],
+)
+def test_next_check_interval(conns, previous, expected):
+    _, report = check(policy(), [observe(*conns)], previous)
+    assert report.next_check_in == expected
+
+
+def test_status_fields_and_target_metrics():
+    previous = [{"target": OPENAI, "name": "c", "firstSeenPending": "2026-03-01T11:58:00Z"}]
+    _, report = check(policy(min_pending=600), [observe(Conn("c", pe_id()), Conn("d", pe_id(name="x"), "Approved"))],
+                      previous)
+    fields = report.status_fields(NOW)
+    assert fields["pendingCount"] == 1 and fields["approvedCount"] == 0 and fields["lastCheck"] == "2026-03-01T12:00:00Z"
+    counts, oldest = p.target_metrics(report.connections, NOW)[OPENAI]
+    assert counts == {"Pending": 1, "Approved": 1} and oldest == 120
