@@ -18,7 +18,7 @@ from .model import Estate, OutboundRule, Workspace
 from .private_endpoints import SUBRESOURCES, PrivateEndpoints, network_suffix
 
 RULE_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$")
-FQDN_RE = re.compile(r"^(\*\.)?([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+FQDN_RE = re.compile(r"^(\*\.)?([a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?\.)*[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?$")  # underscores: the official examples use them
 RULE_TYPES = ("FQDN", "PrivateEndpoint", "ServiceTag")
 PROTOCOLS = ("TCP", "UDP", "ICMP", "*")
 PORT_RANGES_RE = re.compile(r"^(\*|\d{1,5}(-\d{1,5})?)(,\s*\d{1,5}(-\d{1,5})?)*$")

@@ -93,7 +93,8 @@ class Simulator:
 
     # ---- lifecycle -----------------------------------------------------------------------------------------
     def _prepare(self) -> tuple[TlsMaterial, Signer, Signer]:
-        self._workdir = tempfile.mkdtemp(prefix="pfnetiso-sim-")
+        # With ca_dir every file clients point at (CA, bundle, token file) keeps its path across restarts.
+        self._workdir = self.ca_dir or tempfile.mkdtemp(prefix="pfnetiso-sim-")
         tls = create_tls_material(self._workdir, self.ca_dir, hosts=tuple(dict.fromkeys((self.host, "127.0.0.1", "localhost"))))
         return tls, Signer("RS256"), Signer("ES256")
 
@@ -128,9 +129,9 @@ class Simulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._workdir:
+        if self._workdir and not self.ca_dir:
             await asyncio.to_thread(shutil.rmtree, self._workdir, True)
-            self._workdir = ""
+        self._workdir = ""
 
     def start_in_thread(self, timeout_s: float = 60.0) -> "Simulator":
         """Run on a private event loop in a daemon thread: for sync callers (fixtures, the demo)."""

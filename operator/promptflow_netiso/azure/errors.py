@@ -192,9 +192,7 @@ def from_exception(exc: BaseException, operation: str | None = None) -> AzureErr
     if isinstance(exc, AzureError):
         return exc
     if isinstance(exc, core_exc.ClientAuthenticationError) and getattr(exc, "response", None) is None:
-        # Token acquisition failed (azure-identity): wrong client secret, federated token rejected, no identity.
-        code = "CredentialUnavailable" if type(exc).__name__ == "CredentialUnavailableError" else "AuthenticationFailed"
-        return AzureError(status=0, code=code, message=_identity_message(exc), kind=ErrorKind.USER_FIXABLE, operation=operation)
+        return credential_error(exc, operation)
     response = getattr(exc, "response", None)
     if isinstance(exc, core_exc.HttpResponseError) and response is not None:
         status = int(getattr(response, "status_code", 0) or 0)
@@ -212,6 +210,16 @@ def from_exception(exc: BaseException, operation: str | None = None) -> AzureErr
     if isinstance(exc, core_exc.AzureError):
         return AzureError(status=0, code=type(exc).__name__, message=_first_line(exc), kind=ErrorKind.UNKNOWN, operation=operation)
     raise TypeError(f"not an Azure error: {type(exc).__name__}")
+
+
+def credential_error(exc: BaseException, operation: str | None = None) -> AzureError:
+    """Token acquisition failed (azure-identity): wrong client secret, federated token rejected, no identity at all.
+    Entra ID being unavailable (5xx, 429) is transient; everything else needs a person."""
+    response = getattr(exc, "response", None)
+    status = int(getattr(response, "status_code", 0) or 0) if response is not None else 0
+    code = "CredentialUnavailable" if type(exc).__name__ == "CredentialUnavailableError" else "AuthenticationFailed"
+    kind = ErrorKind.TRANSIENT if status >= 500 or status in (408, 429) else ErrorKind.USER_FIXABLE
+    return AzureError(status=status, code=code, message=_identity_message(exc), kind=kind, operation=operation)
 
 
 def _first_line(exc: BaseException) -> str:

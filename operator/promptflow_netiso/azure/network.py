@@ -121,7 +121,7 @@ def parse_aks_cluster(body: dict) -> AksCluster:
     )
 
 
-def _expect(resource_id: str, resource_type: str, child_type: str | None = None) -> ids.ResourceId:
+def require_type(resource_id: str, resource_type: str, child_type: str | None = None) -> ids.ResourceId:
     rid = ids.parse(resource_id)
     if rid.resource_type.lower() != resource_type.lower() or (rid.child_type or "").lower() != (child_type or "").lower():
         wanted = resource_type + (f"/{child_type}" if child_type else "")
@@ -140,7 +140,7 @@ class Network:
         self._arm = arm
 
     async def get_virtual_network(self, vnet_id: str) -> VirtualNetwork:
-        rid = _expect(vnet_id, "Microsoft.Network/virtualNetworks")
+        rid = require_type(vnet_id, "Microsoft.Network/virtualNetworks")
         try:
             body = await self._clients.get(rid.subscription).virtual_networks.get(
                 rid.resource_group, rid.name, api_version=NETWORK_API_VERSION, cls=_raw_json, **operation_option("vnet.get")
@@ -150,7 +150,7 @@ class Network:
         return parse_virtual_network(body)
 
     async def get_subnet(self, subnet_id: str) -> Subnet:
-        rid = _expect(subnet_id, "Microsoft.Network/virtualNetworks", "subnets")
+        rid = require_type(subnet_id, "Microsoft.Network/virtualNetworks", "subnets")
         try:
             body = await self._clients.get(rid.subscription).subnets.get(
                 rid.resource_group, rid.name, rid.child_name, api_version=NETWORK_API_VERSION, cls=_raw_json, **operation_option("subnet.get")
@@ -160,7 +160,7 @@ class Network:
         return parse_subnet(body)
 
     async def list_peerings(self, vnet_id: str) -> list[Peering]:
-        rid = _expect(vnet_id, "Microsoft.Network/virtualNetworks")
+        rid = require_type(vnet_id, "Microsoft.Network/virtualNetworks")
         try:
             pager = self._clients.get(rid.subscription).virtual_network_peerings.list(
                 rid.resource_group, rid.name, api_version=NETWORK_API_VERSION, **operation_option("vnetPeering.list")
@@ -170,6 +170,6 @@ class Network:
             raise errors.from_exception(exc, "vnetPeering.list") from exc
 
     async def get_aks_cluster(self, cluster_id: str) -> AksCluster:
-        rid = _expect(cluster_id, "Microsoft.ContainerService/managedClusters")
+        rid = require_type(cluster_id, "Microsoft.ContainerService/managedClusters")
         body = await self._arm.get_json(rid.top_level_id, operation="aks.get", api_version=AKS_API_VERSION)
         return parse_aks_cluster(body)

@@ -59,7 +59,7 @@ def operation_of(request: PipelineRequest) -> str:
 
 class OperationPolicy(AsyncHTTPPolicy):
     """Moves the operation name from the call's options into the pipeline context (unknown options would reach
-    aiohttp), and counts credential failures, which happen before any request is sent."""
+    aiohttp), and turns credential failures, which happen before any request is sent, into AzureError."""
 
     async def send(self, request: PipelineRequest) -> PipelineResponse:
         name = request.context.options.pop(OPERATION_OPTION, None)
@@ -68,9 +68,11 @@ class OperationPolicy(AsyncHTTPPolicy):
         try:
             return await self.next.send(request)
         except ClientAuthenticationError as exc:
-            if getattr(exc, "response", None) is None:  # from azure-identity, not an ARM 401
-                metrics.observe_azure_auth_failure(errors.from_exception(exc).code)
-            raise
+            # Raised inside the pipeline only by the credential (an ARM 401 is a response here, not an exception):
+            # translate it now, while it is still known to come from Entra ID and not from ARM.
+            err = errors.credential_error(exc, request.context[_CONTEXT_KEY])
+            metrics.observe_azure_auth_failure(err.code)
+            raise err from exc
 
 
 class BoundedRetryPolicy(AsyncRetryPolicy):

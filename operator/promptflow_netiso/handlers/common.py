@@ -7,13 +7,12 @@ import logging
 import kopf
 
 from ..azure.errors import AzureError, ErrorKind
-from ..model import RECONCILE_POLICY_ANNOTATION
+from ..model.common import RECONCILE_POLICY_ANNOTATION, RECONCILE_POLICIES, ReconcilePolicy
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
-MANAGE, SKIP, DETACH_ON_DELETE = "manage", "skip", "detach-on-delete"
-_POLICIES = (MANAGE, SKIP, DETACH_ON_DELETE)
+MANAGE, SKIP, DETACH_ON_DELETE = ReconcilePolicy.MANAGE.value, ReconcilePolicy.SKIP.value, ReconcilePolicy.DETACH_ON_DELETE.value
 
 
 def azure_from(memo: kopf.Memo):
@@ -27,7 +26,7 @@ def settings_from(memo: kopf.Memo) -> Settings:
 def reconcile_policy(meta) -> str:
     """ASO-like control annotation; an unknown value is treated as `skip` (never write on a typo)."""
     value = (meta.get("annotations") or {}).get(RECONCILE_POLICY_ANNOTATION, MANAGE).strip().lower()
-    return value if value in _POLICIES else SKIP
+    return value if value in RECONCILE_POLICIES else SKIP
 
 
 def retry_delay(err: AzureError, settings: Settings) -> float:

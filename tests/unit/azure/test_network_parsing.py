@@ -6,7 +6,7 @@ import pytest
 
 from promptflow_netiso.azure import ids
 from promptflow_netiso.azure.errors import AzureError, ErrorKind
-from promptflow_netiso.azure.network import _expect, parse_aks_cluster, parse_virtual_network
+from promptflow_netiso.azure.network import require_type, parse_aks_cluster, parse_virtual_network
 
 VNET_ID = "/subscriptions/s/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/hub"
 
@@ -68,12 +68,12 @@ def test_aks_with_managed_vnet_has_no_subnets():
 
 def test_wrong_resource_type_is_user_fixable():
     with pytest.raises(AzureError) as info:
-        _expect("/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks", "Microsoft.Network/virtualNetworks")
+        require_type("/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks", "Microsoft.Network/virtualNetworks")
     assert info.value.kind is ErrorKind.USER_FIXABLE and info.value.code == "InvalidResourceId"
 
 
 def test_subnet_id_parts():
-    rid = _expect(VNET_ID + "/subnets/a", "Microsoft.Network/virtualNetworks", "subnets")
+    rid = require_type(VNET_ID + "/subnets/a", "Microsoft.Network/virtualNetworks", "subnets")
     assert (rid.subscription, rid.resource_group, rid.name, rid.child_name) == ("s", "net-rg", "hub", "a")
 
 

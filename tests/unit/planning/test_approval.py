@@ -472,3 +472,154 @@ def test_status_fields_and_target_metrics():
     assert fields["pendingCount"] == 1 and fields["approvedCount"] == 0 and fields["lastCheck"] == "2026-03-01T12:00:00Z"
     counts, oldest = p.target_metrics(report.connections, NOW)[OPENAI]
     assert counts == {"Pending": 1, "Approved": 1} and oldest == 120
+
+
+# --- the handler's check() with a fake Azure facade: reads shared, writes only where the plan says -------------------
+
+import asyncio  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+from promptflow_netiso.azure.errors import AzureError, ErrorKind  # noqa: E402
+from promptflow_netiso.azure.pec import Connection  # noqa: E402
+from promptflow_netiso.handlers import approval as handler  # noqa: E402
+from promptflow_netiso.settings import Settings  # noqa: E402
+
+SETTINGS = Settings(approval_pending_interval=10, approval_settled_interval=300, slow_retry=120)
+
+
+def azure_conn(target: str, name: str, pe: str, status: str = "Pending", description: str = "") -> Connection:
+    return Connection(id=f"{target}/privateEndpointConnections/{name}", name=name, target=target,
+                      private_endpoint_id=pe, status=status, description=description, provisioning_state="Succeeded")
+
+
+class FakePec:
+    """Azure as the handler sees it: connections per target, a log of calls, scripted approval errors."""
+
+    def __init__(self, connections: dict[str, list[Connection]], approve_errors: dict[str, AzureError] | None = None):
+        self.connections = connections
+        self.approve_errors = approve_errors or {}
+        self.calls: list[tuple[str, str]] = []
+
+    async def list(self, target):
+        self.calls.append(("list", target))
+        await asyncio.sleep(0)  # let concurrent checks overlap, as real I/O would
+        return list(self.connections[target])
+
+    async def get(self, target, name):
+        self.calls.append(("get", name))
+        return next(c for c in self.connections[target] if c.name == name)
+
+    async def approve(self, connection, description):
+        self.calls.append(("approve", connection.name))
+        if connection.name in self.approve_errors:
+            raise self.approve_errors[connection.name]
+        approved = azure_conn(connection.target, connection.name, connection.private_endpoint_id, "Approved",
+                              description)
+        self.connections[connection.target] = [approved if c.name == connection.name else c
+                                               for c in self.connections[connection.target]]
+        return approved
+
+
+def forbidden() -> AzureError:
+    return AzureError(status=403, code="AuthorizationFailed", message="no write on privateEndpointConnections",
+                      kind=ErrorKind.USER_FIXABLE)
+
+
+async def run_check(pec: FakePec, pol: Policy, status: dict | None = None, schedule=None):
+    handler._reads.invalidate(OPENAI)
+    handler._reads.invalidate(SEARCH)
+    memo = SimpleNamespace(azure=SimpleNamespace(pec=pec))
+    return await handler.check(memo, pol, status or {}, NOBODY, schedule or handler._Schedule(), SETTINGS)
+
+
+async def test_check_approves_eligible_connection_once_and_reports_it():
+    pec = FakePec({OPENAI: [azure_conn(OPENAI, "c1", pe_id())], SEARCH: []})
+    report = await run_check(pec, policy(min_pending=0))
+    assert [c for c in pec.calls if c[0] == "approve"] == [("approve", "c1")]
+    assert report.connections[0]["decision"] == "Approved" and report.approved_count == 1
+    assert pec.connections[OPENAI][0].description.endswith("(promptflow-netiso, PrivateEndpointApproval "
+                                                           "team-a/openai-approvals)")
+    again = await run_check(pec, policy(min_pending=0), {"connections": report.connections})
+    assert [c for c in pec.calls if c[0] == "approve"] == [("approve", "c1")]  # nothing changed: no new write
+    assert again.approved_count == 1 and again.events == []
+
+
+async def test_policies_watching_the_same_target_share_one_read():
+    pec = FakePec({OPENAI: [azure_conn(OPENAI, "c1", pe_id(FOREIGN))], SEARCH: []})
+    handler._reads.invalidate(OPENAI)
+    handler._reads.invalidate(SEARCH)
+    memo = SimpleNamespace(azure=SimpleNamespace(pec=pec))
+    await asyncio.gather(*(handler.check(memo, policy(), {}, NOBODY, handler._Schedule(), SETTINGS)
+                           for _ in range(5)))
+    assert pec.calls.count(("list", OPENAI)) == 1
+
+
+async def test_not_pending_on_approve_reads_the_connection_again():
+    err = AzureError(status=409, code="PrivateEndpointConnectionStatusNotPending", message="it is Rejected",
+                     kind=ErrorKind.CONFLICT)
+    pec = FakePec({OPENAI: [azure_conn(OPENAI, "c1", pe_id())], SEARCH: []}, approve_errors={"c1": err})
+    pending = pec.connections[OPENAI][0]
+
+    async def rejected_meanwhile(target, name):
+        pec.calls.append(("get", name))
+        return azure_conn(OPENAI, "c1", pe_id(), "Rejected", "by a person")
+    pec.get = rejected_meanwhile
+    report = await run_check(pec, policy(min_pending=0))
+    assert ("get", "c1") in pec.calls and pending.status == "Pending"
+    assert report.connections[0]["state"] == "Rejected" and report.connections[0]["decision"] == "Untouched"
+
+
+async def test_forbidden_target_is_not_knocked_on_again_until_the_slow_retry():
+    pec = FakePec({OPENAI: [azure_conn(OPENAI, "a", pe_id()), azure_conn(OPENAI, "b", pe_id(name="pe2"))],
+                   SEARCH: [azure_conn(SEARCH, "s", pe_id(name="pe3"))]},
+                  approve_errors={"a": forbidden(), "b": forbidden()})
+    schedule = handler._Schedule()
+    report = await run_check(pec, policy(min_pending=0), schedule=schedule)
+    approves = [c for c in pec.calls if c[0] == "approve"]
+    # One 403 on the account is enough to know; the search service (other target) is approved regardless.
+    assert sorted(approves) == [("approve", "a"), ("approve", "s")]
+    assert report.conditions[0]["reason"] == "ManualApprovalRequired"
+    assert {e["name"]: e["decision"] for e in report.connections} == {"a": "Waiting", "b": "Waiting", "s": "Approved"}
+    pec.calls.clear()
+    await run_check(pec, policy(min_pending=0), {"connections": report.connections}, schedule)
+    assert [c for c in pec.calls if c[0] == "approve"] == []  # still blocked: reads only
+    schedule.blocked = {k: (0.0, v[1]) for k, v in schedule.blocked.items()}  # the slow retry has passed
+    await run_check(pec, policy(min_pending=0), {"connections": report.connections}, schedule)
+    assert [c for c in pec.calls if c[0] == "approve"] == [("approve", "a")]
+
+
+async def test_observe_mode_never_writes():
+    pec = FakePec({OPENAI: [azure_conn(OPENAI, "c1", pe_id())], SEARCH: []})
+    report = await run_check(pec, policy(mode="Observe", min_pending=0))
+    assert [c[0] for c in pec.calls] == ["list", "list"]
+    assert report.connections[0]["decision"] == "WouldApprove"
+
+
+async def test_unreadable_target_becomes_a_condition_not_an_exception():
+    class Unreadable(FakePec):
+        async def list(self, target):
+            if target == SEARCH:
+                raise AzureError(status=404, code="ResourceNotFound", message="no such search service",
+                                 kind=ErrorKind.NOT_FOUND)
+            return await super().list(target)
+    report = await run_check(Unreadable({OPENAI: []}), policy())
+    assert report.conditions[1]["reason"] == "ResourceNotFound"
+    assert report.next_check_in == SETTINGS.slow_retry
+
+
+async def test_nudge_wakes_exactly_the_policies_watching_that_target():
+    watching, other = handler._schedule_of("uid-watching"), handler._schedule_of("uid-other")
+    try:
+        watching.targets, other.targets = frozenset({p.arm_key(OPENAI)}), frozenset({p.arm_key(SEARCH)})
+        watching.due = other.due = asyncio.get_running_loop().time() + 3600
+        handler.nudge(OPENAI.upper())
+        assert watching.wake.is_set() and not other.wake.is_set()
+
+        class NeverStopped:
+            async def wait(self):
+                await asyncio.Event().wait()
+        await asyncio.wait_for(handler._wait_until_due(watching, NeverStopped()), timeout=5)
+        assert not watching.wake.is_set()  # consumed: the next wait sleeps again
+    finally:
+        handler._schedules.pop("uid-watching", None)
+        handler._schedules.pop("uid-other", None)

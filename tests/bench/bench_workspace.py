@@ -1,0 +1,150 @@
+"""Azure calls per PromptFlowWorkspace: for a first reconcile, and for a converged drift check.
+
+    python -m tests.bench.bench_workspace                 # 5 workspaces, 3 drift checks each
+    python -m tests.bench.bench_workspace --workspaces 20 --drift-checks 5
+
+Runs the real thing (etcd + kube-apiserver, the Azure simulator, the operator as a subprocess), counts requests in
+the simulator's log per workspace (each workspace lives in its own subscription), and prints the figures with the
+target for a converged check: zero writes and at most two reads. Exit status 1 when the target is missed.
+Figures, not timings: nothing here depends on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from tests.sim import Simulator
+from tests.sim.admin import unique_names
+from tests.support.controlplane import ControlPlane
+from tests.support.kube import Kube, is_ready
+from tests.support.operator_process import OperatorProcess
+
+KIND = "PromptFlowWorkspace"
+NAMESPACE = "bench-workspace"
+TARGET_WRITES, TARGET_READS = 0, 2
+BENCH_ENV = {"PROMPTFLOW_NETISO_DRIFT_INTERVAL": "2", "PROMPTFLOW_NETISO_SLOW_RETRY": "3",
+             "PROMPTFLOW_NETISO_TRANSIENT_RETRY": "1"}
+
+
+def manifest(name: str, sub: str, rg: str, ws: str) -> str:
+    return json.dumps({"apiVersion": "netiso.promptflow.dev/v1alpha1", "kind": KIND, "metadata": {"name": name},
+                       "spec": {"azure": {"subscriptionId": sub, "resourceGroup": rg, "workspaceName": ws},
+                                "network": {"mode": "ManagedVirtualNetwork", "isolationMode": "AllowOnlyApprovedOutbound",
+                                            "provision": {"enabled": True}}}})
+
+
+def per_workspace(requests: list[dict], subs: dict[str, str]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {name: [] for name in subs}
+    for r in requests:
+        for name, sub in subs.items():
+            if sub in r["path"].lower():
+                out[name].append(r)
+    return out
+
+
+def summarize(title: str, calls: dict[str, list[dict]], divide_by: dict[str, int] | None = None) -> tuple[float, float]:
+    """Print reads/writes per workspace (per check when `divide_by` gives counts); returns the worst (reads, writes)."""
+    reads, writes, routes = [], [], collections.Counter()
+    for name, items in calls.items():
+        n = max((divide_by or {}).get(name, 1), 1)
+        reads.append(sum(1 for r in items if r["method"] == "GET") / n)
+        writes.append(sum(1 for r in items if r["method"] != "GET") / n)
+        routes.update(f"{r['method']} {r.get('route') or '?'} {r['status']}" for r in items)
+    print(f"\n{title}")
+    print(f"  reads per workspace:  mean {statistics.mean(reads):.2f}  max {max(reads):.2f}")
+    print(f"  writes per workspace: mean {statistics.mean(writes):.2f}  max {max(writes):.2f}")
+    print("  by route (all workspaces):")
+    for route, n in sorted(routes.items()):
+        print(f"    {n:5d}  {route}")
+    return max(reads), max(writes)
+
+
+def wait_all(kube: Kube, names: list[str], predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    pending = set(names)
+    while pending and time.monotonic() < deadline:
+        for name in list(pending):
+            obj = kube.get(KIND, NAMESPACE, name)
+            if obj is not None and predicate(obj):
+                pending.discard(name)
+        time.sleep(0.3)
+    if pending:
+        raise SystemExit(f"timed out waiting for {sorted(pending)} {what}")
+
+
+def count_drift_checks(kube: Kube, names: list[str], checks: int, timeout: float) -> dict[str, int]:
+    """Watch status.lastDriftCheck until every workspace has stamped it `checks` more times; returns the counts."""
+    last = {n: (kube.get(KIND, NAMESPACE, n).get("status") or {}).get("lastDriftCheck") for n in names}
+    seen = {n: 0 for n in names}
+    deadline = time.monotonic() + timeout
+    while min(seen.values()) < checks and time.monotonic() < deadline:
+        for n in names:
+            stamp = (kube.get(KIND, NAMESPACE, n).get("status") or {}).get("lastDriftCheck")
+            if stamp and stamp != last[n]:
+                seen[n] += 1
+                last[n] = stamp
+        time.sleep(0.2)
+    if min(seen.values()) < checks:
+        raise SystemExit(f"drift checks did not run in {timeout}s: {seen}")
+    return seen
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workspaces", type=int, default=5)
+    ap.add_argument("--drift-checks", type=int, default=3)
+    ap.add_argument("--timeout", type=float, default=300)
+    args = ap.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-workspace-"))
+    cp, sim, op = ControlPlane(workdir / "control-plane"), Simulator(), None
+    try:
+        cp.start()
+        kube = Kube(cp)
+        sim.start_in_thread()
+        admin = sim.admin
+        admin.config(provision_duration_s=1)
+        op = OperatorProcess({**cp.env(), **sim.env(), **BENCH_ENV}, workdir)
+        op.start()
+        cp.kubectl("create", "namespace", NAMESPACE)
+
+        subs: dict[str, str] = {}
+        for i in range(args.workspaces):
+            sub, rg = unique_names("bench")
+            ws = f"ws-{uuid.uuid4().hex[:8]}"
+            admin.seed_workspace(sub, rg, ws)
+            subs[f"pf-{i}"] = sub.lower()
+            kube.apply(manifest(f"pf-{i}", sub, rg, ws), NAMESPACE)
+        names = sorted(subs)
+        start = 0
+        wait_all(kube, names, is_ready, args.timeout, "to be Ready")
+
+        first = per_workspace(admin.requests(since=start), subs)
+        summarize(f"first reconcile ({args.workspaces} workspaces: isolation mode, provisioning, 2 storage roles)", first)
+
+        mark = admin.last_request_seq()
+        checks = count_drift_checks(kube, names, args.drift_checks, args.timeout)
+        converged = per_workspace(admin.requests(since=mark), subs)
+        reads, writes = summarize(f"converged drift check (per check; {sum(checks.values())} checks observed)",
+                                  converged, divide_by=checks)
+        ok = writes <= TARGET_WRITES and reads <= TARGET_READS
+        print(f"\ntarget per converged check: {TARGET_WRITES} writes, at most {TARGET_READS} reads -> "
+              f"{'met' if ok else 'MISSED'} (worst workspace: {writes:.2f} writes, {reads:.2f} reads)")
+        return 0 if ok else 1
+    finally:
+        if op:
+            op.stop()
+        sim.stop_thread()
+        cp.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
