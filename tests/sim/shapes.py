@@ -66,6 +66,6 @@ def shape_diff(expected: Any, actual: Any, path: str = "$", allowed_extra: froze
         return _compare_items(list(expected.values()), list(actual.values()), path, allowed_extra)
     diffs = [f"{path}.{k}: missing" for k in expected if k not in actual]
     diffs += [f"{path}.{k}: not in the example" for k in actual if k not in expected and f"{path}.{k}" not in allowed_extra]
-    for key in expected.keys() & actual.keys():
+    for key in [k for k in expected if k in actual]:
         diffs += shape_diff(expected[key], actual[key], f"{path}.{key}", allowed_extra)
     return diffs

@@ -35,6 +35,7 @@ class Case:
     allowed_extra: frozenset[str] = frozenset()
     repeat_status: int | None = None  # send the same request again and expect this (role assignment: 201 then 200)
     missing_variant: str | None = None  # path of a missing resource that must answer with the example's other status
+    paged: bool = False  # follow nextLink and compare all items (the example shows one page without nextLink)
 
 
 def _rg(p: dict) -> str:
@@ -97,7 +98,7 @@ CASES: dict[str, Case] = {
                                                 setup=_fqdn_rule("ruleName")),
     "ml/outboundRule_list_2025-12-01.json": Case("GET", lambda p: f"{_ws(p)}/outboundRules", setup=_seed_ws(
         provisioned=False, rules={"rule_name_1": {"type": "FQDN", "destination": "a.example.com"},
-                                  "rule_name_2": {"type": "FQDN", "destination": "b.example.com"}})),
+                                  "rule_name_2": {"type": "FQDN", "destination": "b.example.com"}}), paged=True),
     "ml/provisionManagedNetwork_2025-12-01.json": Case("POST", lambda p: f"{_ws(p)}/provisionManagedNetwork", "body",
                                                        _seed_ws(provisioned=False)),
     "ml/v2_managedNetwork_put_2026-03-15-preview.json": Case("PUT", lambda p: f"{_ws(p)}/managedNetworks/{p['managedNetworkName']}",
@@ -156,13 +157,15 @@ def test_every_example_file_has_a_case():
 
 def test_shape_comparison_catches_differences():
     example = {"id": "x", "properties": {"status": "Active", "count": 1, "rules": [{"type": "A", "v": "s"}]}}
-    assert shape_diff(example, {"id": "y", "properties": {"status": "Pending", "count": 2,
-                                                          "rules": [{"type": "A", "v": "t"}]}}) == []
-    assert shape_diff(example, {"id": "y", "properties": {"status": 1, "count": 2, "rules": []}}) == [
-        "$.properties.status: example has string, response has number",
-        "$.properties.rules: example has items, response has none"] or len(
-        shape_diff(example, {"id": "y", "properties": {"status": 1, "count": 2, "rules": []}})) == 2
-    assert shape_diff(example, {"id": "y", "extra": 1, "properties": {"count": 2, "rules": [{"type": "A"}]}}) != []
+    same_shape = {"id": "y", "properties": {"status": "Pending", "count": 2, "rules": [{"type": "A", "v": "t"}]}}
+    assert shape_diff(example, same_shape) == []
+    assert sorted(shape_diff(example, {"id": "y", "properties": {"status": 1, "count": 2, "rules": []}})) == [
+        "$.properties.rules: example has items, response has none",
+        "$.properties.status: example has string, response has number"]
+    assert shape_diff(example, {"id": "y", "extra": 1, "properties": {"count": 2, "rules": [{"type": "A"}]}}) == [
+        "$.extra: not in the example", "$.properties.status: missing", "$.properties.rules[0].v: missing"]
+    assert shape_diff(example, {"id": "y", "properties": {"status": "x", "count": 2, "rules": [{"type": "B"}]}}) == [
+        "$.properties.rules: no item of a type the example shows (['A'])"]
 
 
 async def _poll_to_end(session, token: str, location: str) -> tuple[int, Any]:
@@ -197,6 +200,12 @@ async def test_simulator_answers_like_the_official_example(name, azure_sim, sim_
         async with session.request(case.method, url, json=body, headers=headers) as resp:
             status, got_headers, got = resp.status, resp.headers, await _body(resp)
         assert str(status) in responses, f"{name}: status {status} not among {sorted(responses)}: {got}"
+        while case.paged and got.get("nextLink"):
+            assert set(got) == {"value", "nextLink"}
+            async with session.get(got.pop("nextLink"), headers=headers) as resp:
+                assert resp.status == 200
+                page = await _body(resp)
+            got = {**page, "value": got["value"] + page["value"]}
         expected = responses[str(status)]
         for header in expected.get("headers") or {}:
             assert header in got_headers, f"{name}: {status} lacks header {header}"

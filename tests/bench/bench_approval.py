@@ -1,0 +1,184 @@
+"""PrivateEndpointApproval: how soon an eligible connection is approved, and what watching a settled target costs.
+
+    python -m tests.bench.bench_approval                          # 8 targets, minPendingSeconds 5
+    python -m tests.bench.bench_approval --targets 20 --settled-interval 300 --window 3600   # the full hour
+
+Runs the real thing (etcd + kube-apiserver, the Azure simulator, the operator as a subprocess with *default*
+settings). A workspace with a provisioned managed network gets one PrivateEndpoint OutboundRule per target (Azure
+OpenAI, AI Search, Storage, Key Vault in turn); every target leaves its connection Pending, and one
+PrivateEndpointApproval (allow.workspaceManagedNetwork) watches them all.
+
+1. Delay from eligibility to approval, per connection: the approval PUT's time in the simulator's log minus (the
+   connection's creation time in Azure + minPendingSeconds). Target: p95 under 30 s with default settings.
+2. Azure reads per target per hour once nothing is Pending: LISTs of each target's connections counted in the
+   simulator's log over a window. The operator is restarted with `--settled-interval` (default 10 s, so the run
+   takes a minute) and the figure is also scaled to the default settled interval (300 s); pass
+   `--settled-interval 300 --window 3600` to measure the default directly.
+
+Prints figures; exit status 1 when the delay target is missed. Nothing here asserts the machine's speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from tests.sim import Simulator
+from tests.sim.admin import unique_names
+from tests.support.controlplane import ControlPlane
+from tests.support.kube import Kube, is_ready
+from tests.support.operator_process import OperatorProcess
+
+API = "netiso.promptflow.dev/v1alpha1"
+NAMESPACE = "bench-approval"
+DEFAULT_SETTLED = 300.0  # settings.py default of PROMPTFLOW_NETISO_APPROVAL_SETTLED_INTERVAL
+TARGET_P95 = 30.0
+KINDS = (("Microsoft.CognitiveServices/accounts", "oai", "account"),
+         ("Microsoft.Search/searchServices", "srch", "searchService"),
+         ("Microsoft.Storage/storageAccounts", "st", "blob"),
+         ("Microsoft.KeyVault/vaults", "kv", "vault"))
+
+
+def obj(kind: str, name: str, spec: dict) -> str:
+    return json.dumps({"apiVersion": API, "kind": kind, "metadata": {"name": name}, "spec": spec})
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def wait(what: str, check, timeout: float, poll: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(poll)
+    raise SystemExit(f"timed out after {timeout:.0f}s waiting {what}")
+
+
+def seed(admin, targets: int) -> tuple[str, str, str, list[str]]:
+    sub, rg = unique_names("bench")
+    ws = f"ws-{uuid.uuid4().hex[:8]}"
+    admin.seed_workspace(sub, rg, ws)
+    ids = []
+    for i in range(targets):
+        provider_type, prefix, _ = KINDS[i % len(KINDS)]
+        rid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{provider_type}/{prefix}{i}{uuid.uuid4().hex[:6]}"
+        admin.seed_target(rid, pe_behaviour="pending")
+        ids.append(rid)
+    return sub, rg, ws, ids
+
+
+def delays(admin, targets: list[str], since: int, min_pending: float) -> list[float]:
+    """Per connection: approval PUT time - (created in Azure + minPendingSeconds), from the simulator's own clock."""
+    puts = {}
+    for r in admin.requests(since=since):
+        if r["method"] == "PUT" and "/privateendpointconnections/" in r["path"].lower() and r["status"] < 300:
+            puts.setdefault(r["path"].lower().rsplit("/", 1)[1], r["time"])
+    out = []
+    for target in targets:
+        for c in admin.connections(target):
+            out.append(puts[c["name"].lower()] - (c["createdAt"] + min_pending))
+    return out
+
+
+def reads_per_target(admin, targets: list[str], since: int) -> dict[str, int]:
+    counts = {t: 0 for t in targets}
+    for r in admin.requests(since=since):
+        path = r["path"].lower().rstrip("/")
+        for t in targets:
+            if r["method"] == "GET" and path == (t + "/privateEndpointConnections").lower():
+                counts[t] += 1
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--targets", type=int, default=8)
+    ap.add_argument("--min-pending", type=int, default=5, help="the policy's minPendingSeconds")
+    ap.add_argument("--settled-interval", type=float, default=10.0, help="settled interval for the read count")
+    ap.add_argument("--window", type=float, default=60.0, help="seconds to count reads once settled")
+    ap.add_argument("--timeout", type=float, default=300)
+    args = ap.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-approval-"))
+    cp, sim, op = ControlPlane(workdir / "control-plane"), Simulator(), None
+    try:
+        cp.start()
+        kube = Kube(cp)
+        sim.start_in_thread()
+        admin = sim.admin
+        op = OperatorProcess({**cp.env(), **sim.env()}, workdir)  # default settings: the figures users get
+        op.start()
+        cp.kubectl("create", "namespace", NAMESPACE)
+
+        sub, rg, ws, targets = seed(admin, args.targets)
+        kube.apply(obj("PromptFlowWorkspace", "pf", {
+            "azure": {"subscriptionId": sub, "resourceGroup": rg, "workspaceName": ws},
+            "network": {"mode": "ManagedVirtualNetwork", "isolationMode": "AllowOnlyApprovedOutbound",
+                        "provision": {"enabled": True}}}), NAMESPACE)
+        kube.apply(obj("PrivateEndpointApproval", "pf-targets", {
+            "workspaceRef": {"name": "pf"}, "targets": [{"resourceId": t} for t in targets],
+            "allow": {"workspaceManagedNetwork": True}, "minPendingSeconds": args.min_pending, "mode": "Approve"}),
+            NAMESPACE)
+        wait("for the workspace to be Ready", lambda: is_ready(kube.get("PromptFlowWorkspace", NAMESPACE, "pf") or
+                                                               {"metadata": {}}), args.timeout)
+        since = admin.last_request_seq()
+        for i, target in enumerate(targets):
+            subresource = KINDS[i % len(KINDS)][2]
+            kube.apply(obj("OutboundRule", f"pe-{i}", {
+                "workspaceRef": {"name": "pf"}, "type": "PrivateEndpoint",
+                "privateEndpoint": {"serviceResourceId": target, "subresourceTarget": subresource}}), NAMESPACE)
+
+        def all_approved():
+            status = (kube.get("PrivateEndpointApproval", NAMESPACE, "pf-targets") or {}).get("status") or {}
+            return status.get("approvedCount", 0) >= len(targets) and status
+
+        wait(f"for {len(targets)} approvals", all_approved, args.timeout)
+        d = delays(admin, targets, since, args.min_pending)
+        p95 = percentile(d, 0.95)
+        print(f"\ndelay from eligibility (created in Azure + minPendingSeconds {args.min_pending}) to approval, "
+              f"{len(d)} connections, default settings:")
+        print(f"  p50 {percentile(d, 0.5):.1f}s  p95 {p95:.1f}s  max {max(d):.1f}s  mean {statistics.mean(d):.1f}s")
+        print(f"  target p95 < {TARGET_P95:.0f}s -> {'met' if p95 < TARGET_P95 else 'MISSED'}")
+        if min(d) < 0:
+            print(f"  !! a connection was approved {-min(d):.1f}s before it was eligible")
+
+        # Settled: nothing Pending any more; count what watching costs.
+        op.stop()
+        op = OperatorProcess({**cp.env(), **sim.env(),
+                              "PROMPTFLOW_NETISO_APPROVAL_SETTLED_INTERVAL": str(args.settled_interval)}, workdir)
+        op.start()
+        time.sleep(args.settled_interval)  # let the schedule carried over from status run out once
+        mark, started = admin.last_request_seq(), time.monotonic()
+        time.sleep(args.window)
+        elapsed = time.monotonic() - started
+        counts = reads_per_target(admin, targets, mark)
+        writes = [r for r in admin.requests(since=mark) if r["method"] != "GET"]
+        per_hour = [n / elapsed * 3600 for n in counts.values()]
+        scaled = [v * args.settled_interval / DEFAULT_SETTLED for v in per_hour]
+        print(f"\nAzure reads per target per hour with nothing Pending (settled interval {args.settled_interval:.0f}s, "
+              f"{elapsed:.0f}s window, one policy per target):")
+        print(f"  measured: mean {statistics.mean(per_hour):.1f}  max {max(per_hour):.1f}")
+        if args.settled_interval != DEFAULT_SETTLED:
+            print(f"  at the default settled interval ({DEFAULT_SETTLED:.0f}s): mean {statistics.mean(scaled):.1f}  "
+                  f"max {max(scaled):.1f}  (scaled; --settled-interval 300 --window 3600 measures it)")
+        print(f"  Azure writes meanwhile: {len(writes)}")
+        return 0 if p95 < TARGET_P95 and min(d) >= 0 else 1
+    finally:
+        if op:
+            op.stop()
+        sim.stop_thread()
+        cp.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
