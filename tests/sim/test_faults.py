@@ -31,7 +31,7 @@ async def test_server_errors_are_retried_by_the_sdk(azure_sim, sim_admin, worksp
         rule = await (await begin(client, "PUT", _url(azure_sim, ws_id, "/outboundRules/retry"),
                                   {"properties": {"type": "FQDN", "destination": "example.net"}})).result()
     assert body["name"] == "wsfaults" and rule["name"] == "retry"
-    log = [(r["method"], r["status"], r["fault"]) for r in sim_admin.requests() if r["route"] in ("ml.workspace.get", "ml.rule.put")
+    log = [(r["method"], r["status"], r["fault"]) for r in await asyncio.to_thread(sim_admin.requests) if r["route"] in ("ml.workspace.get", "ml.rule.put")
            and r["path"].startswith(ws_id)]
     assert log[:2] == [("GET", 500, "500"), ("GET", 200, None)]
     assert [(m, s, f) for m, s, f in log if m == "PUT"] == [("PUT", 503, "503"), ("PUT", 202, None)]
@@ -45,7 +45,7 @@ async def test_dropped_connections_and_slow_answers(azure_sim, sim_admin, worksp
         rules = await call(client, "GET", _url(azure_sim, ws_id, "/outboundRules"))
         body = await call(client, "GET", _url(azure_sim, ws_id))
     assert rules["value"] and body["name"] == "wsfaults"
-    log = sim_admin.requests()
+    log = await asyncio.to_thread(sim_admin.requests)
     dropped = [r for r in log if r["fault"] == "drop" and r["path"].startswith(ws_id)]
     assert len(dropped) == 2 and all(r["status"] == 0 for r in dropped)
     assert [r["status"] for r in log if r["fault"] == "slow" and r["path"] == ws_id] == [200]

@@ -32,7 +32,7 @@ async def test_patch_isolation_mode_is_long_running_and_adds_required_rules(azur
     required = {n: r for n, r in network["outboundRules"].items() if r["category"] == "Required"}
     assert any(r["type"] == "ServiceTag" and r["destination"]["serviceTag"] == "AzureActiveDirectory" for r in required.values())
     assert all(n.startswith("__SYS_") for n in required)
-    patch = [r for r in sim_admin.requests() if r["method"] == "PATCH" and r["path"] == ws["id"]]
+    patch = [r for r in await asyncio.to_thread(sim_admin.requests) if r["method"] == "PATCH" and r["path"] == ws["id"]]
     assert [r["status"] for r in patch] == [202]
 
 
@@ -49,7 +49,7 @@ async def test_outbound_rule_put_polls_location_to_the_final_rule(azure_sim, sim
     assert rule["properties"] == {"type": "FQDN", "destination": "pypi.org", "status": "Active",
                                   "category": "UserDefined", "errorInformation": None}
     assert listed == rule
-    polls = [r for r in sim_admin.requests() if r["route"] == "operations.result"]
+    polls = [r for r in await asyncio.to_thread(sim_admin.requests) if r["route"] == "operations.result"]
     assert polls and polls[-1]["status"] == 200
 
 
@@ -134,6 +134,6 @@ async def test_throttled_get_is_retried_after_retry_after(azure_sim, sim_admin, 
     async with ml_client(azure_sim) as client:
         body = await call(client, "GET", _url(azure_sim, ws["id"]))
     assert body["name"] == "ws429"
-    log = [r for r in sim_admin.requests() if r["path"] == ws["id"]]
+    log = [r for r in await asyncio.to_thread(sim_admin.requests) if r["path"] == ws["id"]]
     assert [r["status"] for r in log] == [429, 200]
     assert log[1]["time"] - log[0]["time"] >= 2.0 - 0.05  # the SDK waited as Retry-After asked before retrying

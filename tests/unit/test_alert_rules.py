@@ -51,9 +51,9 @@ def exposed_series_names() -> set[str]:
     return names
 
 
-def rendered_kustomization() -> list[dict]:
-    result = run(tool_path("kubectl"), "kustomize", str(MONITORING))
-    assert result.returncode == 0, f"kubectl kustomize {MONITORING} failed:\n{result.stderr}"
+def rendered_kustomization(directory: Path = MONITORING) -> list[dict]:
+    result = run(tool_path("kubectl"), "kustomize", str(directory))
+    assert result.returncode == 0, f"kubectl kustomize {directory} failed:\n{result.stderr}"
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
@@ -141,8 +141,9 @@ def test_every_runbook_belongs_to_an_alert():
 
 # --- scraping: Service + ServiceMonitor ---------------------------------------------------------------
 def test_servicemonitor_produces_the_job_label_the_alerts_expect():
-    docs = {doc["kind"]: doc for doc in rendered_kustomization()}
-    service, monitor = docs["Service"], docs["ServiceMonitor"]
+    # The metrics Service is the operator's (deploy/base); the ServiceMonitor is monitoring's.
+    monitor = next(d for d in rendered_kustomization() if d["kind"] == "ServiceMonitor")
+    service = next(d for d in rendered_kustomization(REPO / "deploy" / "base") if d["kind"] == "Service")
     spec = monitor["spec"]
 
     selector = spec["selector"]["matchLabels"]
