@@ -29,11 +29,14 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.sim import Simulator
-from tests.sim.admin import unique_names
-from tests.support.controlplane import ControlPlane
-from tests.support.kube import Kube, is_ready
-from tests.support.operator_process import OperatorProcess
+if __package__ in (None, ""):  # run as a file (`make bench`): make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.sim import Simulator  # noqa: E402
+from tests.sim.admin import unique_names  # noqa: E402
+from tests.support.controlplane import ControlPlane  # noqa: E402
+from tests.support.kube import Kube, is_ready  # noqa: E402
+from tests.support.operator_process import OperatorProcess  # noqa: E402
 
 API = "netiso.promptflow.dev/v1alpha1"
 NAMESPACE = "bench-approval"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -144,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             op.stop()
         sim.stop_thread()
         cp.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -134,6 +134,31 @@ def test_openai_connection_stuck_pending_is_approved_after_the_minimum_time(kube
     assert re.search(r'"action": "approve".*' + re.escape(conn_name), operator.logs())  # the audit log line
 
 
+def test_workspace_asking_for_auto_approval_gets_its_rules_connections_approved(kube, namespace, sim_admin, operator,
+                                                                                sim_names):
+    sub, rg = sim_names
+    ws_name = f"ws-{short()}"
+    search = arm(sub, rg, "Microsoft.Search/searchServices", f"srch-{short()}")
+    sim_admin.seed_workspace(sub, rg, ws_name)
+    sim_admin.seed_target(search, pe_behaviour="pending")
+    kube.apply(yaml.safe_dump({"apiVersion": API, "kind": "PromptFlowWorkspace", "metadata": {"name": "pf"}, "spec": {
+        "azure": {"subscriptionId": sub, "resourceGroup": rg, "workspaceName": ws_name},
+        "network": {"mode": "ManagedVirtualNetwork", "isolationMode": "AllowInternetOutbound",
+                    "provision": {"enabled": True}},
+        "privateEndpointApproval": {"auto": True, "minPendingSeconds": 1}}}), namespace)
+    kube.apply(yaml.safe_dump({"apiVersion": API, "kind": "OutboundRule", "metadata": {"name": "search"}, "spec": {
+        "workspaceRef": {"name": "pf"}, "type": "PrivateEndpoint",
+        "privateEndpoint": {"serviceResourceId": search, "subresourceTarget": "searchService"}}}), namespace)
+
+    rule = kube.wait_for("outboundrule", namespace, "search",
+                         lambda o: o["status"]["privateEndpointConnection"]["state"] == "Approved", timeout=180,
+                         what="to show its private endpoint connection Approved")
+    conn_name = rule["status"]["privateEndpointConnection"]["name"]
+    assert f"PrivateEndpointApproval {namespace}/pf-auto" in sim_connection(sim_admin, search, conn_name)["description"]
+    pea = kube.wait_for(KIND, namespace, "pf-auto", decided(conn_name, "Approved"), 30)
+    assert pea["metadata"]["ownerReferences"][0]["name"] == "pf"
+
+
 # --- the other providers, and who is allowed --------------------------------------------------------------------------
 
 

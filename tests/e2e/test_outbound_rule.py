@@ -7,6 +7,7 @@ Each test uses its own subscription and resource group, so the shared simulator'
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -14,6 +15,8 @@ import uuid
 import pytest
 
 from tests.sim.admin import unique_names
+from tests.sim.arm_client import call
+from tests.sim.helpers import ML_API, ml_client
 from tests.support.kube import condition, is_ready
 
 pytestmark = pytest.mark.e2e
@@ -227,13 +230,19 @@ def test_converged_rules_cost_no_writes_and_no_per_rule_reads(operator, kube, na
         else:
             raise AssertionError(f"drift checks did not run for every rule: {before} -> {now}")
     calls = az.calls(start)
-    lists = [r for r in calls if r["method"] == "GET" and r["path"].lower().endswith("/outboundrules")]
-    assert 0 < len(lists) < 2 * len(names), "reads are shared by the rules of a workspace"
+    pages = [r for r in calls if r["method"] == "GET" and r["path"].lower().endswith("/outboundrules")]
+    lists = len(pages) / _pages_per_list(sim_admin, az)  # the simulator pages the LIST: one GET per page
+    assert 0 < lists < len(names), "two drift rounds of every rule cost fewer LISTs than there are rules"
     assert [r for r in calls if r["method"] != "GET"] == [], "a converged workspace gets no write"
     assert [r for r in calls if r["method"] == "GET" and "/outboundrules/" in r["path"].lower()] == [], \
         "one LIST per workspace serves every rule: no GET per rule"
     # Nothing changed, so no status write either: the objects are untouched.
     assert {n: kube.get(RULE, namespace, n)["metadata"]["resourceVersion"] for n in names} == checked
+
+
+def _pages_per_list(admin, az: Azure) -> int:
+    size = max(1, int(admin.config()["pageSize"]))
+    return max(1, -(-len(az.rules()) // size))
 
 
 def _drift_stamps(operator, namespace: str) -> dict[str, float]:
@@ -246,6 +255,33 @@ def _drift_stamps(operator, namespace: str) -> dict[str, float]:
             name = labels.split('name="', 1)[1].split('"', 1)[0]
             out[name] = float(value)
     return out
+
+
+def test_managed_network_busy_with_another_operation_is_a_wait_not_an_error(operator, kube, namespace, sim_admin, azure_sim):
+    az = Azure(sim_admin, "busy")
+    ready_workspace(kube, namespace, az)
+    # Somebody else's rule PUT whose long-running operation does not end: the managed network answers 409 to others.
+    sim_admin.faults(r"^ml\.rule\.put$", "stuck-lro", count=1)
+    asyncio.run(_put_by_hand(azure_sim, az, "byhand", "portal.example.com"))
+    assert sim_admin.workspace(az.ws_id)["busyOperation"]
+    az.mark()
+
+    apply(kube, namespace, fqdn("queued", "api.openai.com"))
+    obj = kube.wait_for(RULE, namespace, "queued", lambda o: ready_reason(o) == "WaitingForManagedNetwork", WAIT, "to wait")
+    assert condition(obj, "Applied")["status"] == "Unknown"  # a wait, not a failure
+    assert [r for r in az.calls() if r["status"] == 409], "Azure did answer 409"
+
+    sim_admin.complete_operations()
+    ready_rule(kube, namespace, "queued")
+    assert az.rules()["queued"]["destination"] == "api.openai.com"
+    assert [e["reason"] for e in kube.events(namespace, "queued") if e["type"] != "Normal"] == []
+
+
+async def _put_by_hand(sim, az: Azure, name: str, host: str) -> None:
+    path = (f"/subscriptions/{az.sub}/resourceGroups/{az.rg}/providers/Microsoft.MachineLearningServices/workspaces/"
+            f"{az.ws_name}/outboundRules/{name}?api-version={ML_API}")
+    async with ml_client(sim) as client:
+        await call(client, "PUT", sim.url + path, {"properties": {"type": "FQDN", "category": "UserDefined", "destination": host}})
 
 
 # --- ownership ---------------------------------------------------------------------------------------------------------
@@ -349,6 +385,46 @@ def test_private_endpoint_rule_shows_pending_then_approved(operator, kube, names
     sim_admin.set_connection_state(aoai, conn["name"], "Approved", "approved by the account owner")
     obj = ready_rule(kube, namespace, "aoai")
     assert obj["status"]["privateEndpointConnection"]["state"] == "Approved"
+
+
+def test_failed_rule_shows_azures_error_verbatim(operator, kube, namespace, sim_admin):
+    az = Azure(sim_admin, "failed")
+    missing = f"/subscriptions/{az.sub}/resourceGroups/{az.rg}/providers/Microsoft.CognitiveServices/accounts/gone"
+    ready_workspace(kube, namespace, az)
+    apply(kube, namespace, rule_manifest("to-nowhere", type="PrivateEndpoint",
+                                         privateEndpoint={"serviceResourceId": missing, "subresourceTarget": "account"}))
+    obj = kube.wait_for(RULE, namespace, "to-nowhere", lambda o: ready_reason(o) == "RuleFailed", WAIT, "to fail")
+    azure_error = az.rules()["to-nowhere"]["errorInformation"]
+    assert azure_error and obj["status"]["errorInformation"] == azure_error
+    assert obj["status"]["ruleStatus"] == "Failed"
+    assert azure_error in condition(obj, "Ready")["message"]
+    assert puts_by_rule(az.rule_writes()) == {"to-nowhere": 1}  # the rule matches the spec: rewriting it would not help
+
+
+def test_skip_policy_reports_and_writes_nothing(operator, kube, namespace, sim_admin):
+    az = Azure(sim_admin, "skip")
+    ready_workspace(kube, namespace, az)
+    az.mark()
+    apply(kube, namespace, fqdn("observed", "api.openai.com", annotations={POLICY: "skip"}))
+    obj = kube.wait_for(RULE, namespace, "observed", lambda o: ready_reason(o) == "ReconcileSkipped", WAIT, "to report")
+    assert condition(obj, "Applied")["status"] == "False"
+    assert "observed" not in az.rules() and az.rule_writes() == []
+
+
+def test_operator_restart_keeps_ownership_and_writes_nothing_for_converged_rules(operator, kube, namespace, sim_admin):
+    az = Azure(sim_admin, "restart")
+    ready_workspace(kube, namespace, az)
+    apply(kube, namespace, fqdn("stays", "stays.example.com"), fqdn("portal-gone", "gone.example.com"))
+    ready_rule(kube, namespace, "stays")
+    ready_rule(kube, namespace, "portal-gone")
+    az.mark()
+
+    operator.restart()  # SIGKILL, like a crashed pod: in-memory state is lost, status is what remains
+    sim_admin.set_workspace(az.ws_id, remove_rules=["portal-gone"])
+    kube.wait_for(RULE, namespace, "portal-gone", lambda o: "DriftRestored" in reasons(kube, namespace, "portal-gone"), WAIT,
+                  "to restore the rule after the restart (ownership came from status)")
+    assert puts_by_rule(az.rule_writes()) == {"portal-gone": 1}, "resume wrote nothing for the converged rule"
+    assert "stays" in az.rules()
 
 
 # --- deletion ---------------------------------------------------------------------------------------------------------------

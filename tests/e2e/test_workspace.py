@@ -54,7 +54,8 @@ class Azure:
 
 
 def count(calls: list[dict], method: str, needle: str) -> int:
-    return sum(1 for r in calls if r["method"] == method and needle.lower() in r["path"].lower() and r["status"] < 400)
+    """Attempts, whatever Azure answered: a refused second start is still a second start."""
+    return sum(1 for r in calls if r["method"] == method and needle.lower() in r["path"].lower())
 
 
 def workspace_manifest(name: str, az: Azure, *, mode: str = "ManagedVirtualNetwork", isolation: str | None = None,
@@ -309,21 +310,22 @@ def test_throttling_is_honoured_with_retry_after(operator, kube, namespace, sim_
 # --- the owned PrivateEndpointApproval ----------------------------------------------------------------------------
 
 
-def pe_rule(name: str, workspace: str, target: str) -> str:
+def pe_rule(name: str, workspace: str, target: str, subresource: str) -> str:
     return json.dumps({"apiVersion": API, "kind": "OutboundRule", "metadata": {"name": name},
                        "spec": {"workspaceRef": {"name": workspace}, "type": "PrivateEndpoint",
-                                "privateEndpoint": {"serviceResourceId": target, "subresourceTarget": "account"}}})
+                                "privateEndpoint": {"serviceResourceId": target, "subresourceTarget": subresource}}})
 
 
 def test_auto_approval_follows_the_workspaces_private_endpoint_rules(operator, kube, namespace, sim_admin):
     az = Azure(sim_admin, "auto")
-    base = f"/subscriptions/{az.sub}/resourceGroups/{az.rg}/providers/Microsoft.CognitiveServices/accounts"
-    openai, other = f"{base}/oai", f"{base}/speech"
-    for target in (openai, other):
+    base = f"/subscriptions/{az.sub}/resourceGroups/{az.rg}/providers"
+    storage, openai = f"{base}/Microsoft.Storage/storageAccounts/data{az.ws_name[3:]}", f"{base}/Microsoft.CognitiveServices/accounts/oai"
+    for target in (storage, openai):
         sim_admin.seed_target(target, pe_behaviour="pending")
     kube.apply(workspace_manifest("pf", az, isolation="AllowOnlyApprovedOutbound", auto=True), namespace)
-    kube.apply(pe_rule("oai", "pf", openai), namespace)
-    kube.apply(pe_rule("oai-again", "pf", openai.upper().replace("/SUBSCRIPTIONS/", "/subscriptions/")), namespace)
+    # Two rules to one storage account (blob and file): one target.
+    kube.apply(pe_rule("data-blob", "pf", storage, "blob"), namespace)
+    kube.apply(pe_rule("data-file", "pf", storage, "file"), namespace)
 
     pea = kube.wait_for("PrivateEndpointApproval", namespace, "pf-auto", lambda o: True, WAIT, "to be created")
     owner = pea["metadata"]["ownerReferences"][0]
@@ -331,12 +333,12 @@ def test_auto_approval_follows_the_workspaces_private_endpoint_rules(operator, k
     assert (owner["kind"], owner["name"], owner["uid"]) == (KIND, "pf", workspace["metadata"]["uid"])
     assert pea["spec"]["mode"] == "Approve" and pea["spec"]["allow"] == {"workspaceManagedNetwork": True}
     assert pea["spec"]["minPendingSeconds"] == 5 and pea["spec"]["workspaceRef"] == {"name": "pf"}
-    assert [t["resourceId"].lower() for t in pea["spec"]["targets"]] == [openai.lower()]  # distinct
+    assert [t["resourceId"] for t in pea["spec"]["targets"]] == [storage]
 
-    kube.apply(pe_rule("speech", "pf", other), namespace)  # a new rule is picked up without touching the workspace
-    kube.wait_for("PrivateEndpointApproval", namespace, "pf-auto", lambda o: len(o["spec"]["targets"]) == 2, WAIT,
-                  "to list the new target")
+    kube.apply(pe_rule("oai", "pf", openai, "account"), namespace)  # picked up without touching the workspace
+    pea = kube.wait_for("PrivateEndpointApproval", namespace, "pf-auto", lambda o: len(o["spec"]["targets"]) == 2, WAIT,
+                        "to list the new target")
+    assert sorted(t["resourceId"] for t in pea["spec"]["targets"]) == sorted([storage, openai])
 
-    manifest = json.loads(workspace_manifest("pf", az, isolation="AllowOnlyApprovedOutbound", auto=False))
-    kube.apply(json.dumps(manifest), namespace)
+    kube.apply(workspace_manifest("pf", az, isolation="AllowOnlyApprovedOutbound", auto=False), namespace)
     kube.wait_gone("PrivateEndpointApproval", namespace, "pf-auto", WAIT)

@@ -35,9 +35,12 @@ class AdminApi:
             ("PATCH", "config"): self.patch_config,
             ("GET", "requests"): self.requests,
             ("GET", "state"): lambda d, r: w.estate.snapshot(),
-            ("POST", "subscriptions"): lambda d, r: dataclasses.asdict(self.seeder.subscription(d["subscriptionId"], d.get("displayName", ""))),
-            ("POST", "resourceGroups"): lambda d, r: dataclasses.asdict(self.seeder.resource_group(d["subscriptionId"], d["name"], d.get("location", "eastus"))),
-            ("POST", "principals"): lambda d, r: self.seeder.principal(d["principalId"], d.get("principalType", "ServicePrincipal")) or {"ok": True},
+            ("POST", "subscriptions"): lambda d, r: dataclasses.asdict(
+                self.seeder.subscription(d["subscriptionId"], d.get("displayName", ""))),
+            ("POST", "resourceGroups"): lambda d, r: dataclasses.asdict(
+                self.seeder.resource_group(d["subscriptionId"], d["name"], d.get("location", "eastus"))),
+            ("POST", "principals"): lambda d, r: self.seeder.principal(
+                d["principalId"], d.get("principalType", "ServicePrincipal")) or {"ok": True},
             ("POST", "workspaces"): lambda d, r: self.seeder.workspace(d),
             ("GET", "workspaces"): self.get_workspace,
             ("PATCH", "workspaces"): lambda d, r: self.seeder.workspace_drift(d),

@@ -87,7 +87,7 @@ class Ctx:
         try:
             body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise bad_request(f"The request content was invalid and could not be deserialized: {exc.msg if hasattr(exc, 'msg') else exc}.") from exc
+            raise bad_request(f"The request content was invalid and could not be deserialized: {exc}.") from exc
         if not isinstance(body, dict):
             raise bad_request("The request content was invalid and could not be deserialized: expected a JSON object.")
         return body

@@ -52,13 +52,26 @@ class Entra:
         self.signer = signer  # Entra's token-signing key
         self.cluster_signer = cluster_signer  # the simulated Kubernetes service-account issuer's key
         self.config = config
-        self.base_url = ""  # set once the server listens
+        self._base_url = ""
+        self._audiences: frozenset[str] = frozenset()
         self.apps: dict[str, AppRegistration] = {}
         self.external_issuers: dict[str, list[Verifier]] = {}  # issuer -> keys (e.g. a real kube-apiserver's JWKS)
         self.tokens_issued = 0
         self._valid: dict[str, tuple[float, Principal]] = {}  # access token -> (exp, principal): skip re-verifying
 
     # ---- identities ----------------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @base_url.setter
+    def base_url(self, url: str) -> None:
+        """Set once the server listens; fixes the ARM audiences tokens are issued for and accepted with."""
+        self._base_url = url
+        port = urlparse(url).port
+        hosts = {url, f"https://localhost:{port}", f"https://127.0.0.1:{port}", *PUBLIC_ARM_AUDIENCES}
+        self._audiences = frozenset(hosts | {h + "/" for h in hosts})
+
     @property
     def cluster_issuer(self) -> str:
         return f"{self.base_url}/oidc-issuer"
@@ -80,14 +93,15 @@ class Entra:
                         audience: str = TOKEN_EXCHANGE_AUDIENCE) -> str:
         """A service-account token as the kubelet projects it for workload identity."""
         now = int(time.time())
-        return self.cluster_signer.sign({"iss": self.cluster_issuer, "sub": subject, "aud": [audience],
-                                         "iat": now, "nbf": now, "exp": now + lifetime_s,
-                                         "kubernetes.io": {"namespace": subject.split(":")[2] if subject.count(":") >= 3 else ""}})
+        parts = subject.split(":")  # system:serviceaccount:<namespace>:<name>
+        claims = {"iss": self.cluster_issuer, "sub": subject, "aud": [audience], "iat": now, "nbf": now,
+                  "exp": now + lifetime_s}
+        if len(parts) == 4:
+            claims["kubernetes.io"] = {"namespace": parts[2], "serviceaccount": {"name": parts[3]}}
+        return self.cluster_signer.sign(claims)
 
-    def audiences(self) -> set[str]:
-        parsed = urlparse(self.base_url)
-        hosts = {self.base_url, f"https://localhost:{parsed.port}", f"https://127.0.0.1:{parsed.port}", *PUBLIC_ARM_AUDIENCES}
-        return hosts | {h + "/" for h in hosts}
+    def audiences(self) -> frozenset[str]:
+        return self._audiences
 
     # ---- HTTP ----------------------------------------------------------------------------------------------
     def match(self, method: str, path: str):

@@ -18,7 +18,9 @@ from .model import Estate, OutboundRule, Workspace
 from .private_endpoints import SUBRESOURCES, PrivateEndpoints, network_suffix
 
 RULE_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$")
-FQDN_RE = re.compile(r"^(\*\.)?([a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?\.)*[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?$")  # underscores: the official examples use them
+# Host names, optionally with one leading '*.'; underscores allowed because the official examples use them.
+_LABEL = r"[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?"
+FQDN_RE = re.compile(rf"^(\*\.)?({_LABEL}\.)*{_LABEL}$")
 RULE_TYPES = ("FQDN", "PrivateEndpoint", "ServiceTag")
 PROTOCOLS = ("TCP", "UDP", "ICMP", "*")
 PORT_RANGES_RE = re.compile(r"^(\*|\d{1,5}(-\d{1,5})?)(,\s*\d{1,5}(-\d{1,5})?)*$")

@@ -87,9 +87,10 @@ def workspace_body(ws: Workspace, network: Workspace, api_version: str) -> dict[
 
 def managed_network_v2_body(ws: Workspace, network: Workspace, api_version: str) -> dict[str, Any]:
     """The 2026-03-15-preview `workspaces/{ws}/managedNetworks/default` resource."""
+    has_firewall = network.isolation_mode == "AllowOnlyApprovedOutbound"
     mn: dict[str, Any] = {"firewallSku": network.firewall_sku, "isolationMode": network.isolation_mode,
                           "networkId": network.network_id,
-                          "firewallPublicIpAddress": _firewall_ip(network) if network.isolation_mode == "AllowOnlyApprovedOutbound" else None,
+                          "firewallPublicIpAddress": _firewall_ip(network) if has_firewall else None,
                           "outboundRules": {r.name: rule_properties(r, api_version) for r in network.rules.values()}}
     return {"name": "default", "type": "Microsoft.MachineLearningServices/workspaces/managedNetworks",
             "id": f"{ws.id}/managedNetworks/default",

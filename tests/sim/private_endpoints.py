@@ -90,7 +90,9 @@ class PrivateEndpoints:
         self.scheduler.after(target.approve_after_s, decide)
 
     def remove_for_rule(self, ws: Workspace, rule: OutboundRule) -> None:
-        target = self.estate.resource(rule.destination.get("serviceResourceId", "")) if isinstance(rule.destination, dict) else None
+        if not isinstance(rule.destination, dict):
+            return
+        target = self.estate.resource(rule.destination.get("serviceResourceId", ""))
         if target is None:
             return
         requester = requester_key(ws, rule.name)

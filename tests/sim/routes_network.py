@@ -94,7 +94,6 @@ class NetworkRoutes:
     def _vnet(self, ctx: Ctx) -> VirtualNetwork:
         sub, rg, name = ctx.params["sub"], ctx.params["rg"], ctx.params["vnet"]
         self.w.require_resource_group(sub, rg)
-
         vnet = self.w.estate.vnets.get(ids.key(f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{VNET_TYPE}/{name}"))
         if vnet is None:
             raise not_found(VNET_TYPE, name, rg)
@@ -133,7 +132,6 @@ class NetworkRoutes:
     async def get_cluster(self, ctx: Ctx) -> web.Response:
         sub, rg, name = ctx.params["sub"], ctx.params["rg"], ctx.params["cluster"]
         self.w.require_resource_group(sub, rg)
-
         cluster = self.w.estate.clusters.get(ids.key(
             f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}"))
         if cluster is None:

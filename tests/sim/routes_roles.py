@@ -72,7 +72,8 @@ class RoleAssignmentRoutes:
         for a in self.w.estate.role_assignments.values():
             a_scope = ids.key(a.scope)
             # Without atScope(), ARM also lists assignments below the scope; with it, at or above it.
-            applies = scope_key.startswith(a_scope) if at_scope else (a_scope.startswith(scope_key) or scope_key.startswith(a_scope))
+            above = scope_key.startswith(a_scope)
+            applies = above if at_scope else (above or a_scope.startswith(scope_key))
             if applies and (principal is None or a.principal_id.lower() == principal.group(1).lower()):
                 out.append(assignment_body(a))
         return json_response(200, {"value": out})

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import time
 from typing import Callable
+
+log = logging.getLogger(__name__)
 
 
 class Scheduler:
@@ -34,13 +37,21 @@ class Scheduler:
         now = self._clock()
         while heap and heap[0][0] <= now:
             _, _, action = heapq.heappop(heap)
-            action()
+            self._run(action)
 
     def run_all(self) -> None:
         """Fire every pending event now (admin: finish whatever is in flight)."""
         while self._heap:
             _, _, action = heapq.heappop(self._heap)
+            self._run(action)
+
+    @staticmethod
+    def _run(action: Callable[[], None]) -> None:
+        # A broken event must not fail whichever unrelated request happened to trigger it.
+        try:
             action()
+        except Exception:
+            log.exception("simulator event failed")
 
     def clear(self) -> None:
         self._heap.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -64,7 +65,8 @@ class Simulator:
         self.tenant_id = tenant_id or ids.stable_guid("tenant", str(seed))
         self.client_id = client_id or ids.stable_guid("client", str(seed))
         self.client_object_id = ids.stable_guid("client-object", str(seed))
-        self.client_secret = client_secret or "sim~" + uuid.uuid4().hex
+        # Derived from the seed so a restarted standalone simulator accepts the secret its clients already hold.
+        self.client_secret = client_secret or "sim~" + hashlib.sha256(f"client-secret:{seed}".encode()).hexdigest()[:32]
         self.ca_dir = ca_dir
         self.state_file = state_file
         self.world = World(seed, SimConfig(**options), self.tenant_id)
@@ -95,8 +97,11 @@ class Simulator:
     def _prepare(self) -> tuple[TlsMaterial, Signer, Signer]:
         # With ca_dir every file clients point at (CA, bundle, token file) keeps its path across restarts.
         self._workdir = self.ca_dir or tempfile.mkdtemp(prefix="pfnetiso-sim-")
-        tls = create_tls_material(self._workdir, self.ca_dir, hosts=tuple(dict.fromkeys((self.host, "127.0.0.1", "localhost"))))
-        return tls, Signer("RS256"), Signer("ES256")
+        hosts = tuple(dict.fromkeys((self.host, "127.0.0.1", "localhost")))
+        tls = create_tls_material(self._workdir, self.ca_dir, hosts=hosts)
+        keys = Path(self.ca_dir) if self.ca_dir else None
+        return (tls, Signer.load_or_create(keys / "entra-signing-key.pem" if keys else None, "RS256"),
+                Signer.load_or_create(keys / "cluster-issuer-key.pem" if keys else None, "ES256"))
 
     async def start(self) -> "Simulator":
         # Key generation and file writes are blocking: keep them off the event loop.
@@ -268,8 +273,12 @@ class Simulator:
             self.log.add(service="arm", method=method, path=path, api_version=request.query.get("api-version"),
                          status=0, request_id=request_id, route=info.get("route"), principal=info.get("principal"),
                          fault="drop")
-            request.transport.close() if request.transport else None
+            if request.transport is not None:
+                request.transport.close()  # the client sees the connection go away without an answer
             raise asyncio.CancelledError() from None
+        except Exception:  # a simulator bug: still answer in ARM's envelope, and say so in the log
+            log.exception("simulator failed on %s %s", method, path)
+            response = ArmError(500, "InternalServerError", "The simulator failed; see its log.").response()
         response.headers["x-ms-request-id"] = request_id
         response.headers["x-ms-correlation-request-id"] = request.headers.get("x-ms-correlation-request-id", request_id)
         for name, value in info.get("headers", {}).items():

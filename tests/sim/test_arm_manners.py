@@ -24,7 +24,7 @@ async def test_not_found_flavours_use_the_arm_error_envelope(azure_sim, sim_admi
         cases = {
             "SubscriptionNotFound": f"/subscriptions/9d1bd7b4-32e0-4c6c-bf6b-2c4b5a1f0000/resourceGroups/{rg}{ws_base}",
             "ResourceGroupNotFound": f"/subscriptions/{sub}/resourceGroups/nope{ws_base}",
-            "ResourceNotFound": f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/other?api-version={ML_API}",
+            "ResourceNotFound": ws["id"].replace("/wsmanners", "/other") + f"?api-version={ML_API}",
         }
         results = {code: await _get(session, azure_sim.url + path, token) for code, path in cases.items()}
         exact = await _get(session, f"{azure_sim.url}{ws['id'].upper()}?api-version={ML_API}", token)

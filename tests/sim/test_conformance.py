@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,7 +31,7 @@ class Case:
     method: str
     path: Callable[[dict], str]  # from the example's parameters
     body_param: str | None = None
-    setup: Callable[[SimAdmin, dict], None] = lambda admin, p: None
+    setup: Callable[[SimAdmin, dict, dict], None] = lambda admin, params, example: None  # seeds what the example presupposes
     allowed_extra: frozenset[str] = frozenset()
     repeat_status: int | None = None  # send the same request again and expect this (role assignment: 201 then 200)
     missing_variant: str | None = None  # path of a missing resource that must answer with the example's other status
@@ -47,20 +47,20 @@ def _ws(p: dict) -> str:
 
 
 def _seed_ws(mode: str = "AllowOnlyApprovedOutbound", provisioned: bool = True, rules: dict | None = None, **extra):
-    def setup(admin: SimAdmin, p: dict) -> None:
+    def setup(admin: SimAdmin, p: dict, example: dict) -> None:
         admin.seed_workspace(p["subscriptionId"], p["resourceGroupName"], p["workspaceName"], isolation_mode=mode,
                              provisioned=provisioned, rules=rules, **extra)
     return setup
 
 
 def _fqdn_rule(name_key: str):
-    def setup(admin: SimAdmin, p: dict) -> None:
-        _seed_ws(rules={p[name_key]: {"type": "FQDN", "destination": "example.com"}})(admin, p)
+    def setup(admin: SimAdmin, p: dict, example: dict) -> None:
+        _seed_ws(rules={p[name_key]: {"type": "FQDN", "destination": "example.com"}})(admin, p, example)
     return setup
 
 
 def _seed_target(type_path: str, name_key: str):
-    def setup(admin: SimAdmin, p: dict) -> None:
+    def setup(admin: SimAdmin, p: dict, example: dict) -> None:
         target = f"{_rg(p)}/providers/{type_path}/{p[name_key]}"
         admin.seed_target(target, "pending")
         pe = f"/subscriptions/{uuid.uuid4()}/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/petest01"
@@ -68,8 +68,20 @@ def _seed_target(type_path: str, name_key: str):
     return setup
 
 
-def _pec(type_path: str, name_key: str) -> Callable[[dict], str]:
-    return lambda p: f"{_rg(p)}/providers/{type_path}/{p[name_key]}/privateEndpointConnections/{p['privateEndpointConnectionName']}"
+def _pec(method: str, type_path: str, name_key: str, body_param: str | None = None, **kwargs) -> Case:
+    """A privateEndpointConnections case on a seeded target holding one Pending connection."""
+    def path(p: dict) -> str:
+        target = f"{_rg(p)}/providers/{type_path}/{p[name_key]}"
+        return f"{target}/privateEndpointConnections/{p['privateEndpointConnectionName']}"
+    return Case(method, path, body_param, _seed_target(type_path, name_key), **kwargs)
+
+
+def _rule_path(p: dict) -> str:
+    return f"{_ws(p)}/outboundRules/{p['ruleName']}"
+
+
+def _v2_path(p: dict, suffix: str = "") -> str:
+    return f"{_ws(p)}/managedNetworks/{p['managedNetworkName']}{suffix}"
 
 
 def _seed_workspace_like_the_example(admin: SimAdmin, p: dict, example: dict) -> None:
@@ -87,47 +99,38 @@ WORKSPACE_EXTRAS = frozenset({"$.kind", "$.sku", "$.tags", "$.properties.provisi
                               "$.properties.managedNetwork.changeableIsolationModes",
                               "$.properties.managedNetwork.firewallSku"})
 
+COGNITIVE, SEARCH = "Microsoft.CognitiveServices/accounts", "Microsoft.Search/searchServices"
+STORAGE, KEYVAULT = "Microsoft.Storage/storageAccounts", "Microsoft.KeyVault/vaults"
+TWO_FQDN_RULES = {"rule_name_1": {"type": "FQDN", "destination": "a.example.com"},
+                  "rule_name_2": {"type": "FQDN", "destination": "b.example.com"}}
+
 CASES: dict[str, Case] = {
-    "ml/outboundRule_createOrUpdate_2025-12-01.json": Case("PUT", lambda p: f"{_ws(p)}/outboundRules/{p['ruleName']}",
-                                                           "body", _seed_ws()),
-    "ml/outboundRule_delete_2025-12-01.json": Case("DELETE", lambda p: f"{_ws(p)}/outboundRules/{p['ruleName']}",
-                                                   setup=_fqdn_rule("ruleName")),
-    "ml/outboundRule_get_2025-12-01.json": Case("GET", lambda p: f"{_ws(p)}/outboundRules/{p['ruleName']}",
-                                                setup=_fqdn_rule("ruleName")),
-    "ml/outboundRule_get_2026-07-01.json": Case("GET", lambda p: f"{_ws(p)}/outboundRules/{p['ruleName']}",
-                                                setup=_fqdn_rule("ruleName")),
-    "ml/outboundRule_list_2025-12-01.json": Case("GET", lambda p: f"{_ws(p)}/outboundRules", setup=_seed_ws(
-        provisioned=False, rules={"rule_name_1": {"type": "FQDN", "destination": "a.example.com"},
-                                  "rule_name_2": {"type": "FQDN", "destination": "b.example.com"}}), paged=True),
+    "ml/outboundRule_createOrUpdate_2025-12-01.json": Case("PUT", _rule_path, "body", _seed_ws()),
+    "ml/outboundRule_delete_2025-12-01.json": Case("DELETE", _rule_path, setup=_fqdn_rule("ruleName")),
+    "ml/outboundRule_get_2025-12-01.json": Case("GET", _rule_path, setup=_fqdn_rule("ruleName")),
+    "ml/outboundRule_get_2026-07-01.json": Case("GET", _rule_path, setup=_fqdn_rule("ruleName")),
+    "ml/outboundRule_list_2025-12-01.json": Case("GET", lambda p: f"{_ws(p)}/outboundRules",
+                                                 setup=_seed_ws(provisioned=False, rules=TWO_FQDN_RULES), paged=True),
     "ml/provisionManagedNetwork_2025-12-01.json": Case("POST", lambda p: f"{_ws(p)}/provisionManagedNetwork", "body",
                                                        _seed_ws(provisioned=False)),
-    "ml/v2_managedNetwork_put_2026-03-15-preview.json": Case("PUT", lambda p: f"{_ws(p)}/managedNetworks/{p['managedNetworkName']}",
-                                                             "body", _seed_ws("AllowInternetOutbound")),
+    "ml/v2_managedNetwork_put_2026-03-15-preview.json": Case("PUT", _v2_path, "body", _seed_ws("AllowInternetOutbound")),
     "ml/v2_outboundRule_createOrUpdate_2026-03-15-preview.json": Case(
-        "PUT", lambda p: f"{_ws(p)}/managedNetworks/{p['managedNetworkName']}/outboundRules/{p['ruleName']}", "body", _seed_ws()),
-    "ml/workspace_get_with_managedNetwork_2025-12-01.json": Case("GET", _ws, allowed_extra=WORKSPACE_EXTRAS),
-    "pec/cognitiveservices_get_2025-09-01.json": Case("GET", _pec("Microsoft.CognitiveServices/accounts", "accountName"),
-                                                      setup=_seed_target("Microsoft.CognitiveServices/accounts", "accountName")),
-    "pec/cognitiveservices_put_2025-09-01.json": Case("PUT", _pec("Microsoft.CognitiveServices/accounts", "accountName"),
-                                                      "properties", _seed_target("Microsoft.CognitiveServices/accounts", "accountName")),
-    "pec/keyvault_get_2024-11-01.json": Case("GET", _pec("Microsoft.KeyVault/vaults", "vaultName"),
-                                             setup=_seed_target("Microsoft.KeyVault/vaults", "vaultName"),
+        "PUT", lambda p: _v2_path(p, f"/outboundRules/{p['ruleName']}"), "body", _seed_ws()),
+    "ml/workspace_get_with_managedNetwork_2025-12-01.json": Case("GET", _ws, setup=_seed_workspace_like_the_example,
+                                                                 allowed_extra=WORKSPACE_EXTRAS),
+    "pec/cognitiveservices_get_2025-09-01.json": _pec("GET", COGNITIVE, "accountName"),
+    "pec/cognitiveservices_put_2025-09-01.json": _pec("PUT", COGNITIVE, "accountName", "properties"),
+    "pec/keyvault_get_2024-11-01.json": _pec("GET", KEYVAULT, "vaultName",
                                              missing_variant="/privateEndpointConnections/does-not-exist"),
-    "pec/keyvault_put_2024-11-01.json": Case("PUT", _pec("Microsoft.KeyVault/vaults", "vaultName"), "properties",
-                                             _seed_target("Microsoft.KeyVault/vaults", "vaultName")),
-    "pec/search_get_2025-05-01.json": Case("GET", _pec("Microsoft.Search/searchServices", "searchServiceName"),
-                                           setup=_seed_target("Microsoft.Search/searchServices", "searchServiceName")),
-    "pec/search_put_2025-05-01.json": Case("PUT", _pec("Microsoft.Search/searchServices", "searchServiceName"),
-                                           "privateEndpointConnection",
-                                           _seed_target("Microsoft.Search/searchServices", "searchServiceName")),
-    "pec/storage_get_2025-01-01.json": Case("GET", _pec("Microsoft.Storage/storageAccounts", "accountName"),
-                                            setup=_seed_target("Microsoft.Storage/storageAccounts", "accountName")),
-    "pec/storage_put_2025-01-01.json": Case("PUT", _pec("Microsoft.Storage/storageAccounts", "accountName"), "properties",
-                                            _seed_target("Microsoft.Storage/storageAccounts", "accountName")),
+    "pec/keyvault_put_2024-11-01.json": _pec("PUT", KEYVAULT, "vaultName", "properties"),
+    "pec/search_get_2025-05-01.json": _pec("GET", SEARCH, "searchServiceName"),
+    "pec/search_put_2025-05-01.json": _pec("PUT", SEARCH, "searchServiceName", "privateEndpointConnection"),
+    "pec/storage_get_2025-01-01.json": _pec("GET", STORAGE, "accountName"),
+    "pec/storage_put_2025-01-01.json": _pec("PUT", STORAGE, "accountName", "properties"),
     "authorization/roleAssignments_createForResource_2022-04-01.json": Case(
         "PUT", lambda p: f"/{p['scope'].lstrip('/')}/providers/Microsoft.Authorization/roleAssignments/{p['roleAssignmentName']}",
-        "parameters", lambda admin, p: (admin.seed_resource("/" + p["scope"].lstrip("/")),
-                                        admin.seed_principal(p["parameters"]["properties"]["principalId"], "User")),
+        "parameters", lambda admin, p, example: (admin.seed_resource("/" + p["scope"].lstrip("/")),
+                                                 admin.seed_principal(p["parameters"]["properties"]["principalId"], "User")),
         repeat_status=200),
 }
 
@@ -187,10 +190,7 @@ async def test_simulator_answers_like_the_official_example(name, azure_sim, sim_
     example = _localise(json.loads((EXAMPLES / name).read_text()))
     case = CASES[name]
     params = example["parameters"]
-    if name.startswith("ml/workspace_get"):
-        await asyncio.to_thread(_seed_workspace_like_the_example, sim_admin, params, example)
-    else:
-        await asyncio.to_thread(case.setup, sim_admin, params)
+    await asyncio.to_thread(case.setup, sim_admin, params, example)
     responses = example["responses"]
     url = f"{azure_sim.url}{case.path(params)}?api-version={params['api-version']}"
     body = params.get(case.body_param) if case.body_param else None

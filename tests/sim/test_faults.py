@@ -31,8 +31,9 @@ async def test_server_errors_are_retried_by_the_sdk(azure_sim, sim_admin, worksp
         rule = await (await begin(client, "PUT", _url(azure_sim, ws_id, "/outboundRules/retry"),
                                   {"properties": {"type": "FQDN", "destination": "example.net"}})).result()
     assert body["name"] == "wsfaults" and rule["name"] == "retry"
-    log = [(r["method"], r["status"], r["fault"]) for r in await asyncio.to_thread(sim_admin.requests) if r["route"] in ("ml.workspace.get", "ml.rule.put")
-           and r["path"].startswith(ws_id)]
+    entries = await asyncio.to_thread(sim_admin.requests)
+    log = [(r["method"], r["status"], r["fault"]) for r in entries
+           if r["route"] in ("ml.workspace.get", "ml.rule.put") and r["path"].startswith(ws_id)]
     assert log[:2] == [("GET", 500, "500"), ("GET", 200, None)]
     assert [(m, s, f) for m, s, f in log if m == "PUT"] == [("PUT", 503, "503"), ("PUT", 202, None)]
 

@@ -41,7 +41,8 @@ async def test_isolation_is_a_one_way_ratchet(azure_sim, sim_admin, sim_names):
     async with ml_client(azure_sim) as client:
         for mode in (AIO, "Disabled"):
             with pytest.raises(HttpResponseError) as err:
-                await begin(client, "PATCH", _url(azure_sim, ws["id"]), {"properties": {"managedNetwork": {"isolationMode": mode}}})
+                await begin(client, "PATCH", _url(azure_sim, ws["id"]),
+                            {"properties": {"managedNetwork": {"isolationMode": mode}}})
             assert err.value.status_code == 400 and err.value.error.code == "UserError"
         unchanged = await call(client, "GET", _url(azure_sim, ws["id"]))
     assert unchanged["properties"]["managedNetwork"]["isolationMode"] == AOAO

@@ -16,7 +16,8 @@ PROVIDERS = {  # type path -> (api-version, long-running PUT, actions field)
     "Microsoft.Storage/storageAccounts": ("2025-01-01", False, "actionRequired"),
     "Microsoft.KeyVault/vaults": ("2024-11-01", False, "actionsRequired"),
 }
-FOREIGN_PE = "/subscriptions/7e3d2c1b-aaaa-4bbb-8ccc-123456789abc/resourceGroups/other/providers/Microsoft.Network/privateEndpoints/pe-foreign"
+FOREIGN_PE = ("/subscriptions/7e3d2c1b-aaaa-4bbb-8ccc-123456789abc/resourceGroups/other/providers/"
+              "Microsoft.Network/privateEndpoints/pe-foreign")
 
 
 @pytest.fixture(params=sorted(PROVIDERS), ids=lambda t: t.split("/")[0].split(".")[1])

@@ -65,7 +65,8 @@ async def test_same_role_principal_and_scope_under_another_name_conflicts(auth_c
         await auth_client.role_assignments.create(scope, str(uuid.uuid4()), params)
     assert err.value.status_code == 409
     assert err.value.error.code == "RoleAssignmentExists"
-    puts = [r["status"] for r in await asyncio.to_thread(sim_admin.requests) if r["method"] == "PUT" and r["path"].startswith(scope)]
+    entries = await asyncio.to_thread(sim_admin.requests)
+    puts = [r["status"] for r in entries if r["method"] == "PUT" and r["path"].startswith(scope)]
     assert puts == [201, 409]
 
 

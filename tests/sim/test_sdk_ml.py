@@ -9,7 +9,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from .arm_client import begin, call
-from .helpers import ML_API, ml_client, workspace_id
+from .helpers import ML_API, ml_client
 
 AOAO = "AllowOnlyApprovedOutbound"
 

@@ -6,8 +6,11 @@ import asyncio
 import json
 import os
 import signal
+import ssl
 import sys
 from pathlib import Path
+
+import aiohttp
 
 from .admin import SimAdmin
 
@@ -25,6 +28,26 @@ async def _start(*args: str) -> tuple[asyncio.subprocess.Process, dict[str, str]
     return proc, json.loads(line)
 
 
+def _session(env: dict[str, str]) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=env["SSL_CERT_FILE"])))
+
+
+async def _token(env: dict[str, str]) -> str:
+    form = {"grant_type": "client_credentials", "client_id": env["AZURE_CLIENT_ID"],
+            "client_secret": env["AZURE_CLIENT_SECRET"], "scope": env["PROMPTFLOW_NETISO_ARM_ENDPOINT"] + "/.default"}
+    async with _session(env) as session:
+        async with session.post(f"{env['AZURE_AUTHORITY_HOST']}/{env['AZURE_TENANT_ID']}/oauth2/v2.0/token", data=form) as resp:
+            assert resp.status == 200, await resp.text()
+            return (await resp.json())["access_token"]
+
+
+async def _get(env: dict[str, str], resource_id: str, token: str) -> int:
+    url = f"{env['PROMPTFLOW_NETISO_ARM_ENDPOINT']}{resource_id}?api-version=2025-12-01"
+    async with _session(env) as session:
+        async with session.get(url, headers={"Authorization": f"Bearer {token}"}) as resp:
+            return resp.status
+
+
 async def _stop(proc: asyncio.subprocess.Process) -> int:
     proc.send_signal(signal.SIGTERM)
     return await asyncio.wait_for(proc.wait(), 60)
@@ -40,6 +63,7 @@ async def test_standalone_prints_env_and_keeps_state_across_restarts(tmp_path):
         assert env["SSL_CERT_FILE"] == env["REQUESTS_CA_BUNDLE"]
         admin = SimAdmin(env["PROMPTFLOW_NETISO_ARM_ENDPOINT"], env["SSL_CERT_FILE"])  # the bundle trusts the sim
         ws = await asyncio.to_thread(admin.seed_workspace, SUB, "rg-demo", "wsdemo", isolation_mode="AllowInternetOutbound")
+        token = await _token(env)
     finally:
         assert await _stop(proc) == 0
     assert "wsdemo" in state.read_text()
@@ -50,8 +74,10 @@ async def test_standalone_prints_env_and_keeps_state_across_restarts(tmp_path):
         assert Path(env_again["AZURE_FEDERATED_TOKEN_FILE"]).is_file()
         admin = SimAdmin(env_again["PROMPTFLOW_NETISO_ARM_ENDPOINT"], env_again["SSL_CERT_FILE"])
         restored = await asyncio.to_thread(admin.workspace, ws["id"])
+        status = await _get(env_again, ws["id"], token)  # a token issued before the restart still works
     finally:
         assert await _stop(proc) == 0
+    assert status == 200
     network = restored["body"]["properties"]["managedNetwork"]
     assert network["isolationMode"] == "AllowInternetOutbound"
     assert network["networkId"] == ws["properties"]["managedNetwork"]["networkId"]

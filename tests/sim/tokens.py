@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
@@ -45,10 +47,12 @@ def _b64_int(text: str) -> int:
 
 
 class Signer:
-    """One signing key. Key generation is blocking: construct it in a worker thread from async code."""
+    """One signing key. Key generation and loading are blocking: do them in a worker thread from async code."""
 
-    def __init__(self, algorithm: str = "RS256"):
-        if algorithm == "RS256":
+    def __init__(self, algorithm: str = "RS256", key=None):
+        if key is not None:
+            self._key = key
+        elif algorithm == "RS256":
             self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         elif algorithm == "ES256":
             self._key = ec.generate_private_key(ec.SECP256R1())
@@ -57,6 +61,22 @@ class Signer:
         self.algorithm = algorithm
         self.verifier = Verifier.from_public_key(self._key.public_key(), algorithm)
         self.kid = self.verifier.kid
+
+    @classmethod
+    def load_or_create(cls, path: str | os.PathLike | None, algorithm: str) -> "Signer":
+        """Keep the key in `path` when given, so tokens issued before a restart stay valid after it."""
+        if path is None:
+            return cls(algorithm)
+        file = Path(path)
+        if file.exists():
+            return cls(algorithm, serialization.load_pem_private_key(file.read_bytes(), password=None))
+        signer = cls(algorithm)
+        pem = signer._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption())
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        return signer
 
     def sign(self, claims: dict[str, Any], header: dict[str, Any] | None = None) -> str:
         head = {"typ": "JWT", "alg": self.algorithm, "kid": self.kid, **(header or {})}

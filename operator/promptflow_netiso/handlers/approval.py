@@ -103,7 +103,7 @@ def _first_due(status: Mapping, meta: Mapping, settings: Settings) -> float:
 # --- kopf indexes: what workspaces and PrivateEndpoint rules say, without API calls ----------------------------------
 
 
-_last_seen: dict[tuple[str, str, str], object] = {}
+_last_seen: dict[tuple[str, str, str], object] = {}  # one small entry per workspace / PE rule seen by this process
 
 
 def _changed(kind: str, namespace: str, name: str, value: object) -> bool:
@@ -266,13 +266,13 @@ async def approval_deleted(uid: str, namespace: str, name: str, **_: Any) -> Non
 
 
 async def check(memo: kopf.Memo, policy: Policy, status: Mapping, correlation: Correlation, s: _Schedule,
-                settings: Settings, now: dt.datetime | None = None) -> planning.Report:
+                settings: Settings) -> planning.Report:
     """Observe every target, plan, approve, and fold the outcomes into a report. No Kubernetes writes here."""
     azure = azure_from(memo)
     loop_now = asyncio.get_running_loop().time()
     s.blocked = {k: v for k, v in s.blocked.items() if v[0] > loop_now}
     observations = await asyncio.gather(*(_observe(azure, t.resource_id, settings) for t in policy.spec.targets))
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.timezone.utc)
     plan = planning.plan(policy, observations, status.get("connections"), correlation, now,
                          {k: v[1] for k, v in s.blocked.items()})
     outcomes = await _approve_all(azure, plan, settings)

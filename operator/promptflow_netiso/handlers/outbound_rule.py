@@ -5,9 +5,9 @@ One reconcile path (parse -> workspace gate -> observe Azure -> plan -> act -> s
   writes never retrigger it);
 - a drift timer (settings.drift_interval, jittered start) once the rule has settled;
 - a short "waiting" timer (settings.dependency_wait) that kopf runs only while status says the rule waits (for its
-  workspace, for Azure to finish provisioning, for a Pending private endpoint connection). Waiting is therefore
-  not an error: no kopf TemporaryError, no Error events every few seconds; Azure errors do raise TemporaryError
-  with a delay chosen by the error kind (handlers/common.py).
+  workspace, for Azure to finish provisioning, for a Pending private endpoint connection, for another operation on
+  the managed network to end). Waiting is therefore not an error: no kopf TemporaryError, no Error events every few
+  seconds; other Azure errors do raise TemporaryError with a delay chosen by the error kind (handlers/common.py).
 
 Reads are shared: one LIST of a workspace's rules serves every rule of that workspace (single-flight, short-lived,
 updated in place after our own writes), so a converged workspace with N rules costs O(workspaces) reads per drift
@@ -257,6 +257,8 @@ async def _run(ctx: _Context) -> Plan:
     except _WriteFailed as failed:
         _write(ctx, prev_status, failed.plan)
         _post(ctx, events + failed.events)
+        if failed.error.kind is ErrorKind.CONFLICT:
+            return failed.plan  # another managed-network operation runs: a wait (the waiting timer retries), no error
         raise_for_azure_error(failed.error, ctx.settings)
         raise  # unreachable: raise_for_azure_error always raises
     except AzureError as err:

@@ -10,6 +10,7 @@ from OutboundRule events (kopf indexes: no list calls). Deletion follows the dec
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -113,7 +114,8 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger:
             ready = await _reconcile_locked(body, memo, patch, logger, pe_rules, settings, drift)
             error_reason = None if ready["status"] == conditions.TRUE else ready["reason"]
         except kopf.TemporaryError as e:
-            error_reason = getattr(e.__cause__, "code", None) or "Retrying"
+            # An Azure error carries its code; following a running provisioning operation is no error.
+            error_reason = getattr(e.__cause__, "code", None)
             raise
         finally:
             metrics.observe_reconcile(KIND_WORKSPACE, time.monotonic() - started, error_reason)
@@ -145,17 +147,17 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
         raise_for_azure_error(err, settings)
         return ready  # not reached
 
-    result = None
+    result, poll_error = None, None
     if previous.provisioning:
         try:
             result = await azure.ml.poll_provision(previous.provisioning["operationUrl"])
         except AzureError as err:
-            if err.kind is not ErrorKind.NOT_FOUND:
-                raise_for_azure_error(err, settings)
-            # The operation expired (long downtime): forget it; the workspace itself says whether it is Active.
-            logger.info("provisioning operation is no longer known to Azure (%s); reading the workspace instead", err.code)
-            previous = Previous(previous.generation, previous.isolation_applied_generation,
-                                previous.applied_isolation_mode, None, previous.role_assignments)
+            if err.kind is ErrorKind.NOT_FOUND:
+                # The operation expired (long downtime): forget it; the workspace itself says whether it is Active.
+                logger.info("provisioning operation is no longer known to Azure (%s); reading the workspace instead", err.code)
+                previous = dataclasses.replace(previous, provisioning=None)
+            else:
+                poll_error = err  # keep the record and follow it next time; the other steps go on meanwhile
 
     plan = planning.plan(spec, ws, policy=policy, previous=previous, assignment_name=assignment_name,
                          provision_result=result)
@@ -163,11 +165,12 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
     ready = _write(body, memo, patch, status, plan.status, plan.conditions, drift)
     metrics.set_managed_network_status(ns, name, plan.status.get("managedNetworkStatus"))
 
-    if failure is not None:
-        raise_for_azure_error(failure, settings)
+    if failure is not None or poll_error is not None:
+        raise_for_azure_error(failure or poll_error, settings)
     if plan.follow_provisioning:
         # Not an error: the operation runs in Azure; look again soon (kopf keeps this retry across restarts).
-        raise kopf.TemporaryError("managed network provisioning is running", delay=settings.transient_retry)
+        raise kopf.TemporaryError("waiting for managed network provisioning to finish in Azure (not a failure)",
+                                  delay=settings.transient_retry)
     return ready
 
 

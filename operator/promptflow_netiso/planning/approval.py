@@ -301,9 +301,9 @@ class Row:
     first_seen_pending: dt.datetime | None
     approved_at: dt.datetime | None  # by this policy (earlier status, or recognised by our description)
     previous_decision: str | None
-    needs_person: str | None = None
+    needs_person: str | None = None  # "<Code>: <message>" of the 403 that blocks approving on this target
     previous_reason: str = ""
-    recovered: bool = False  # Approved with this policy's description but not in status: our PUT outlived a restart  # "<Code>: <message>" of the 403 that blocks approving this target
+    recovered: bool = False  # Approved with this policy's description but not in status: our PUT outlived a restart
 
     @property
     def key(self) -> tuple[str, str]:

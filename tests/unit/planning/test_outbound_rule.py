@@ -402,10 +402,12 @@ def test_azure_answering_a_different_rule_is_reported_not_rewritten_in_a_loop():
 def test_waiting_reasons_are_the_ones_plans_produce():
     waiting = [run(ws=WorkspaceFacts(name="ws", found=False)),
                run(observed=Observed(azure_rule(spec(), status="Provisioning")), previous=OWNED),
-               run(pe_spec(), Observed(azure_rule(pe_spec()), connections=[Conn("c", OPENAI, managed_pe())]), OWNED)]
+               run(pe_spec(), Observed(azure_rule(pe_spec()), connections=[Conn("c", OPENAI, managed_pe())]), OWNED),
+               p.plan_failure(run(observed=Observed(None)), "Conflict: busy", conflict=True, throttled=False)]
     assert all(cond(w, "Ready")["reason"] in p.WAITING_REASONS for w in waiting)
-    settled = run(observed=Observed(azure_rule(spec(), category="Required")))
-    assert cond(settled, "Ready")["reason"] not in p.WAITING_REASONS
+    settled = [run(observed=Observed(azure_rule(spec(), category="Required"))),
+               p.plan_failure(run(observed=Observed(None)), "AuthorizationFailed: no", conflict=False, throttled=False)]
+    assert all(cond(s, "Ready")["reason"] not in p.WAITING_REASONS for s in settled)
 
 
 # --- deletion -----------------------------------------------------------------------------------------------------------
