@@ -387,18 +387,23 @@ def test_private_endpoint_rule_shows_pending_then_approved(operator, kube, names
     assert obj["status"]["privateEndpointConnection"]["state"] == "Approved"
 
 
-def test_failed_rule_shows_azures_error_verbatim(operator, kube, namespace, sim_admin):
+def test_failed_rule_shows_azures_error_verbatim_and_recovers_once_fixed_in_azure(operator, kube, namespace, sim_admin):
     az = Azure(sim_admin, "failed")
-    missing = f"/subscriptions/{az.sub}/resourceGroups/{az.rg}/providers/Microsoft.CognitiveServices/accounts/gone"
+    missing = f"/subscriptions/{az.sub}/resourceGroups/{az.rg}/providers/Microsoft.CognitiveServices/accounts/later"
     ready_workspace(kube, namespace, az)
-    apply(kube, namespace, rule_manifest("to-nowhere", type="PrivateEndpoint",
+    apply(kube, namespace, rule_manifest("to-later", type="PrivateEndpoint",
                                          privateEndpoint={"serviceResourceId": missing, "subresourceTarget": "account"}))
-    obj = kube.wait_for(RULE, namespace, "to-nowhere", lambda o: ready_reason(o) == "RuleFailed", WAIT, "to fail")
-    azure_error = az.rules()["to-nowhere"]["errorInformation"]
+    obj = kube.wait_for(RULE, namespace, "to-later", lambda o: ready_reason(o) == "RuleFailed", WAIT, "to fail")
+    azure_error = az.rules()["to-later"]["errorInformation"]
     assert azure_error and obj["status"]["errorInformation"] == azure_error
     assert obj["status"]["ruleStatus"] == "Failed"
     assert azure_error in condition(obj, "Ready")["message"]
-    assert puts_by_rule(az.rule_writes()) == {"to-nowhere": 1}  # the rule matches the spec: rewriting it would not help
+
+    # The fix happens in Azure (the target now exists); the object is not touched. Re-applying makes Azure retry.
+    az.target("later")
+    obj = ready_rule(kube, namespace, "to-later")
+    assert obj["status"]["ruleStatus"] == "Active" and obj["status"].get("errorInformation") is None
+    assert "Reapplied" in reasons(kube, namespace, "to-later")
 
 
 def test_skip_policy_reports_and_writes_nothing(operator, kube, namespace, sim_admin):

@@ -33,7 +33,7 @@ SUBRESOURCES = {
 
 
 def network_suffix(ws: Workspace) -> str:
-    return ws.network_id.replace("-", "")[:8]
+    return ws.network_id.replace("-", "")[:8].lower()
 
 
 def private_endpoint_name(ws: Workspace, rule_name: str) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import ssl
 import sys
 from pathlib import Path
@@ -20,12 +21,18 @@ SUB = "4e5f6a7b-1111-4222-8333-999988887777"
 
 async def _start(*args: str) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.sim", "--port", "0", *args, cwd=REPO, env=env,
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.sim", *args, cwd=REPO, env=env,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     line = await asyncio.wait_for(proc.stdout.readline(), 60)
     if not line:
         raise AssertionError((await proc.stderr.read()).decode())
     return proc, json.loads(line)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _session(env: dict[str, str]) -> aiohttp.ClientSession:
@@ -55,7 +62,9 @@ async def _stop(proc: asyncio.subprocess.Process) -> int:
 
 async def test_standalone_prints_env_and_keeps_state_across_restarts(tmp_path):
     state, ca_dir = tmp_path / "state.json", tmp_path / "ca"
-    proc, env = await _start("--state-file", str(state), "--ca-dir", str(ca_dir), "--auth", "client-secret")
+    port = _free_port()  # the same address before and after the restart, as a demo would use
+    common = ("--port", str(port), "--state-file", str(state), "--ca-dir", str(ca_dir))
+    proc, env = await _start(*common, "--auth", "client-secret")
     try:
         assert env["AZURE_CLOUD"] == "Custom"
         assert env["PROMPTFLOW_NETISO_ARM_ENDPOINT"] == env["AZURE_AUTHORITY_HOST"]
@@ -68,7 +77,7 @@ async def test_standalone_prints_env_and_keeps_state_across_restarts(tmp_path):
         assert await _stop(proc) == 0
     assert "wsdemo" in state.read_text()
 
-    proc, env_again = await _start("--state-file", str(state), "--ca-dir", str(ca_dir))
+    proc, env_again = await _start(*common)
     try:
         assert env_again["SSL_CERT_FILE"] == env["SSL_CERT_FILE"]  # same CA, same path: clients keep trusting it
         assert Path(env_again["AZURE_FEDERATED_TOKEN_FILE"]).is_file()

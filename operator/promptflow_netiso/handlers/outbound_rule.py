@@ -285,13 +285,15 @@ async def _observe(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, r
     return await _with_connections(ctx, spec, coords, rule)
 
 
-async def _with_connections(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rule: Any) -> tuple[Observed, str | None]:
+async def _with_connections(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rule: Any,
+                            max_age: float | None = None) -> tuple[Observed, str | None]:
     """The PE target's connections (one shared LIST per target) and the managed network id to correlate with.
     Not being able to read the target is reported, not fatal: the rule itself is applied."""
     assert spec.private_endpoint is not None
+    max_age = ctx.max_age if max_age is None else max_age
     try:
-        network_id = await _network_id(ctx.azure, coords, ctx.max_age)
-        conns = await _connections(ctx.azure, spec.private_endpoint.service_resource_id, ctx.max_age)
+        network_id = await _network_id(ctx.azure, coords, max(max_age, CHANGE_MAX_AGE))  # it rarely changes
+        conns = await _connections(ctx.azure, spec.private_endpoint.service_resource_id, max_age)
     except AzureError as err:
         return Observed(rule, connections_error=str(err)), None
     return Observed(rule, connections=conns), network_id
@@ -316,12 +318,12 @@ async def _apply(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rul
                                        throttled=err.kind is ErrorKind.THROTTLED)
         raise _WriteFailed(failed, err, [] if quiet else [Event("Warning", "ApplyFailed", f"PUT rule {rule_name!r}: {err}")]) from err
     _remember_rule(coords, rule.name or rule_name, rule)
-    events.append(Event("Normal", put.reason, put.message))
+    events.append(Event(put.event_type, put.reason, put.message))
     log.info("outbound rule %s/%s: %s", ctx.namespace, ctx.name, put.message)
     observed, network_id = (Observed(rule), None)
-    if spec.type == RuleType.PRIVATE_ENDPOINT:
-        observed, network_id = await _with_connections(ctx, spec, coords, rule)
-    after = planning.plan(observed=observed, network_id=network_id,
+    if spec.type == RuleType.PRIVATE_ENDPOINT:  # the write may have created the connection: read it afresh
+        observed, network_id = await _with_connections(ctx, spec, coords, rule, max_age=0.0)
+    after = planning.plan(observed=observed, network_id=network_id, reapply_failed=False,
                           **{**args, "previous": dataclasses.replace(args["previous"], created=True)})
     if after.actions:
         return planning.plan_not_converged(after)

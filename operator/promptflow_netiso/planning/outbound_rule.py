@@ -169,8 +169,9 @@ class Observed:
 class PutRule:
     name: str
     properties: dict[str, Any]
-    reason: str  # Event reason once the PUT succeeded: Created | Updated | DriftCorrected | DriftRestored
+    reason: str  # Event reason once the PUT succeeded: Created | Updated | DriftCorrected | DriftRestored | Reapplied
     message: str
+    event_type: str = "Normal"
 
 
 @dataclass(frozen=True)
@@ -294,9 +295,12 @@ def plan(
     policy: str,
     generation: int | None,
     network_id: str | None = None,
+    reapply_failed: bool = True,
 ) -> Plan:
     """Decide what to write and what to report. `observed` may be None only when the workspace gate blocks (the
-    handler reads Azure only when `workspace_gate()` returns None)."""
+    handler reads Azure only when `workspace_gate()` returns None). A rule Azure reports `Failed` is written again
+    (a PUT is what makes Azure retry, e.g. once a missing target exists), except right after our own write
+    (`reapply_failed=False`): then the failure is the answer to report."""
     blocked = workspace_gate(workspace, spec, rule_name, previous)
     if blocked is not None:
         return blocked
@@ -323,8 +327,11 @@ def plan(
     if rule is not None and not previous.created and spec.adopt:
         events.append(Event("Normal", "Adopted", f"took over the existing UserDefined rule {rule_name!r} (spec.adopt)"))
 
-    if not matches:
-        put = _put_for(spec, rule_name, rule, previous, generation)
+    failed_again = matches and reapply_failed and owned and _norm(rule.status) == "failed"
+    if not matches or failed_again:
+        put = (_put_for(spec, rule_name, rule, previous, generation) if not matches else
+               PutRule(rule_name, spec.to_azure_properties(), "Reapplied", f"{_failed_message(rule_name, rule)}; applied again",
+                       "Warning"))
         if policy == SKIP:
             message = f"reconcile-policy is skip: nothing written; Azure differs ({put.message})"
             applied = condition(CONDITION_APPLIED, FALSE, "ReconcileSkipped", message)

@@ -227,10 +227,20 @@ def test_converged_status_mirrors_azure():
     assert plan.retry is Retry.NONE
 
 
-def test_failed_rule_shows_azure_error_verbatim():
+def test_failed_rule_is_applied_again_so_azure_retries():
     rule = azure_rule(spec(), status="Failed", error_information="FqdnNotResolvable: api.openai.invalid")
-    plan = run(observed=Observed(rule), previous=OWNED)
-    assert plan.actions == ()  # the rule matches: rewriting it would not help
+    (put,) = puts(run(observed=Observed(rule), previous=OWNED))
+    assert put.reason == "Reapplied" and "FqdnNotResolvable: api.openai.invalid" in put.message
+    assert put.event_type == "Warning"
+    assert run(observed=Observed(rule), previous=OWNED, policy="skip").actions == ()
+    assert run(observed=Observed(rule)).actions == ()  # somebody else's failed rule: refused, not rewritten
+
+
+def test_failed_rule_right_after_our_write_shows_azure_error_verbatim():
+    rule = azure_rule(spec(), status="Failed", error_information="FqdnNotResolvable: api.openai.invalid")
+    plan = p.plan(spec=spec(), rule_name="r1", workspace=ready_ws(), observed=Observed(rule), previous=OWNED,
+                  policy="manage", generation=1, reapply_failed=False)
+    assert plan.actions == ()
     assert plan.status["errorInformation"] == "FqdnNotResolvable: api.openai.invalid"
     ready = cond(plan, "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "RuleFailed")
