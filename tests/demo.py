@@ -9,6 +9,7 @@ What is seeded in the simulator is derived from crds/samples/, so the samples an
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import signal
 import sys
@@ -101,9 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         started, last, done = time.monotonic(), "", False
         while not stop["now"]:
             table = cp.kubectl("get", "promptflow", "-n", NAMESPACE, check=False).stdout.strip()
-            if table != last:
+            shape = re.sub(r"\s+\S+$", "", table, flags=re.M)  # ignore the AGE column ticking
+            if shape != last:
                 print(table + "\n", flush=True)
-                last = table
+                last = shape
             if not done and converged(kube, docs):
                 done = True
                 say(f"converged in {time.monotonic() - started:.0f}s: every sample is Ready")

@@ -57,6 +57,12 @@ def rfc3339(t: dt.datetime) -> str:
     return t.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def whole_second_up(t: dt.datetime) -> dt.datetime:
+    """Status keeps whole seconds; rounding a first sighting *up* means the minimum Pending time is never cut short
+    by the truncation when the value is read back."""
+    return t if t.microsecond == 0 else t.replace(microsecond=0) + dt.timedelta(seconds=1)
+
+
 def parse_time(raw: object) -> dt.datetime | None:
     """An RFC3339 timestamp from status; None (treated as "not known") when absent or unreadable."""
     if not isinstance(raw, str) or not raw:
@@ -261,7 +267,7 @@ def decide(
         return Decision(Verdict.NOT_ALLOWED, f"requester {pe_id} is not allowed by this policy{why}")
     since = first_seen_pending or now
     eligible_at = since + dt.timedelta(seconds=policy.spec.min_pending_seconds)
-    if now < eligible_at:
+    if policy.spec.min_pending_seconds > 0 and now < eligible_at:
         left = (eligible_at - now).total_seconds()
         return Decision(
             Verdict.WAITING,
@@ -357,7 +363,7 @@ def _row(policy: Policy, target: str, conn: ConnectionLike, prev: Mapping | None
          now: dt.datetime, block: str | None) -> Row:
     prev = prev or {}
     pending = (conn.status or "").lower() == PENDING
-    first_seen = parse_time(prev.get("firstSeenPending")) or (now if pending else None)
+    first_seen = parse_time(prev.get("firstSeenPending")) or (whole_second_up(now) if pending else None)
     approved_at = parse_time(prev.get("approvedAt")) if prev.get("approvedAt") else None
     recovered = False
     if approved_at is None and (conn.status or "").lower() == APPROVED and policy.approved_by_me(conn.description):

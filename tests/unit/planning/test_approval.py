@@ -249,6 +249,24 @@ def test_first_seen_pending_from_status_survives_a_restart_and_makes_it_eligible
     assert [r.connection.name for r in plan.approvals] == ["c1"]
 
 
+def test_sub_second_first_sighting_never_shortens_the_minimum_time():
+    # Status keeps whole seconds. Seen first at 12:00:00.7; 119.8 s later it must still wait for 120 s.
+    seen_at = NOW + dt.timedelta(milliseconds=700)
+    _, first = check(policy(min_pending=120), [observe(Conn("c1", pe_id()))], now=seen_at)
+    assert first.connections[0]["firstSeenPending"] == "2026-03-01T12:00:01Z"
+    plan, _ = check(policy(min_pending=120), [observe(Conn("c1", pe_id()))], first.connections,
+                    now=seen_at + dt.timedelta(seconds=119.8))
+    assert plan.approvals == ()
+    plan, _ = check(policy(min_pending=120), [observe(Conn("c1", pe_id()))], first.connections,
+                    now=seen_at + dt.timedelta(seconds=120.3))
+    assert len(plan.approvals) == 1
+
+
+def test_zero_minimum_approves_at_first_sight_between_whole_seconds():
+    plan, _ = check(policy(min_pending=0), [observe(Conn("c1", pe_id()))], now=NOW + dt.timedelta(milliseconds=400))
+    assert len(plan.approvals) == 1
+
+
 def test_previous_status_matches_connections_case_insensitively():
     previous = [{"target": OPENAI.lower(), "name": "C1", "state": "Pending", "firstSeenPending": "2026-03-01T11:57:00Z"}]
     plan, _ = check(policy(), [observe(Conn("c1", pe_id()), target=OPENAI.upper())], previous)
