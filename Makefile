@@ -22,7 +22,7 @@ e2e: tools venv
 
 ## bench: benchmarks; they print figures and never fail on timings
 bench: tools venv
-	@for b in tests/bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in tests/bench/bench_*.py; do m=$$(basename $$b .py); echo "== $$m"; $(PY) -m tests.bench.$$m || exit 1; done
 
 ## tools: etcd, kube-apiserver, helm, kubeconform (built from Go modules, cached per machine) and promtool
 tools:
