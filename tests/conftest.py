@@ -28,13 +28,29 @@ def kube(control_plane) -> Kube:
     return Kube(control_plane)
 
 
-@pytest.fixture
-def namespace(control_plane, request) -> str:
+# The test operator watches only namespaces named WATCHED_PREFIX*: API-only tests (CRD validation, deploy
+# manifests) use `unwatched_namespace` so no reconcile changes the objects they inspect.
+WATCHED_PREFIX = "t-"
+
+
+def _fresh_namespace(control_plane, request, prefix: str):
     base = "".join(ch if ch.isalnum() else "-" for ch in request.node.name.lower())[:40].strip("-")
-    name = f"t-{base}-{uuid.uuid4().hex[:5]}"
+    name = f"{prefix}{base}-{uuid.uuid4().hex[:5]}"
     control_plane.kubectl("create", "namespace", name)
     yield name
     control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def namespace(control_plane, request) -> str:
+    """A fresh namespace the test operator watches."""
+    yield from _fresh_namespace(control_plane, request, WATCHED_PREFIX)
+
+
+@pytest.fixture
+def unwatched_namespace(control_plane, request) -> str:
+    """A fresh namespace no operator watches: what the API server alone does with objects."""
+    yield from _fresh_namespace(control_plane, request, "u-")
 
 
 # Fast loops for tests; production defaults are minutes (settings.py).
@@ -51,7 +67,7 @@ OPERATOR_TEST_ENV = {
 @pytest.fixture(scope="session")
 def operator(control_plane, azure_sim, tmp_path_factory):
     env = {**control_plane.env(), **azure_sim.env(), **OPERATOR_TEST_ENV}
-    proc = OperatorProcess(env, tmp_path_factory.mktemp("operator"))
+    proc = OperatorProcess(env, tmp_path_factory.mktemp("operator"), namespaces=(WATCHED_PREFIX + "*",))
     proc.start()
     yield proc
     proc.stop()

@@ -81,6 +81,12 @@ def ready(reason: str, message: str = "") -> list[dict]:
              "lastTransitionTime": "2025-01-01T00:00:00Z", "observedGeneration": 1}]
 
 
+@pytest.fixture
+def namespace(unwatched_namespace):
+    """These tests prove what the API server does; no operator may touch their objects."""
+    return unwatched_namespace
+
+
 @pytest.fixture(scope="module")
 def shared_namespace(control_plane):
     """One namespace for objects that admission refuses (they never exist, so they cannot collide)."""

@@ -32,7 +32,7 @@ from ..model import GROUP, KIND_OUTBOUND_RULE, PLURAL_OUTBOUND_RULE, PLURAL_WORK
 from ..model.common import CONDITION_READY, SpecError
 from ..model.outbound_rule import OutboundRuleSpec, RuleType
 from ..planning import outbound_rule as planning
-from ..planning.outbound_rule import Coordinates, Event, Observed, Plan, Previous, Retry, WorkspaceFacts
+from ..planning.outbound_rule import Coordinates, Event, Observed, Plan, Previous, WorkspaceFacts
 from ..settings import Settings
 from .common import azure_from, post_event, raise_for_azure_error, reconcile_policy, settings_from
 
@@ -75,6 +75,7 @@ class SharedReads:
         future = self._inflight.get(key)
         if future is None:
             future = self._inflight[key] = asyncio.ensure_future(self._fetch(key, fetch))
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "exception not retrieved"
         return await asyncio.shield(future)  # a cancelled caller must not cancel the read the others wait for
 
     async def _fetch(self, key: Any, fetch: Callable[[], Awaitable[Any]]) -> Any:
@@ -392,8 +393,8 @@ async def recheck_waiting_outbound_rule(uid: str, status: Mapping, **kw: Any) ->
 
 @kopf.on.delete(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
 async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mapping, spec: Mapping, status: Mapping,
-                               body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
-                               outbound_rule_workspaces: kopf.Index, **_: Any) -> None:
+                               body: kopf.Body, memo: kopf.Memo, outbound_rule_workspaces: kopf.Index,
+                               **_: Any) -> None:
     """Remove the rule we created (or adopted) from Azure, following the LRO, unless the control annotation says to
     leave Azure alone. Works after the PromptFlowWorkspace object is gone: status remembers the coordinates."""
     settings, azure = settings_from(memo), azure_from(memo)
@@ -402,7 +403,7 @@ async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mappin
         previous, _ = _previous(uid, status)
         rule_name = (spec or {}).get("ruleName") or name
         ws = _workspace(outbound_rule_workspaces, namespace, ((spec or {}).get("workspaceRef") or {}).get("name", ""))
-        coords = ws.coordinates or previous.coordinates
+        coords = previous.coordinates or ws.coordinates  # where we wrote it, even if the workspace object changed
         policy = reconcile_policy(meta)
         observed_rule = None
         if coords is not None and previous.created and policy not in (planning.SKIP, planning.DETACH_ON_DELETE):
@@ -416,7 +417,6 @@ async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mappin
         plan = planning.plan_delete(rule_name=rule_name, previous=previous, policy=policy, observed_rule=observed_rule)
         for action in plan.actions:
             assert coords is not None
-            patch.status["ruleStatus"] = "Deleting"
             try:
                 await azure.ml.delete_outbound_rule(*coords.as_tuple(), action.name)
             except AzureError as err:

@@ -440,7 +440,7 @@ def _refusal(spec: OutboundRuleSpec, rule_name: str, rule: RuleLike | None, prev
         return ("SystemRuleConflict",
                 f"Azure already has a {rule.category} rule named {rule_name!r}; it belongs to Azure and is never "
                 f"modified by the operator. Choose another spec.ruleName.")
-    if False and not previous.created and not spec.adopt:
+    if not previous.created and not spec.adopt:
         return ("RuleNotOwned",
                 f"a UserDefined rule named {rule_name!r} already exists in Azure and was not created by this "
                 f"operator; set spec.adopt: true to take it over, or choose another spec.ruleName.")
