@@ -19,9 +19,9 @@ from pathlib import Path
 import yaml
 
 from tests.sim import Simulator
-from tests.support.controlplane import REPO, ControlPlane
+from tests.support.stack import LocalStack
+from tests.support.controlplane import REPO
 from tests.support.kube import Kube, is_ready
-from tests.support.operator_process import OperatorProcess
 
 SAMPLES = REPO / "crds" / "samples"
 NAMESPACE = "promptflow-demo"
@@ -84,17 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
 
     docs = load_samples()
-    cp, sim, op = ControlPlane(workdir / "control-plane", log=say), Simulator(), None
+    stack = LocalStack(workdir, DEMO_ENV, log=say)
     try:
-        say("starting etcd + kube-apiserver and installing the CRDs")
-        cp.start()
-        kube = Kube(cp)
-        sim.start_in_thread()
-        say(f"Azure simulator (ARM + Entra ID) on {sim.url}")
+        say("starting etcd + kube-apiserver, the Azure simulator (ARM + Entra ID) and the operator")
+        stack.start()
+        cp, kube, sim, op = stack.cp, stack.kube, stack.sim, stack.op
+        say(f"simulator on {sim.url}; operator log {op.log_path}, metrics {op.metrics_url}")
         seed(sim, docs)
-        op = OperatorProcess({**cp.env(), **sim.env(), **DEMO_ENV}, workdir)
-        op.start()
-        say(f"operator running (log: {op.log_path}, metrics: {op.metrics_url})")
         cp.kubectl("create", "namespace", NAMESPACE)
         cp.kubectl("apply", "-n", NAMESPACE, "-f", str(SAMPLES))
         say(f"applied {len(docs)} sample objects from crds/samples/ into namespace {NAMESPACE}")
@@ -124,10 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         say("stopping")
-        if op:
-            op.stop()
-        sim.stop_thread()
-        cp.stop()
+        stack.stop()
 
 
 if __name__ == "__main__":

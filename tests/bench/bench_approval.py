@@ -32,11 +32,9 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file (`make bench`): make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.sim import Simulator  # noqa: E402
 from tests.sim.admin import unique_names  # noqa: E402
-from tests.support.controlplane import ControlPlane  # noqa: E402
 from tests.support.kube import Kube, is_ready  # noqa: E402
-from tests.support.operator_process import OperatorProcess  # noqa: E402
+from tests.support.stack import LocalStack  # noqa: E402
 
 API = "netiso.promptflow.dev/v1alpha1"
 NAMESPACE = "bench-approval"
@@ -113,15 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-approval-"))
-    cp, sim, op = ControlPlane(workdir / "control-plane"), Simulator(), None
-    try:
-        cp.start()
-        kube = Kube(cp)
-        sim.start_in_thread()
-        admin = sim.admin
-        op = OperatorProcess({**cp.env(), **sim.env()}, workdir)  # default settings: the figures users get
-        op.start()
-        cp.kubectl("create", "namespace", NAMESPACE)
+    # Default settings: the figures users get.
+    with LocalStack(workdir, namespace=NAMESPACE) as stack:
+        cp, kube, sim, admin, op = stack.cp, stack.kube, stack.sim, stack.admin, stack.op
 
         sub, rg, ws, targets = seed(admin, args.targets)
         kube.apply(obj("PromptFlowWorkspace", "pf", {
@@ -156,10 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  !! a connection was approved {-min(d):.1f}s before it was eligible")
 
         # Settled: nothing Pending any more; count what watching costs.
-        op.stop()
-        op = OperatorProcess({**cp.env(), **sim.env(),
-                              "PROMPTFLOW_NETISO_APPROVAL_SETTLED_INTERVAL": str(args.settled_interval)}, workdir)
-        op.start()
+        op = stack.start_operator(PROMPTFLOW_NETISO_APPROVAL_SETTLED_INTERVAL=str(args.settled_interval))
         time.sleep(args.settled_interval)  # let the schedule carried over from status run out once
         mark, started = admin.last_request_seq(), time.monotonic()
         time.sleep(args.window)
@@ -176,11 +165,6 @@ def main(argv: list[str] | None = None) -> int:
                   f"max {max(scaled):.1f}  (scaled; --settled-interval 300 --window 3600 measures it)")
         print(f"  Azure writes meanwhile: {len(writes)}")
         return 0 if p95 < TARGET_P95 and min(d) >= 0 else 1
-    finally:
-        if op:
-            op.stop()
-        sim.stop_thread()
-        cp.stop()
 
 
 if __name__ == "__main__":

@@ -29,11 +29,9 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.sim import Simulator  # noqa: E402
 from tests.sim.admin import unique_names  # noqa: E402
-from tests.support.controlplane import ControlPlane  # noqa: E402
 from tests.support.kube import Kube, is_ready  # noqa: E402
-from tests.support.operator_process import OperatorProcess  # noqa: E402
+from tests.support.stack import LocalStack  # noqa: E402
 
 API = "netiso.promptflow.dev/v1alpha1"
 NAMESPACE = "bench-outbound-rules"
@@ -107,15 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-outbound-rules-"))
-    cp, sim, op = ControlPlane(workdir / "control-plane"), Simulator(), None
-    try:
-        cp.start()
-        kube = Kube(cp)
-        sim.start_in_thread()
-        admin = sim.admin
-        op = OperatorProcess({**cp.env(), **sim.env(), "PROMPTFLOW_NETISO_DRIFT_INTERVAL": str(args.drift_interval)}, workdir)
-        op.start()
-        cp.kubectl("create", "namespace", NAMESPACE)
+    env = {"PROMPTFLOW_NETISO_DRIFT_INTERVAL": str(args.drift_interval)}
+    with LocalStack(workdir, env, namespace=NAMESPACE) as stack:
+        cp, kube, sim, admin, op = stack.cp, stack.kube, stack.sim, stack.admin, stack.op
 
         sub, rg = unique_names("bench")
         ws = f"ws-{uuid.uuid4().hex[:8]}"
@@ -171,11 +163,6 @@ def main(argv: list[str] | None = None) -> int:
               f"all {args.rules} rules)")
         ok = one_put_each and conflicts == 0 and not writes and per_rule_gets == 0
         return 0 if ok else 1
-    finally:
-        if op:
-            op.stop()
-        sim.stop_thread()
-        cp.stop()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import shutil
 import statistics
 import sys
 import tempfile
@@ -22,11 +21,9 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.sim import Simulator
 from tests.sim.admin import unique_names
-from tests.support.controlplane import ControlPlane
 from tests.support.kube import Kube, is_ready
-from tests.support.operator_process import OperatorProcess
+from tests.support.stack import LocalStack
 
 KIND = "PromptFlowWorkspace"
 NAMESPACE = "bench-workspace"
@@ -106,16 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-workspace-"))
-    cp, sim, op = ControlPlane(workdir / "control-plane"), Simulator(), None
-    try:
-        cp.start()
-        kube = Kube(cp)
-        sim.start_in_thread()
-        admin = sim.admin
+    with LocalStack(workdir, BENCH_ENV, namespace=NAMESPACE, remove_workdir=True) as stack:
+        cp, kube, sim, admin, op = stack.cp, stack.kube, stack.sim, stack.admin, stack.op
         admin.config(provision_duration_s=1)
-        op = OperatorProcess({**cp.env(), **sim.env(), **BENCH_ENV}, workdir)
-        op.start()
-        cp.kubectl("create", "namespace", NAMESPACE)
 
         subs: dict[str, str] = {}
         for i in range(args.workspaces):
@@ -140,12 +130,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ntarget per converged check: {TARGET_WRITES} writes, at most {TARGET_READS} reads -> "
               f"{'met' if ok else 'MISSED'} (worst workspace: {writes:.2f} writes, {reads:.2f} reads)")
         return 0 if ok else 1
-    finally:
-        if op:
-            op.stop()
-        sim.stop_thread()
-        cp.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
