@@ -1,6 +1,6 @@
 """Fixed facts the simulator serves: api-versions per resource type, built-in roles, well-known IDs.
 
-Sources: /work/shared/FACTS.md and the official examples in /work/shared/azure-rest-examples.
+Sources: ../shared/FACTS.md and the official examples in ../shared/azure-rest-examples.
 """
 
 from __future__ import annotations

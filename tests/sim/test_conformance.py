@@ -1,4 +1,4 @@
-"""Conformance with the official Azure REST API examples in /work/shared/azure-rest-examples.
+"""Conformance with the official Azure REST API examples in ../shared/azure-rest-examples (beside the repository).
 
 For every example file: seed what the example presupposes, send the same request (fresh subscription ID, the
 example's other names), and compare the status code, the long-running headers, and the body's keys and value
@@ -22,7 +22,9 @@ from .admin import SimAdmin
 from .helpers import access_token, raw_session
 from .shapes import shape_diff
 
-EXAMPLES = Path(os.environ.get("PROMPTFLOW_NETISO_REST_EXAMPLES", "/work/shared/azure-rest-examples"))
+# shared/ sits beside the repository (as in CI); the env variable points elsewhere.
+EXAMPLES = Path(os.environ.get("PROMPTFLOW_NETISO_REST_EXAMPLES",
+                               Path(__file__).resolve().parents[2].parent / "shared" / "azure-rest-examples"))
 CONNECTION_PLACEHOLDER = "{privateEndpointConnectionName}"
 
 
