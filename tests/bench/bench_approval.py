@@ -33,8 +33,8 @@ if __package__ in (None, ""):  # run as a file (`make bench`): make the reposito
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.sim.admin import unique_names  # noqa: E402
-from tests.support.kube import Kube, is_ready  # noqa: E402
-from tests.support.stack import LocalStack  # noqa: E402
+from tests.support.kube import is_ready  # noqa: E402
+from tests.support.stack import LocalStack, wait  # noqa: E402
 
 API = "netiso.promptflow.dev/v1alpha1"
 NAMESPACE = "bench-approval"
@@ -53,16 +53,6 @@ def obj(kind: str, name: str, spec: dict) -> str:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def wait(what: str, check, timeout: float, poll: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(poll)
-    raise SystemExit(f"timed out after {timeout:.0f}s waiting {what}")
 
 
 def seed(admin, targets: int) -> tuple[str, str, str, list[str]]:
@@ -113,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-approval-"))
     # Default settings: the figures users get.
     with LocalStack(workdir, namespace=NAMESPACE) as stack:
-        cp, kube, sim, admin, op = stack.cp, stack.kube, stack.sim, stack.admin, stack.op
+        kube, admin = stack.kube, stack.admin
 
         sub, rg, ws, targets = seed(admin, args.targets)
         kube.apply(obj("PromptFlowWorkspace", "pf", {
@@ -148,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  !! a connection was approved {-min(d):.1f}s before it was eligible")
 
         # Settled: nothing Pending any more; count what watching costs.
-        op = stack.start_operator(PROMPTFLOW_NETISO_APPROVAL_SETTLED_INTERVAL=str(args.settled_interval))
+        stack.start_operator(PROMPTFLOW_NETISO_APPROVAL_SETTLED_INTERVAL=str(args.settled_interval))
         time.sleep(args.settled_interval)  # let the schedule carried over from status run out once
         mark, started = admin.last_request_seq(), time.monotonic()
         time.sleep(args.window)

@@ -30,8 +30,8 @@ if __package__ in (None, ""):  # run as a file: make the repository root importa
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.sim.admin import unique_names  # noqa: E402
-from tests.support.kube import Kube, is_ready  # noqa: E402
-from tests.support.stack import LocalStack  # noqa: E402
+from tests.support.kube import is_ready  # noqa: E402
+from tests.support.stack import LocalStack, wait  # noqa: E402
 
 API = "netiso.promptflow.dev/v1alpha1"
 NAMESPACE = "bench-outbound-rules"
@@ -39,16 +39,6 @@ NAMESPACE = "bench-outbound-rules"
 
 def obj(kind: str, name: str, spec: dict) -> dict:
     return {"apiVersion": API, "kind": kind, "metadata": {"name": name}, "spec": spec}
-
-
-def wait(what: str, check, timeout: float, poll: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(poll)
-    raise SystemExit(f"timed out after {timeout:.0f}s waiting {what}")
 
 
 def classify(call: dict) -> str:
@@ -107,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-outbound-rules-"))
     env = {"PROMPTFLOW_NETISO_DRIFT_INTERVAL": str(args.drift_interval)}
     with LocalStack(workdir, env, namespace=NAMESPACE) as stack:
-        cp, kube, sim, admin, op = stack.cp, stack.kube, stack.sim, stack.admin, stack.op
+        cp, kube, admin = stack.cp, stack.kube, stack.admin
 
         sub, rg = unique_names("bench")
         ws = f"ws-{uuid.uuid4().hex[:8]}"

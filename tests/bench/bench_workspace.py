@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-workspace-"))
     with LocalStack(workdir, BENCH_ENV, namespace=NAMESPACE, remove_workdir=True) as stack:
-        cp, kube, sim, admin, op = stack.cp, stack.kube, stack.sim, stack.admin, stack.op
+        kube, admin = stack.kube, stack.admin
         admin.config(provision_duration_s=1)
 
         subs: dict[str, str] = {}

@@ -15,7 +15,7 @@ import pytest
 import requests
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import ClientSecretCredential as SyncClientSecretCredential
-from azure.identity.aio import ClientSecretCredential, WorkloadIdentityCredential
+from azure.identity.aio import ClientSecretCredential
 
 from . import Simulator
 from .arm_client import call

@@ -7,7 +7,6 @@ scripts/build-tools.sh). Nothing here fakes the API server: admission, CEL, RBAC
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import socket
 import ssl

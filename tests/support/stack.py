@@ -6,6 +6,7 @@ Used by the demo and the benchmarks (the pytest fixtures compose the same parts 
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 from tests.sim import Simulator
@@ -64,3 +65,14 @@ class LocalStack:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def wait(what: str, check, timeout: float, poll: float = 0.5):
+    """Poll `check` until it returns something truthy (returned); a benchmark that never gets there stops, saying what."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(poll)
+    raise SystemExit(f"timed out after {timeout:.0f}s waiting {what}")
