@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 
 from promptflow_netiso.azure import Azure, AzureError, AzureSettings, ErrorKind
 from promptflow_netiso.azure.roles import ROLE_STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR, ROLE_STORAGE_TABLE_DATA_CONTRIBUTOR, assignment_name
+from tests.sim.constants import BUILTIN_ROLES
 from tests.sim.helpers import scopes, secret_credential
 
 pytestmark = pytest.mark.e2e
@@ -142,7 +143,7 @@ async def test_list_outbound_rules_follows_next_link(azure_sim, monkeypatch, sim
     async with operator_azure(azure_sim, monkeypatch) as azure:
         listed = await azure.ml.list_outbound_rules(sub, rg, "ws1")
     assert set(rules) <= {r.name for r in listed}
-    pages = [r for r in requests_to(sim_admin, since, f"/workspaces/ws1/outboundRules") if r["method"] == "GET"]
+    pages = [r for r in requests_to(sim_admin, since, "/workspaces/ws1/outboundRules") if r["method"] == "GET"]
     assert len(pages) >= 3  # 12+ rules at 5 per page
 
 
@@ -254,6 +255,50 @@ async def test_role_granted_by_hand_counts_as_done_and_is_not_ours(azure_sim, mo
         result = await azure.roles.ensure(storage, ROLE_STORAGE_TABLE_DATA_CONTRIBUTOR, principal)
     assert (result.name, result.created) == (by_hand, False)
 
+
+
+async def test_list_for_principal_sees_grants_at_and_above_the_storage_account_across_pages(azure_sim, monkeypatch,
+                                                                                             workspace, sim_admin):
+    """What a drift check reads: the identity's grants on the account, its group and subscription (also ones made by
+    hand), every page of them, and nothing of anybody else's."""
+    sub, rg, name, seeded = workspace
+    storage, principal = seeded["properties"]["storageAccount"], seeded["identity"]["principalId"]
+    group, subscription = f"/subscriptions/{sub}/resourceGroups/{rg}", f"/subscriptions/{sub}"
+    others = [r for r in BUILTIN_ROLES if r not in (ROLE_STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR, ROLE_STORAGE_TABLE_DATA_CONTRIBUTOR)]
+    by_hand = [(group, ROLE_STORAGE_TABLE_DATA_CONTRIBUTOR)] + [(subscription, r) for r in others[:sim_admin.config()["pageSize"]]]
+    credential = secret_credential(azure_sim)
+    client = AuthorizationManagementClient(credential, sub, base_url=azure_sim.url, credential_scopes=scopes(azure_sim),
+                                           connection_verify=azure_sim.ca_file)
+    expected = set()
+    async with credential, client:
+        for scope, role in by_hand:
+            made = await client.role_assignments.create(scope.lstrip("/"), str(uuid.uuid4()), RoleAssignmentCreateParameters(
+                role_definition_id=f"{subscription}/providers/Microsoft.Authorization/roleDefinitions/{role}",
+                principal_id=principal, principal_type="ServicePrincipal"))
+            expected.add((made.name, scope.lower(), role))
+        # Somebody else's grant on the same account is not the workspace identity's.
+        await client.role_assignments.create(storage.lstrip("/"), str(uuid.uuid4()), RoleAssignmentCreateParameters(
+            role_definition_id=f"{subscription}/providers/Microsoft.Authorization/roleDefinitions/{others[0]}",
+            principal_id=sim_admin.info()["clientObjectId"]))
+    async with operator_azure(azure_sim, monkeypatch) as azure:
+        ours = await azure.roles.ensure(storage, ROLE_STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR, principal)
+        expected.add((ours.name, storage.lower(), ROLE_STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR))
+        since = sim_admin.last_request_seq()
+        listed = await azure.roles.list_for_principal(storage, principal)
+
+    assert {(a.name, a.scope.lower(), a.role_definition_id.rsplit("/", 1)[-1]) for a in listed} == expected
+    assert {a.principal_id for a in listed} == {principal}
+    pages = [r for r in sim_admin.requests(since) if r["route"] == "roles.list"]
+    assert len(pages) == 2 and all(r["status"] == 200 for r in pages)  # page size + 2 grants: nextLink followed once
+
+
+async def test_list_for_principal_of_a_missing_scope_is_not_found(azure_sim, monkeypatch, workspace):
+    sub, rg, name, seeded = workspace
+    missing = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/gone"
+    async with operator_azure(azure_sim, monkeypatch) as azure:
+        with pytest.raises(AzureError) as info:
+            await azure.roles.list_for_principal(missing, seeded["identity"]["principalId"])
+    assert info.value.kind is ErrorKind.NOT_FOUND and info.value.operation == "roleAssignment.list"
 
 # --- private endpoint connections ----------------------------------------------------------------------------------
 TARGETS = [

@@ -8,7 +8,6 @@ Each test uses its own subscription and resource group, so the shared simulator'
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import pytest
@@ -186,6 +185,58 @@ def test_drift_in_azure_is_corrected_and_announced(operator, kube, namespace, si
     event = next(e for e in kube.events(namespace, "pf") if e["reason"] == "DriftCorrected")
     assert "AllowInternetOutbound" in event["message"] and "AllowOnlyApprovedOutbound" in event["message"]
 
+
+
+def test_a_role_assignment_deleted_by_hand_is_restored_by_the_next_drift_check(operator, kube, namespace, sim_admin):
+    az = Azure(sim_admin, "roledrift")
+    kube.apply(workspace_manifest("pf", az, isolation="AllowInternetOutbound"), namespace)
+    recorded = {r["roleDefinitionId"].rsplit("/", 1)[-1]: r for r in ready(kube, namespace, "pf")["status"]["roleAssignments"]}
+    table = recorded[TABLE_ROLE]
+    table_id = f"{table['scope']}/providers/Microsoft.Authorization/roleAssignments/{table['name']}"
+    since = az.mark()
+
+    removed = sim_admin.delete_role_assignment(table_id)  # "someone removed it in the portal"
+    assert removed["name"] == table["name"]
+    kube.wait_for(KIND, namespace, "pf", lambda o: "DriftCorrected" in reasons(kube, namespace, "pf"), WAIT,
+                  "to restore the role assignment")
+    obj = ready(kube, namespace, "pf")
+
+    granted = {(a["name"], a["properties"]["roleDefinitionId"].rsplit("/", 1)[-1])
+               for a in sim_admin.role_assignments(az.storage, az.principal)}
+    assert granted == {(recorded[FILE_ROLE]["name"], FILE_ROLE), (table["name"], TABLE_ROLE)}  # back, under its old name
+    writes = az.writes(since)
+    assert [(w["method"], w["status"]) for w in writes] == [("PUT", 201)]
+    assert table["name"] in writes[0]["path"]
+    event = next(e for e in kube.events(namespace, "pf") if e["reason"] == "DriftCorrected")
+    assert "Storage Table Data Contributor" in event["message"] and table["name"] in event["message"]
+    assert "removed outside the operator" in event["message"]
+    assert sorted(r["name"] for r in obj["status"]["roleAssignments"]) == sorted(r["name"] for r in recorded.values())
+
+    since = az.mark()
+    drift_checks(kube, namespace, "pf", n=2)
+    assert az.writes(since) == []  # converged again: nothing more to correct
+
+
+def test_an_equivalent_assignment_made_by_hand_after_a_deletion_counts_as_done(operator, kube, namespace, sim_admin):
+    az = Azure(sim_admin, "roleequiv")
+    kube.apply(workspace_manifest("pf", az, isolation="AllowInternetOutbound"), namespace)
+    recorded = {r["roleDefinitionId"].rsplit("/", 1)[-1]: r for r in ready(kube, namespace, "pf")["status"]["roleAssignments"]}
+    table = recorded[TABLE_ROLE]
+    group = f"/subscriptions/{az.sub}/resourceGroups/{az.rg}"
+    since = az.mark()
+
+    # Someone replaces the operator's Table grant on the account with one on the whole resource group.
+    sim_admin.delete_role_assignment(f"{table['scope']}/providers/Microsoft.Authorization/roleAssignments/{table['name']}")
+    by_hand = sim_admin.seed_role_assignment(group, TABLE_ROLE, az.principal)
+    obj = kube.wait_for(KIND, namespace, "pf",
+                        lambda o: any(r["name"] == by_hand["name"] for r in (o.get("status") or {}).get("roleAssignments") or ()),
+                        WAIT, "to record the assignment made by hand")
+    assert is_ready(obj)
+    record = next(r for r in obj["status"]["roleAssignments"] if r["name"] == by_hand["name"])
+    assert (record["scope"].lower(), record["createdByOperator"]) == (group.lower(), False)
+    assert table["name"] not in [r["name"] for r in obj["status"]["roleAssignments"]]
+    assert az.writes(since) == []  # nothing assigned again: the identity still holds the role
+    assert "DriftCorrected" not in reasons(kube, namespace, "pf")
 
 # --- control annotation -----------------------------------------------------------------------------------------
 

@@ -152,6 +152,19 @@ class SimAdmin:
                                                   "addRules": add_rules, "isolationMode": isolation_mode,
                                                   "firewallSku": firewall_sku})
 
+    def role_assignments(self, scope_prefix: str, principal_id: str | None = None) -> list[dict[str, Any]]:
+        """Role assignments at or below the scope (ARM bodies: id, name, properties.{roleDefinitionId, principalId, scope})."""
+        return self._call("GET", "roleAssignments", query={"scopePrefix": scope_prefix, "principalId": principal_id})
+
+    def seed_role_assignment(self, scope: str, role_id: str, principal_id: str, name: str | None = None) -> dict[str, Any]:
+        """Grant a built-in role "by hand in the portal": no ARM request is logged. Returns the ARM body."""
+        return self._call("POST", "roleAssignments", {"scope": scope, "roleId": role_id, "principalId": principal_id,
+                                                      "name": name})
+
+    def delete_role_assignment(self, assignment_id: str) -> dict[str, Any]:
+        """Remove an assignment "by hand in the portal": no ARM request is logged. Returns what was removed."""
+        return self._call("DELETE", "roleAssignments", query={"assignmentId": assignment_id})
+
     # ---- authorization -------------------------------------------------------------------------------------
     def deny(self, scope_prefix: str, actions: list[str] | None = None, principal_id: str | None = None) -> dict[str, Any]:
         """403 AuthorizationFailed for matching actions (fnmatch patterns, default all) under the scope prefix."""

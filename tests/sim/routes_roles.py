@@ -1,11 +1,21 @@
 """Microsoft.Authorization/roleAssignments at 2022-04-01: synchronous PUT (201 created, 200 unchanged), GET,
-DELETE, list at a scope; 409 RoleAssignmentExists for the same role, principal and scope under another name."""
+DELETE, list at a scope; 409 RoleAssignmentExists for the same role, principal and scope under another name.
+
+List filters are ARM's documented ones (REST reference and the Azure RBAC REST guide), and nothing else:
+  (none)                               at, above and below the scope
+  atScope()                            at or above the scope
+  principalId eq '{id}'                that principal (user, group or service principal), at, above and below
+  assignedTo('{id}')                   that user or service principal, including its groups' assignments
+  atScope() and assignedTo('{id}')     both
+Any other filter (e.g. atScope() and principalId eq ..., which real ARM refuses) is 400 UnsupportedQuery. The
+simulator has no groups, so assignedTo matches the principal's own assignments. Lists are paged (SimConfig.page_size)
+with a nextLink that carries the filter, so clients' nextLink handling is exercised."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -19,8 +29,36 @@ from .world import World
 TYPE = "Microsoft.Authorization/roleAssignments"
 SCOPE = r"(?P<scope>(?:/[^/]+)*?)"
 BASE = SCOPE + r"/providers/Microsoft\.Authorization/roleAssignments"
+_ID = r"'(?P<{}>[^']+)'"
+_AT_SCOPE = r"atScope\(\)"
+_ASSIGNED_TO = r"assignedTo\(" + _ID.format("assigned") + r"\)"
+FILTERS = [re.compile(rf"^\s*{f}\s*$", re.IGNORECASE) for f in (
+    "",
+    _AT_SCOPE,
+    r"principalId\s+eq\s+" + _ID.format("principal"),
+    _ASSIGNED_TO,
+    rf"{_AT_SCOPE}\s+and\s+{_ASSIGNED_TO}",
+    rf"{_ASSIGNED_TO}\s+and\s+{_AT_SCOPE}",
+)]
 ROLE_DEF_RE = re.compile(r"^(/subscriptions/[^/]+)?/providers/Microsoft\.Authorization/roleDefinitions/(?P<id>[^/]+)$",
                          re.IGNORECASE)
+
+
+def covers(assigned_scope: str, scope: str) -> bool:
+    """An assignment applies at its scope and below it; compared by whole path segments."""
+    a, s = ids.key(assigned_scope).rstrip("/"), ids.key(scope).rstrip("/")
+    return s == a or s.startswith(a + "/")
+
+
+def parse_filter(flt: str) -> tuple[bool, str | None]:
+    """-> (at or above the scope only, principal the assignments must belong to), or 400 UnsupportedQuery."""
+    for pattern in FILTERS:
+        match = pattern.match(flt)
+        if match:
+            groups = match.groupdict()
+            return "atscope()" in flt.replace(" ", "").lower(), groups.get("principal") or groups.get("assigned")
+    raise ArmError(400, "UnsupportedQuery", f"The filter '{flt}' is not supported. Supported filters are either "
+                                            "'atScope()' or 'principalId eq '{value}' or assignedTo('{value}')'.")
 
 
 def assignment_body(a: RoleAssignment) -> dict[str, Any]:
@@ -64,19 +102,26 @@ class RoleAssignmentRoutes:
 
     async def list(self, ctx: Ctx) -> web.Response:
         scope = self._scope(ctx)
-        flt = unquote(ctx.request.query.get("$filter", ""))
-        principal = re.search(r"principalId\s+eq\s+'([^']+)'", flt, re.IGNORECASE)
-        at_scope = "atscope()" in flt.replace(" ", "").lower()
-        scope_key = ids.key(scope)
-        out = []
-        for a in self.w.estate.role_assignments.values():
-            a_scope = ids.key(a.scope)
-            # Without atScope(), ARM also lists assignments below the scope; with it, at or above it.
-            above = scope_key.startswith(a_scope)
-            applies = above if at_scope else (above or a_scope.startswith(scope_key))
-            if applies and (principal is None or a.principal_id.lower() == principal.group(1).lower()):
-                out.append(assignment_body(a))
-        return json_response(200, {"value": out})
+        flt = ctx.request.query.get("$filter", "")  # aiohttp has decoded it already
+        at_scope, principal = parse_filter(flt)
+        matching = [
+            a for a in sorted(self.w.estate.role_assignments.values(), key=lambda a: (a.created_on, a.name))
+            # atScope(): at or above the scope; otherwise also below it.
+            if (covers(a.scope, scope) or (not at_scope and covers(scope, a.scope)))
+            and (principal is None or a.principal_id.lower() == principal.lower())
+        ]
+        try:
+            start = max(0, int(ctx.request.query.get("$skipToken", "0")))
+        except ValueError:
+            raise ArmError(400, "InvalidSkipToken", "The $skipToken is not valid.") from None
+        size = max(1, self.w.config.page_size)
+        body: dict[str, Any] = {"value": [assignment_body(a) for a in matching[start:start + size]]}
+        if start + size < len(matching):
+            query = {"$skipToken": str(start + size)}
+            if flt:
+                query["$filter"] = quote(flt, safe="")
+            body["nextLink"] = ctx.url(ctx.request.path, **query)
+        return json_response(200, body)
 
     async def put(self, ctx: Ctx) -> web.Response:
         scope = self._scope(ctx)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import fnmatch
 import time
+import uuid
 from typing import Any
 
 from . import ids
 from .armhttp import ArmError
-from .constants import PE_BEHAVIOURS, PE_STATES
+from .constants import BUILTIN_ROLES, PE_BEHAVIOURS, PE_STATES
 from .ml_bodies import workspace_body
-from .model import Deny, ManagedCluster, Resource, ResourceGroup, Subscription, VirtualNetwork, Workspace
+from .model import Deny, ManagedCluster, Resource, ResourceGroup, RoleAssignment, Subscription, VirtualNetwork, Workspace
+from .routes_roles import assignment_body, covers
 from .world import World
 
 
@@ -200,6 +202,40 @@ class Seeder:
         if "firewallSku" in data:
             ws.firewall_sku = data["firewallSku"]
         return workspace_body(ws, self.w.mn.owner(ws), "2025-12-01")
+
+    def role_assignments(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """Role assignments whose scope is at or below `scopePrefix` (optionally of one principal), as ARM shows them."""
+        (prefix,) = _require(data, "scopePrefix")
+        principal = (data.get("principalId") or "").lower()
+        return [assignment_body(a) for a in self.w.estate.role_assignments.values()
+                if covers(prefix, a.scope) and (not principal or a.principal_id.lower() == principal)]
+
+    def role_assignment(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Grant a role as a person in the portal would (no ARM request is logged). `roleId`: a built-in role GUID."""
+        scope, role, principal = _require(data, "scope", "roleId", "principalId")
+        role = role.rsplit("/", 1)[-1].lower()
+        if role not in BUILTIN_ROLES:
+            raise SeedError(f"unknown built-in role {role}")
+        if not self.w.estate.scope_exists(scope):
+            raise SeedError(f"unknown scope {scope}")
+        for other in self.w.estate.role_assignments.values():
+            if (ids.key(other.scope) == ids.key(scope) and other.principal_id.lower() == principal.lower()
+                    and other.role_definition_id.rsplit("/", 1)[-1].lower() == role):
+                raise SeedError(f"{principal} already holds {role} at {scope} ({other.name})")
+        sub = ids.key(scope).split("/")[2]
+        created = RoleAssignment(name=data.get("name") or str(uuid.uuid4()), scope="/" + scope.strip("/"),
+                                 role_definition_id=f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}",
+                                 principal_id=principal, principal_type=self.w.estate.principals.get(principal.lower(), "ServicePrincipal"))
+        self.w.estate.role_assignments[ids.key(created.id)] = created
+        return assignment_body(created)
+
+    def delete_role_assignment(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Delete an assignment as a person in the portal would (no ARM request, so it is not in the request log)."""
+        (assignment_id,) = _require(data, "assignmentId")
+        removed = self.w.estate.role_assignments.pop(ids.key(assignment_id), None)
+        if removed is None:
+            raise SeedError(f"unknown role assignment {assignment_id}")
+        return assignment_body(removed)
 
     # ---- authorization -------------------------------------------------------------------------------------
     def deny(self, data: dict[str, Any]) -> Deny:

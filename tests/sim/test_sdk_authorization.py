@@ -11,6 +11,8 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.mgmt.authorization.aio import AuthorizationManagementClient
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 
+from .admin import SimAdminError
+from .constants import BUILTIN_ROLES
 from .helpers import scopes, secret_credential
 
 FILE_PRIVILEGED = "69566ab7-960f-475b-8e7c-b3118f30c6bd"
@@ -94,3 +96,69 @@ async def test_unknown_principal_and_role_are_rejected(auth_client, storage_scop
             role_definition_id=_role(sim_names[0], str(uuid.uuid4())), principal_id=storage_scope[1]))
     assert (no_principal.value.status_code, no_principal.value.error.code) == (400, "PrincipalNotFound")
     assert (no_role.value.status_code, no_role.value.error.code) == (400, "RoleDefinitionDoesNotExist")
+
+
+async def test_list_filters_are_the_documented_ones(auth_client, storage_scope, sim_names):
+    """principalId eq: at, above and below the scope; atScope() and assignedTo(): at or above only; a combination ARM
+    refuses (atScope() with principalId eq) is refused here too."""
+    storage, principal = storage_scope
+    sub, rg = sim_names
+    group = f"/subscriptions/{sub}/resourceGroups/{rg}"
+    on_storage = await auth_client.role_assignments.create(storage, str(uuid.uuid4()), RoleAssignmentCreateParameters(
+        role_definition_id=_role(sub, FILE_PRIVILEGED), principal_id=principal))
+    on_group = await auth_client.role_assignments.create(group, str(uuid.uuid4()), RoleAssignmentCreateParameters(
+        role_definition_id=_role(sub, TABLE_CONTRIBUTOR), principal_id=principal))
+
+    async def names(scope: str, flt: str) -> set[str]:
+        return {a.name async for a in auth_client.role_assignments.list_for_scope(scope, filter=flt)}
+
+    assert await names(group, f"principalId eq '{principal}'") == {on_storage.name, on_group.name}
+    assert await names(group, f"atScope() and assignedTo('{principal}')") == {on_group.name}
+    assert await names(storage, f"atScope() and assignedTo('{principal}')") == {on_storage.name, on_group.name}
+    assert await names(storage, f"assignedTo('{uuid.uuid4()}')") == set()
+    with pytest.raises(HttpResponseError) as refused:
+        await names(storage, f"atScope() and principalId eq '{principal}'")
+    assert (refused.value.status_code, refused.value.error.code) == (400, "UnsupportedQuery")
+    assert "Supported filters are either 'atScope()'" in refused.value.error.message
+
+
+async def test_list_is_paged_and_the_next_link_keeps_the_filter(auth_client, storage_scope, sim_names, sim_admin):
+    storage, principal = storage_scope
+    sub = sim_names[0]
+    size = (await asyncio.to_thread(sim_admin.config))["pageSize"]
+    roles = [r for r in BUILTIN_ROLES if r != "0b5fe924-9a61-425c-96af-cfe6e287ca2d"][:size + 1]
+    made = {(await auth_client.role_assignments.create(storage, str(uuid.uuid4()), RoleAssignmentCreateParameters(
+        role_definition_id=_role(sub, r), principal_id=principal))).name for r in roles}
+    # Another principal's grant on the same scope: the filter must survive onto the second page.
+    await auth_client.role_assignments.create(storage, str(uuid.uuid4()), RoleAssignmentCreateParameters(
+        role_definition_id=_role(sub, roles[0]), principal_id=(await asyncio.to_thread(sim_admin.info))["clientObjectId"]))
+    mark = await asyncio.to_thread(sim_admin.last_request_seq)
+    listed = [a.name async for a in auth_client.role_assignments.list_for_scope(
+        storage, filter=f"atScope() and assignedTo('{principal}')")]
+    assert sorted(listed) == sorted(made)
+    pages = [r for r in await asyncio.to_thread(sim_admin.requests, mark) if r["route"] == "roles.list"]
+    assert len(pages) == 2
+
+
+async def test_admin_grants_lists_and_deletes_assignments_behind_the_callers_back(auth_client, storage_scope, sim_names,
+                                                                             sim_admin):
+    storage, principal = storage_scope
+    created = await auth_client.role_assignments.create(storage, str(uuid.uuid4()), RoleAssignmentCreateParameters(
+        role_definition_id=_role(sim_names[0], FILE_PRIVILEGED), principal_id=principal))
+    seen = await asyncio.to_thread(sim_admin.role_assignments, f"/subscriptions/{sim_names[0]}", principal)
+    assert [a["id"] for a in seen] == [created.id]
+    mark = await asyncio.to_thread(sim_admin.last_request_seq)
+    removed = await asyncio.to_thread(sim_admin.delete_role_assignment, created.id)
+    assert removed["name"] == created.name
+    with pytest.raises(ResourceNotFoundError):
+        await auth_client.role_assignments.get(storage, created.name)
+    assert [r["method"] for r in await asyncio.to_thread(sim_admin.requests, mark)] == ["GET"]  # the deletion left no ARM trace
+    with pytest.raises(SimAdminError):
+        await asyncio.to_thread(sim_admin.delete_role_assignment, created.id)
+
+    by_hand = await asyncio.to_thread(sim_admin.seed_role_assignment, storage, TABLE_CONTRIBUTOR, principal)
+    fetched = await auth_client.role_assignments.get(storage, by_hand["name"])
+    assert (fetched.principal_id, fetched.role_definition_id) == (principal, _role(sim_names[0], TABLE_CONTRIBUTOR))
+    with pytest.raises(ResourceExistsError):  # ARM sees it like any other grant
+        await auth_client.role_assignments.create(storage, str(uuid.uuid4()), RoleAssignmentCreateParameters(
+            role_definition_id=_role(sim_names[0], TABLE_CONTRIBUTOR), principal_id=principal))

@@ -23,7 +23,7 @@ class SimConfig:
     provision_duration_s: float = 1.0
     retry_after_s: int = 1  # Retry-After on 202s and polls
     token_lifetime_s: int = 3600
-    page_size: int = 5  # outbound rules per list page (small, so nextLink is exercised)
+    page_size: int = 5  # outbound rules / role assignments per list page (small, so nextLink is exercised)
     default_pe_behaviour: str = "auto-approve"
     default_approve_after_s: float = 0.5
     throttle: ThrottleLimits | None = field(default_factory=ThrottleLimits.arm)

@@ -2,7 +2,8 @@
 
 Names are deterministic (uuid5 of scope, role and principal), so a retry after a crash finds the assignment it
 already made instead of creating a second one, and an assignment under another name (made by a person, or by the
-portal) is reported as existing (409 RoleAssignmentExists) and never touched.
+portal) is reported as existing (409 RoleAssignmentExists) and never touched. `list_for_principal` is how a drift check
+sees what Azure really holds (one read), instead of trusting what the operator wrote down earlier.
 """
 
 from __future__ import annotations
@@ -34,6 +35,16 @@ _EXISTING_ID = re.compile(r"ID of the existing role assignment is ([0-9a-fA-F]{3
 
 
 @dataclass(frozen=True)
+class Assignment:
+    """A role assignment as ARM lists it; role_definition_id is the full roleDefinitions ID, scope has a leading '/'."""
+
+    name: str
+    role_definition_id: str
+    scope: str
+    principal_id: str
+
+
+@dataclass(frozen=True)
 class EnsureResult:
     name: str  # our deterministic name, or the existing assignment's name when ARM tells it (409)
     created: bool  # True: the assignment under our name exists (made now, or by an earlier run of the operator)
@@ -58,6 +69,18 @@ def role_definition_id(scope: str, role_id: str) -> str:
     if role_id.strip().startswith("/"):
         return role_id.strip()
     return f"/subscriptions/{subscription_of(scope)}/providers/Microsoft.Authorization/roleDefinitions/{role_guid(role_id)}"
+
+
+def covers(assigned_scope: str, scope: str) -> bool:
+    """An assignment applies to its own scope and everything below it (subscription > resource group > resource)."""
+    a, s = normalize_scope(assigned_scope).lower(), normalize_scope(scope).lower()
+    return s == a or s.startswith(a.rstrip("/") + "/")
+
+
+def principal_filter(principal_id: str) -> str:
+    """ARM's documented filter for "this principal's assignments at or above the scope" (Azure RBAC REST guide:
+    atScope() and assignedTo('{objectId}')). principalId eq would also list assignments below the scope."""
+    return f"atScope() and assignedTo('{principal_id.strip()}')"
 
 
 def existing_assignment_name(message: str) -> str | None:
@@ -97,6 +120,26 @@ class RoleAssignments:
                 return EnsureResult(name=existing or name, created=False)
             raise err from exc
         return EnsureResult(name=name, created=True)
+
+    async def list_for_principal(self, scope: str, principal_id: str) -> list[Assignment]:
+        """The assignments that grant `principal_id` something at `scope` or above it (resource group, subscription,
+        management group): one GET, plus one per further page (nextLink). As ARM's assignedTo() does, this includes
+        assignments to groups the principal belongs to (their principal_id is the group's); callers match the
+        principal themselves. Anything below the scope is dropped here even if a server were to send it."""
+        scope = normalize_scope(scope)
+        found: list[Assignment] = []
+        try:
+            pager = self._client(scope).role_assignments.list_for_scope(
+                scope.lstrip("/"), filter=principal_filter(principal_id), **operation_option("roleAssignment.list")
+            )
+            async for item in pager:
+                assigned = normalize_scope(item.scope or "")
+                if covers(assigned, scope):
+                    found.append(Assignment(name=item.name or "", role_definition_id=item.role_definition_id or "",
+                                            scope=assigned, principal_id=item.principal_id or ""))
+        except CoreAzureError as exc:
+            raise errors.from_exception(exc, "roleAssignment.list") from exc
+        return found
 
     async def _find_existing(self, scope: str, role_id: str, principal_id: str) -> str | None:
         """The name of the equivalent assignment, for status; best effort (the grant itself is already in place)."""

@@ -159,19 +159,40 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
             else:
                 poll_error = err  # keep the record and follow it next time; the other steps go on meanwhile
 
+    assignments, roles_error = await _read_assignments(azure, spec, ws, logger)
+
     plan = planning.plan(spec, ws, policy=policy, previous=previous, assignment_name=assignment_name,
-                         provision_result=result)
+                         assignments=assignments, provision_result=result)
+    if roles_error is not None:
+        planning.after_assignments_unreadable(plan, roles_error.code, str(roles_error),
+                                              passing=roles_error.kind in PASSING_KINDS)
     failure = await _execute(body, plan, spec, azure, ns, name, logger)
     ready = _write(body, memo, patch, status, plan.status, plan.conditions, drift)
     metrics.set_managed_network_status(ns, name, plan.status.get("managedNetworkStatus"))
 
-    if failure is not None or poll_error is not None:
-        raise_for_azure_error(failure or poll_error, settings)
+    error = failure or poll_error or roles_error
+    if error is not None:
+        raise_for_azure_error(error, settings)
     if plan.follow_provisioning:
         # Not an error: the operation runs in Azure; look again soon (kopf keeps this retry across restarts).
         raise kopf.TemporaryError("waiting for managed network provisioning to finish in Azure (not a failure)",
                                   delay=settings.transient_retry)
     return ready
+
+
+async def _read_assignments(azure: Any, spec: WorkspaceSpec, ws: Any,
+                            logger: logging.Logger) -> tuple[list | None, AzureError | None]:
+    """What Azure really grants the workspace identity at or above its storage account (one read), so an assignment
+    deleted by hand is noticed. Not needed -> (None, None). Unreadable -> (None, error): the plan falls back to the
+    operator's own records this time, and the error decides when to look again."""
+    target = planning.assignment_target(spec, ws)
+    if target is None:
+        return None, None
+    try:
+        return await azure.roles.list_for_principal(*target), None
+    except AzureError as err:
+        logger.warning("could not list the workspace identity's role assignments: %s", err)
+        return None, err
 
 
 async def _execute(body: kopf.Body, plan: Plan, spec: WorkspaceSpec, azure: Any, ns: str, name: str,

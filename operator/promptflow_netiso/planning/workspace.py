@@ -1,6 +1,7 @@
 """PromptFlowWorkspace planning, pure (no I/O, no clock): desired spec + observed Azure state -> actions + status.
 
-Flow per reconcile (handlers/workspace.py): observe (workspace GET, role assignments, provisioning poll) -> `plan()`
+Flow per reconcile (handlers/workspace.py): observe (workspace GET, the identity's role assignments at or above its
+storage account when `assignment_target()` names them, provisioning poll) -> `plan()`
 -> execute `Plan.actions` in order, stopping at the first failure -> apply each action's outcome with the helpers at
 the bottom of this module -> status. Deletion has its own `plan_delete()`; the owned auto PrivateEndpointApproval is
 `desired_auto_approval()`.
@@ -12,11 +13,13 @@ Decisions that live here (documented for users in docs/workspace.md):
 - Storage roles: File Data Privileged Contributor always; Table Data Contributor only with the managed VNet (Azure's
   bring-your-own-VNet guidance asks for the File role alone, so we grant no more than that: least privilege).
 - An assignment of the same role to the same principal at the storage account or any parent scope counts as done.
+- Role assignments are judged from Azure's list, not from status: one the operator recorded that has gone (deleted
+  by hand) is assigned again and announced as drift; status records only tell drift from a first assignment.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 from ..conditions import FALSE, TRUE, UNKNOWN, condition
@@ -112,6 +115,13 @@ class ProvisionResultLike(Protocol):
     spark_ready: bool | None
 
 
+class AssignmentLike(Protocol):
+    name: str
+    role_definition_id: str
+    scope: str
+    principal_id: str
+
+
 @dataclass(frozen=True)
 class ObservedAssignment:
     """A role assignment of the workspace identity as Azure lists it (role_definition_id may be a full ARM ID)."""
@@ -162,12 +172,20 @@ class AssignRole:
     scope: str
     role_id: str
     principal_id: str
+    vanished: str | None = None  # drift: name of the recorded assignment that is no longer in Azure (deleted by hand)
 
     condition_type = CONDITION_STORAGE_ROLES_ASSIGNED
-    event_reason = EVENT_ROLE_ASSIGNED
+
+    @property
+    def event_reason(self) -> str:
+        return EVENT_DRIFT_CORRECTED if self.vanished else EVENT_ROLE_ASSIGNED
 
     def describe(self) -> str:
-        return f"{ROLE_NAMES.get(self.role_id, self.role_id)} assigned to the workspace identity {self.principal_id} on {_short(self.scope)}"
+        role = ROLE_NAMES.get(self.role_id, self.role_id)
+        if self.vanished:
+            return (f"{role} assignment {self.vanished} on {_short(self.scope)} was removed outside the operator; "
+                    f"assigned again to the workspace identity {self.principal_id}")
+        return f"{role} assigned to the workspace identity {self.principal_id} on {_short(self.scope)}"
 
 
 @dataclass(frozen=True)
@@ -196,6 +214,7 @@ class Previous:
     applied_isolation_mode: str | None = None
     provisioning: Mapping | None = None  # {operationUrl, startedAt}
     role_assignments: tuple[Mapping, ...] = ()
+    principal_id: str | None = None  # the identity the recorded role assignments were made for
 
     @classmethod
     def from_status(cls, status: Mapping | None, generation: int | None) -> "Previous":
@@ -211,6 +230,7 @@ class Previous:
             applied_isolation_mode=status.get("isolationMode"),
             provisioning=prov if isinstance(prov, Mapping) and prov.get("operationUrl") else None,
             role_assignments=tuple(r for r in status.get("roleAssignments") or () if isinstance(r, Mapping)),
+            principal_id=status.get("principalId"),
         )
 
 
@@ -237,11 +257,12 @@ def plan(
     policy: str,
     previous: Previous,
     assignment_name: AssignmentNameFn,
-    assignments: Sequence[ObservedAssignment] | None = None,
+    assignments: Sequence[AssignmentLike] | None = None,
     provision_result: ProvisionResultLike | None = None,
 ) -> Plan:
-    """`assignments`: the identity's role assignments as Azure lists them, or None when not read (then the
-    operator's own records in status count). `provision_result`: the poll of `previous.provisioning`, if any."""
+    """`assignments`: the identity's role assignments at or above `assignment_target()` as Azure lists them, or None
+    when they could not be read (then the operator's own records in status count, as a fallback).
+    `provision_result`: the poll of `previous.provisioning`, if any."""
     manage = policy != POLICY_SKIP
     actions: list[Action] = []
     status = observed_status(ws)
@@ -281,6 +302,14 @@ def plan(
     actions += role_actions
     status["roleAssignments"] = records
     return Plan(tuple(actions), conds, status, follow_provisioning=following)
+
+
+def assignment_target(spec: WorkspaceSpec, ws: WorkspaceLike) -> tuple[str, str] | None:
+    """(scope, principal) whose role assignments `plan()` needs, or None when it needs none (no roles wanted, no
+    storage or identity, or the spec is blocked by a service limit): then no read is spent on them."""
+    if not desired_roles(spec) or not ws.storage_account_id or not ws.principal_id or limit_violations(spec, ws):
+        return None
+    return ws.storage_account_id, ws.principal_id
 
 
 def observed_status(ws: WorkspaceLike) -> dict:
@@ -430,7 +459,7 @@ def desired_roles(spec: WorkspaceSpec) -> tuple[str, ...]:
 
 
 def _storage_roles(spec: WorkspaceSpec, ws: WorkspaceLike, manage: bool, previous: Previous,
-                   observed: Sequence[ObservedAssignment] | None, assignment_name: AssignmentNameFn):
+                   observed: Sequence[AssignmentLike] | None, assignment_name: AssignmentNameFn):
     """-> (condition, actions, status records). Records of assignments the operator created stay listed even when no
     longer wanted, so a Delete policy can still remove them."""
     roles = desired_roles(spec)
@@ -448,21 +477,29 @@ def _storage_roles(spec: WorkspaceSpec, ws: WorkspaceLike, manage: bool, previou
 
     records: list[dict] = []
     actions: list[Action] = []
+    missing_roles: list[str] = []
     for role in roles:
         ours = assignment_name(scope, role, principal)
         found = _find_assignment(role, scope, principal, ours, observed, previous.role_assignments)
         if found is not None:
             records.append(found)
-        elif manage:
-            actions.append(AssignRole(scope=scope, role_id=role, principal_id=principal))
-    # Keep records of our own earlier assignments that are not in the desired set any more (e.g. another principal).
-    listed = {_lower(r["name"]) for r in records}
-    records += [r for r in kept if _lower(r.get("name")) not in listed]
+            continue
+        missing_roles.append(role)
+        if manage:
+            vanished = _vanished(role, scope, principal, ours, previous) if observed is not None else None
+            actions.append(AssignRole(scope=scope, role_id=role, principal_id=principal, vanished=vanished))
+    # Keep records of our own earlier assignments that are not in the desired set any more (e.g. another principal),
+    # for deletion. With Azure's list at hand, our records of the desired grants are replaced by what it says: a stale
+    # record of an assignment deleted by hand must not stand in for it.
+    replaced = {_lower(r["name"]) for r in records}
+    if observed is not None:
+        replaced |= {_lower(assignment_name(scope, r, principal)) for r in roles}
+    records += [r for r in kept if _lower(r.get("name")) not in replaced]
 
-    if all(_has(records, r, scope) for r in roles):
+    if not missing_roles:
         names = ", ".join(ROLE_NAMES[r] for r in roles)
         return condition(CONDITION_STORAGE_ROLES_ASSIGNED, TRUE, REASON_ASSIGNED, f"{names} on {_short(scope)}"), [], records
-    missing = ", ".join(ROLE_NAMES[r] for r in roles if not _has(records, r, scope))
+    missing = ", ".join(ROLE_NAMES[r] for r in missing_roles)
     if not manage:
         return (condition(CONDITION_STORAGE_ROLES_ASSIGNED, FALSE, REASON_SKIPPED,
                           f"missing {missing} on {_short(scope)}; not assigned because reconcile-policy is skip"),
@@ -471,17 +508,33 @@ def _storage_roles(spec: WorkspaceSpec, ws: WorkspaceLike, manage: bool, previou
             actions, records)
 
 
-def _find_assignment(role: str, scope: str, principal: str, ours: str, observed: Sequence[ObservedAssignment] | None,
+def _vanished(role: str, scope: str, principal: str, ours: str, previous: Previous) -> str | None:
+    """The name of the assignment status recorded as granting `role` on `scope` to this same identity, which Azure
+    no longer lists: someone deleted it. None for a first assignment (or a new identity)."""
+    same_identity = not previous.principal_id or _lower(previous.principal_id) == _lower(principal)
+    for r in previous.role_assignments:
+        if role_guid(r.get("roleDefinitionId")) != role or not _covers(r.get("scope") or "", scope) or not r.get("name"):
+            continue
+        # Our own names encode the principal; someone else's equivalent counted for the identity status named.
+        if (_lower(r["name"]) == _lower(ours)) if r.get("createdByOperator") else same_identity:
+            return str(r["name"])
+    return None
+
+
+def _find_assignment(role: str, scope: str, principal: str, ours: str, observed: Sequence[AssignmentLike] | None,
                      recorded: Iterable[Mapping]) -> dict | None:
     """The status record of an assignment that already grants `role` on `scope`, or None when one is needed."""
     if observed is not None:
-        for a in observed:
-            if (_lower(a.principal_id) == _lower(principal) and role_guid(a.role_definition_id) == role
-                    and _covers(a.scope, scope)):
-                # Ours when it carries our deterministic name: survives a crash between the PUT and the status write.
-                return role_record(a.scope, role, a.name, created_by_operator=_lower(a.name) == _lower(ours))
-        return None
-    # Not read this time: trust what the operator recorded for this very scope and role.
+        granting = [a for a in observed if _lower(a.principal_id) == _lower(principal)
+                    and role_guid(a.role_definition_id) == role and _covers(a.scope, scope)]
+        # Ours first (it carries our deterministic name, so this also survives a crash between the PUT and the status
+        # write): its record must stay, or deletionPolicy Delete would forget it beside someone else's equivalent.
+        granting.sort(key=lambda a: _lower(a.name) != _lower(ours))
+        if not granting:
+            return None
+        a = granting[0]
+        return role_record(a.scope, role, a.name, created_by_operator=_lower(a.name) == _lower(ours))
+    # Could not be read this time: trust what the operator recorded for this very scope and role.
     for r in recorded:
         if role_guid(r.get("roleDefinitionId")) == role and _lower(r.get("scope")) == _lower(scope):
             if not r.get("createdByOperator") or _lower(r.get("name")) == _lower(ours):
@@ -550,6 +603,14 @@ def after_failure(plan_: Plan, action: Action, code: str, text: str, passing: bo
     c = condition(action.condition_type, UNKNOWN if passing else FALSE, pascal(code), text)
     _replace(plan_, c)
     return c
+
+
+def after_assignments_unreadable(plan_: Plan, code: str, text: str, passing: bool = False) -> None:
+    """The role assignments could not be listed, so the plan trusted status records. A passing fault (throttling,
+    5xx) leaves that outcome standing; a lasting one (e.g. 403 on roleAssignments/read) is shown, because the
+    operator cannot tell whether the roles are still granted."""
+    if not passing and plan_.condition(CONDITION_STORAGE_ROLES_ASSIGNED) is not None:
+        _replace(plan_, condition(CONDITION_STORAGE_ROLES_ASSIGNED, FALSE, pascal(code), text))
 
 
 def unreachable_conditions(code: str, text: str, passing: bool = False) -> list[dict]:

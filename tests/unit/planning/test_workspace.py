@@ -320,6 +320,101 @@ def test_a_new_identity_gets_new_assignments_and_the_old_records_are_kept_for_de
     assert old in pl.status["roleAssignments"]
 
 
+def test_a_new_identity_is_not_masked_by_the_old_identitys_records_of_both_roles():
+    old = [p.role_record(STORAGE, r, roles.assignment_name(STORAGE, r, "old-principal"), True) for r in (FILE, TABLE)]
+    previous = Previous.from_status({"roleAssignments": old, "principalId": "old-principal"}, generation=1)
+    pl = plan(spec(), workspace(), previous=previous, assignments=())
+    assert list(pl.actions) == [AssignRole(STORAGE, FILE, PRINCIPAL), AssignRole(STORAGE, TABLE, PRINCIPAL)]
+    assert all(a.event_reason == p.EVENT_ROLE_ASSIGNED for a in pl.actions)  # a first grant, not drift
+    assert all(r in pl.status["roleAssignments"] for r in old)
+
+
+# --- drift: Azure's list is the truth, status only tells drift from a first assignment --------------------------------
+
+
+def converged_previous(assignments=BOTH_ROLES) -> Previous:
+    first = plan(spec(), workspace(), assignments=assignments)
+    return Previous.from_status({"roleAssignments": first.status["roleAssignments"], "principalId": PRINCIPAL}, generation=1)
+
+
+def test_an_assignment_deleted_by_hand_is_assigned_again_and_announced_as_drift():
+    previous = converged_previous()
+    pl = plan(spec(), workspace(), previous=previous, assignments=(ours(FILE),))
+    table = roles.assignment_name(STORAGE, TABLE, PRINCIPAL)
+    assert list(pl.actions) == [AssignRole(STORAGE, TABLE, PRINCIPAL, vanished=table)]
+    action = pl.actions[0]
+    assert action.event_reason == "DriftCorrected"
+    assert action.describe() == (f"Storage Table Data Contributor assignment {table} on wsstore was removed outside the "
+                                 f"operator; assigned again to the workspace identity {PRINCIPAL}")
+    assert cond(pl, "StorageRolesAssigned") == ("False", p.REASON_ASSIGNING)
+    assert table not in [r["name"] for r in pl.status["roleAssignments"]]  # the stale record does not stand in
+
+    p.after_role_assigned(pl, action, table, created=True, ours=table)
+    assert cond(pl, "StorageRolesAssigned") == ("True", p.REASON_ASSIGNED)
+    assert sorted(r["name"] for r in pl.status["roleAssignments"]) == sorted(r["name"] for r in previous.role_assignments)
+
+
+def test_an_equivalent_granted_by_hand_in_place_of_a_deleted_one_counts_and_is_not_ours():
+    previous = converged_previous()
+    by_hand = ObservedAssignment("9999", f"/providers/Microsoft.Authorization/roleDefinitions/{TABLE}", RG_ID, PRINCIPAL)
+    pl = plan(spec(), workspace(), previous=previous, assignments=(ours(FILE), by_hand))
+    assert pl.actions == ()
+    assert cond(pl, "StorageRolesAssigned") == ("True", p.REASON_ASSIGNED)
+    table = next(r for r in pl.status["roleAssignments"] if r["roleDefinitionId"].endswith(TABLE))
+    assert (table["name"], table["scope"], table["createdByOperator"]) == ("9999", RG_ID, False)
+
+
+def test_our_own_assignment_is_the_one_recorded_beside_an_equivalent_so_deletion_still_finds_it():
+    by_hand = [ObservedAssignment("9999", f"/providers/Microsoft.Authorization/roleDefinitions/{r}", RG_ID, PRINCIPAL) for r in (FILE, TABLE)]
+    pl = plan(spec(), workspace(), previous=converged_previous(), assignments=(*by_hand, *BOTH_ROLES))
+    assert pl.actions == ()
+    assert [r["createdByOperator"] for r in pl.status["roleAssignments"]] == [True, True]
+
+
+def test_an_equivalent_someone_else_made_that_disappears_is_replaced_by_ours_as_drift():
+    theirs = [ObservedAssignment("1234", f"/providers/Microsoft.Authorization/roleDefinitions/{r}", STORAGE, PRINCIPAL) for r in (FILE, TABLE)]
+    previous = converged_previous(theirs)
+    pl = plan(spec(), workspace(), previous=previous, assignments=(theirs[0],))
+    assert list(pl.actions) == [AssignRole(STORAGE, TABLE, PRINCIPAL, vanished="1234")]
+
+
+def test_skip_reports_an_assignment_deleted_by_hand_without_assigning():
+    pl = plan(spec(), workspace(), policy="skip", previous=converged_previous(), assignments=(ours(FILE),))
+    assert pl.actions == ()
+    assert cond(pl, "StorageRolesAssigned") == ("False", p.REASON_SKIPPED)
+
+
+TARGET_CASES = [
+    # id, spec, workspace, what plan() needs listed
+    ("managed", spec(), workspace(), (STORAGE, PRINCIPAL)),
+    ("byo", spec(mode="BringYourOwnVirtualNetwork", target="Kubernetes"), workspace(isolation="Disabled"), (STORAGE, PRINCIPAL)),
+    ("not-requested", spec(assign=False), workspace(), None),
+    ("no-storage", spec(), workspace(storage=None), None),
+    ("no-identity", spec(), workspace(principal=None), None),
+    ("blocked-by-limits", spec(mode="BringYourOwnVirtualNetwork", target="Kubernetes"), workspace(kind="Hub", isolation=None), None),
+]
+
+
+@pytest.mark.parametrize("s,ws,expected", [c[1:] for c in TARGET_CASES], ids=[c[0] for c in TARGET_CASES])
+def test_role_assignments_are_read_only_when_the_plan_needs_them(s, ws, expected):
+    assert p.assignment_target(s, ws) == expected
+
+
+def test_unreadable_assignments_fall_back_to_records_and_only_a_lasting_error_is_shown():
+    previous = converged_previous()
+    text = "AuthorizationFailed: The client 'x' does not have authorization to perform action 'Microsoft.Authorization/roleAssignments/read'"
+    passing = plan(spec(), workspace(), previous=previous, assignments=None)
+    p.after_assignments_unreadable(passing, "TooManyRequests", "TooManyRequests: slow down", passing=True)
+    assert passing.actions == () and cond(passing, "StorageRolesAssigned") == ("True", p.REASON_ASSIGNED)
+
+    lasting = plan(spec(), workspace(), previous=previous, assignments=None)
+    p.after_assignments_unreadable(lasting, "AuthorizationFailed", text)
+    assert lasting.actions == ()
+    assert lasting.condition("StorageRolesAssigned")["message"] == text
+    assert (ready(lasting)["status"], ready(lasting)["reason"]) == ("False", "AuthorizationFailed")
+    assert len(lasting.status["roleAssignments"]) == 2  # records kept for deletion
+
+
 ROLE_BLOCKER_CASES = [
     ("no-storage", workspace(storage=None), ("False", p.REASON_NO_STORAGE)),
     ("no-identity", workspace(principal=None), ("False", p.REASON_NO_IDENTITY)),
