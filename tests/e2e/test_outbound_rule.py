@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 
 import pytest
 
-from tests.sim.admin import unique_names
+from tests.sim.admin import SeededWorkspace
 from tests.sim.arm_client import call
 from tests.sim.helpers import ML_API, ml_client
 from tests.support.kube import condition, is_ready
@@ -28,29 +27,16 @@ WAIT = 120  # generous: the machine is shared; nothing here asserts how fast
 APPROVED = "AllowOnlyApprovedOutbound"
 
 
-class Azure:
-    """One test's slice of the simulator: its workspace, and the requests that touched its subscription."""
+class Azure(SeededWorkspace):
+    """A provisioned AllowOnlyApprovedOutbound workspace by default, plus rule-specific views."""
 
     def __init__(self, admin, prefix: str, isolation: str = APPROVED, provisioned: bool = True, **seed):
-        self.admin = admin
-        self.sub, self.rg = unique_names(prefix)
-        self.ws_name = f"ws-{uuid.uuid4().hex[:8]}"
-        body = admin.seed_workspace(self.sub, self.rg, self.ws_name, isolation_mode=isolation, provisioned=provisioned, **seed)
-        self.ws_id = body["id"]
-        self.start = admin.last_request_seq()
+        super().__init__(admin, prefix, isolation_mode=isolation, provisioned=provisioned, **seed)
 
     def target(self, name: str, behaviour: str = "auto-approve", approve_after_s: float = 0.5) -> str:
         rid = f"/subscriptions/{self.sub}/resourceGroups/{self.rg}/providers/Microsoft.CognitiveServices/accounts/{name}"
         self.admin.seed_target(rid, pe_behaviour=behaviour, approve_after_s=approve_after_s)
         return rid
-
-    def mark(self) -> int:
-        self.start = self.admin.last_request_seq()
-        return self.start
-
-    def calls(self, since: int | None = None) -> list[dict]:
-        sub = self.sub.lower()
-        return [r for r in self.admin.requests(since=self.start if since is None else since) if sub in r["path"].lower()]
 
     def rule_writes(self, since: int | None = None) -> list[dict]:
         return [r for r in self.calls(since) if r["method"] != "GET" and "/outboundrules/" in r["path"].lower()]

@@ -8,11 +8,10 @@ Each test uses its own subscription and resource group, so the shared simulator'
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
-from tests.sim.admin import unique_names
+from tests.sim.admin import SeededWorkspace
 from tests.support.kube import condition, is_ready
 
 pytestmark = pytest.mark.e2e
@@ -24,26 +23,13 @@ FILE_ROLE, TABLE_ROLE = "69566ab7-960f-475b-8e7c-b3118f30c6bd", "0a9a7e1f-b9d0-4
 WAIT = 90  # generous: the machine is shared; nothing here asserts how fast
 
 
-class Azure:
-    """One test's slice of the simulator: its workspace, and the requests that touched its subscription."""
+class Azure(SeededWorkspace):
+    """A Default workspace with isolation Disabled by default, plus its identity and storage account."""
 
     def __init__(self, admin, prefix: str, kind: str = "Default", isolation: str = "Disabled", **seed):
-        self.admin = admin
-        self.sub, self.rg = unique_names(prefix)
-        self.ws_name = f"ws-{uuid.uuid4().hex[:8]}"
-        body = admin.seed_workspace(self.sub, self.rg, self.ws_name, kind=kind, isolation_mode=isolation, **seed)
-        self.ws_id = body["id"]
-        self.principal = body["identity"]["principalId"]
-        self.storage = body["properties"]["storageAccount"]
-        self.start = admin.last_request_seq()
-
-    def mark(self) -> int:
-        self.start = self.admin.last_request_seq()
-        return self.start
-
-    def calls(self, since: int | None = None) -> list[dict]:
-        sub = self.sub.lower()
-        return [r for r in self.admin.requests(since=self.start if since is None else since) if sub in r["path"].lower()]
+        super().__init__(admin, prefix, kind=kind, isolation_mode=isolation, **seed)
+        self.principal = self.body["identity"]["principalId"]
+        self.storage = self.body["properties"]["storageAccount"]
 
     def writes(self, since: int | None = None) -> list[dict]:
         return [r for r in self.calls(since) if r["method"] != "GET"]

@@ -223,3 +223,24 @@ class SimAdmin:
 
     def last_request_seq(self) -> int:
         return self._call("GET", "requests", query={"since": 2**62})["last"]
+
+
+class SeededWorkspace:
+    """One test's slice of the simulator: a workspace in a fresh subscription, and the ARM requests that touched it
+    since `mark()` (the request log is shared by every test; the subscription keeps tests apart)."""
+
+    def __init__(self, admin: SimAdmin, prefix: str, **seed: Any):
+        self.admin = admin
+        self.sub, self.rg = unique_names(prefix)
+        self.ws_name = f"ws-{uuid.uuid4().hex[:8]}"
+        self.body = admin.seed_workspace(self.sub, self.rg, self.ws_name, **seed)
+        self.ws_id = self.body["id"]
+        self.start = admin.last_request_seq()
+
+    def mark(self) -> int:
+        self.start = self.admin.last_request_seq()
+        return self.start
+
+    def calls(self, since: int | None = None) -> list[dict[str, Any]]:
+        sub = self.sub.lower()
+        return [r for r in self.admin.requests(since=self.start if since is None else since) if sub in r["path"].lower()]
