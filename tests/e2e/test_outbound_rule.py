@@ -379,9 +379,14 @@ def test_failed_rule_shows_azures_error_verbatim_and_recovers_once_fixed_in_azur
     ready_workspace(kube, namespace, az)
     apply(kube, namespace, rule_manifest("to-later", type="PrivateEndpoint",
                                          privateEndpoint={"serviceResourceId": missing, "subresourceTarget": "account"}))
-    obj = kube.wait_for(RULE, namespace, "to-later", lambda o: ready_reason(o) == "RuleFailed", WAIT, "to fail")
-    azure_error = az.rules()["to-later"]["errorInformation"]
-    assert azure_error and obj["status"]["errorInformation"] == azure_error
+    # The operator re-applies a Failed rule at each drift check, so Azure's error comes and goes; wait for a moment
+    # where the object and Azure show it together.
+    def failed_verbatim(o: dict) -> bool:
+        azure_error = az.rules().get("to-later", {}).get("errorInformation")
+        return ready_reason(o) == "RuleFailed" and bool(azure_error) and o["status"]["errorInformation"] == azure_error
+
+    obj = kube.wait_for(RULE, namespace, "to-later", failed_verbatim, WAIT, "to fail with Azure's error verbatim")
+    azure_error = obj["status"]["errorInformation"]
     assert obj["status"]["ruleStatus"] == "Failed"
     assert azure_error in condition(obj, "Ready")["message"]
 
