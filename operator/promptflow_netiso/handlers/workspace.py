@@ -232,16 +232,16 @@ async def _execute(body: kopf.Body, plan: Plan, spec: WorkspaceSpec, azure: Any,
 
 def _write(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, previous: Mapping, fields: Mapping,
            step_conditions: list[dict], drift: bool, ready: dict | None = None) -> dict:
-    """Patch only what changed (a converged check writes nothing but lastDriftCheck), post a Warning Event when a
-    step turns bad, update metrics. Returns the Ready condition."""
+    """Patch only what changed (a converged check writes nothing: when it ran is a metric, not status), post a
+    Warning Event when a step turns bad, update metrics. Returns the Ready condition."""
     generation = body.meta.get("generation")
     ns, name = body.meta["namespace"], body.meta["name"]
     merged = conditions.merge(previous.get("conditions"), step_conditions, generation)
     ready = ready or conditions.ready_summary(merged, planning.STEPS)
     merged = conditions.merge(merged, [ready], generation)
     new = {**fields, "observedGeneration": generation, "conditions": merged}
-    if drift:
-        new["lastDriftCheck"] = _now()
+    if previous.get("lastDriftCheck") is not None:
+        new["lastDriftCheck"] = None  # written by earlier versions on every check; removed once, never again
     for key, value in new.items():
         if previous.get(key) != value:
             patch.status[key] = value
@@ -360,11 +360,13 @@ async def sync_auto_approval(namespace: str, workspace: str, uid: str, spec: Wor
         manifest["metadata"]["annotations"] = {RECONCILE_POLICY_ANNOTATION: SKIP}
     key = (namespace, workspace)
     fingerprint = json.dumps(manifest, sort_keys=True) if manifest else ""
-    if use_cache and _applied.get(key) == fingerprint:
+    if (use_cache or manifest is None) and _applied.get(key) == fingerprint:
+        # Nothing wanted and already seen absent: only this operator creates an owned `-auto`, so no GET (a 404)
+        # on every check of every workspace without auto-approval.
         return
     try:
         if manifest is None:
-            await _delete_auto_approval(namespace, desired.name, uid, logger)
+            await _delete_auto_approval(namespace, desired.name, uid, logger, raise_errors=True)
         else:
             await _apply(manifest)
     except KubeError as e:
@@ -424,7 +426,8 @@ async def _apply(manifest: dict) -> None:
                 field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml")
 
 
-async def _delete_auto_approval(namespace: str, name: str, owner_uid: str, logger: logging.Logger) -> None:
+async def _delete_auto_approval(namespace: str, name: str, owner_uid: str, logger: logging.Logger,
+                                raise_errors: bool = False) -> None:
     """Delete `<workspace>-auto` only when this workspace owns it (a person may have made one by that name)."""
     try:
         obj = await _call("get_namespaced_custom_object", GROUP, VERSION, namespace, PLURAL_APPROVAL, name)
@@ -436,6 +439,8 @@ async def _delete_auto_approval(namespace: str, name: str, owner_uid: str, logge
             return
         await _call("delete_namespaced_custom_object", GROUP, VERSION, namespace, PLURAL_APPROVAL, name)
     except KubeError as e:
+        if raise_errors:  # the caller reports it and tries again next time
+            raise
         logger.warning("could not delete PrivateEndpointApproval %s/%s: %s", namespace, name, e)
 
 
