@@ -78,17 +78,28 @@ def wait_all(kube: Kube, names: list[str], predicate, timeout: float, what: str)
         raise SystemExit(f"timed out waiting for {sorted(pending)} {what}")
 
 
-def count_drift_checks(kube: Kube, names: list[str], checks: int, timeout: float) -> dict[str, int]:
-    """Watch status.lastDriftCheck until every workspace has stamped it `checks` more times; returns the counts."""
-    last = {n: (kube.get(KIND, NAMESPACE, n).get("status") or {}).get("lastDriftCheck") for n in names}
+def drift_stamps(op) -> dict[str, float]:
+    """name -> promptflow_netiso_last_drift_check_timestamp_seconds of this namespace's workspaces."""
+    out = {}
+    for line in op.scrape().splitlines():
+        if (line.startswith("promptflow_netiso_last_drift_check_timestamp_seconds{") and f'kind="{KIND}"' in line
+                and f'namespace="{NAMESPACE}"' in line):
+            labels, value = line.rsplit(" ", 1)
+            out[labels.split('name="', 1)[1].split('"', 1)[0]] = float(value)
+    return out
+
+
+def count_drift_checks(op, names: list[str], checks: int, timeout: float) -> dict[str, int]:
+    """Watch each workspace's last-drift-check metric until it has moved `checks` more times; returns the counts."""
+    last = drift_stamps(op)
     seen = {n: 0 for n in names}
     deadline = time.monotonic() + timeout
     while min(seen.values()) < checks and time.monotonic() < deadline:
+        now = drift_stamps(op)
         for n in names:
-            stamp = (kube.get(KIND, NAMESPACE, n).get("status") or {}).get("lastDriftCheck")
-            if stamp and stamp != last[n]:
+            if now.get(n) and now.get(n) != last.get(n):
                 seen[n] += 1
-                last[n] = stamp
+                last[n] = now[n]
         time.sleep(0.2)
     if min(seen.values()) < checks:
         raise SystemExit(f"drift checks did not run in {timeout}s: {seen}")
@@ -122,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         summarize(f"first reconcile ({args.workspaces} workspaces: isolation mode, provisioning, 2 storage roles)", first)
 
         mark = admin.last_request_seq()
-        checks = count_drift_checks(kube, names, args.drift_checks, args.timeout)
+        checks = count_drift_checks(stack.op, names, args.drift_checks, args.timeout)
         converged = per_workspace(admin.requests(since=mark), subs)
         reads, writes = summarize(f"converged drift check (per check; {sum(checks.values())} checks observed)",
                                   converged, divide_by=checks)
