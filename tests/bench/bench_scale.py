@@ -202,7 +202,7 @@ def manifests(sub: str, rg: str, workspaces: int, rules: int, targets: list[tupl
                 rid, sub_target = targets[(i * 2 + j) % len(targets)]
                 spec.update(type="PrivateEndpoint", privateEndpoint={"serviceResourceId": rid, "subresourceTarget": sub_target})
             else:
-                spec.update(type="FQDN", fqdn={"destination": f"host{j}.ws{i}.example.com"})
+                spec.update(type="FQDN", fqdn=f"host{j}.ws{i}.example.com")
             group.append({"apiVersion": API, "kind": "OutboundRule", "metadata": {"name": f"{ws}-r{j:02d}",
                           "namespace": NAMESPACE}, "spec": spec})
         out.append(group)
@@ -369,7 +369,7 @@ class Run:
             host = f"host{n % 2}.latency.example.com"
             before = time.time()
             self.cp.kubectl("patch", "outboundrule", rule, "-n", NAMESPACE, "--type=merge",
-                            "-p", json.dumps({"spec": {"fqdn": {"destination": host}}}))
+                            "-p", json.dumps({"spec": {"fqdn": host}}))
             first = None
             deadline = time.monotonic() + 30
             while first is None and time.monotonic() < deadline:
