@@ -43,24 +43,31 @@ async def login(settings: kopf.OperatorSettings, logger: logging.Logger, **kwarg
                                expiration=info.expiration, aiohttp_session=session)
 
 
-class TimerSuccessAtDebug(logging.Filter):
+# Event handlers that run on every watch event of their kind (our own status patches included): their success is
+# routine too.
+QUIET_HANDLERS = ("workspace_rule_event",)
+
+
+class RoutineSuccessAtDebug(logging.Filter):
     """kopf logs "Timer '...' succeeded." at INFO after every run: one line per object per drift interval (about
-    1.3 GB a day at 11,000 objects). A converged check is no news, so it becomes DEBUG (shown with --verbose);
-    what a check changes or fails on is still logged at INFO and above by the handlers and kopf."""
+    1.3 GB a day at 11,000 objects), and "Handler '...' succeeded." after every run of an event handler. A converged
+    check is no news, so these become DEBUG (shown with --verbose); what a check changes or fails on is still logged
+    at INFO and above by the handlers and kopf."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.INFO and isinstance(record.msg, str) and record.msg.startswith("Timer ") \
-                and record.msg.endswith(" succeeded."):
+        if record.levelno == logging.INFO and isinstance(record.msg, str) and routine(record.msg):
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-            return record_enabled(logging.getLogger(record.name), logging.DEBUG)
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
         return True
 
 
-def record_enabled(logger: logging.Logger, level: int) -> bool:
-    return logger.isEnabledFor(level)
+def routine(message: str) -> bool:
+    if not message.endswith(" succeeded."):
+        return False
+    return message.startswith("Timer ") or any(message == f"Handler '{h}' succeeded." for h in QUIET_HANDLERS)
 
 
-def quiet_timers() -> None:
+def quiet_routine_success() -> None:
     target = logging.getLogger("kopf.objects")
-    if not any(isinstance(f, TimerSuccessAtDebug) for f in target.filters):
-        target.addFilter(TimerSuccessAtDebug())
+    if not any(isinstance(f, RoutineSuccessAtDebug) for f in target.filters):
+        target.addFilter(RoutineSuccessAtDebug())

@@ -35,7 +35,7 @@ def configure_kopf(settings: kopf.OperatorSettings, ours: Settings | None = None
     # Bounded: objects handled at once (the Kubernetes connection cap is in kube_session.py). docs/scale.md.
     ours = ours or Settings()
     settings.queueing.worker_limit = ours.workers or None
-    kube_session.quiet_timers()
+    kube_session.quiet_routine_success()
 
 
 @kopf.on.startup()

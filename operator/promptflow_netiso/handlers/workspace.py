@@ -37,6 +37,7 @@ from ..model.workspace import WorkspaceSpec
 from ..planning import workspace as planning
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
+from . import outbound_rule
 from .common import SKIP, azure_from, post_event, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
         ready = _write(body, memo, patch, status, {}, planning.unreachable_conditions(err.code, str(err), passing), drift)
         raise_for_azure_error(err, settings)
         return ready  # not reached
+    outbound_rule.note_workspace(sub, rg, ws_name, ws.managed_network.network_id if ws.managed_network else None)
 
     result, poll_error = None, None
     if previous.provisioning:
