@@ -12,36 +12,27 @@ from promptflow_netiso.handlers.startup import configure_kopf
 from promptflow_netiso.settings import Settings
 
 
-def test_caps_have_bounded_defaults_and_zero_means_no_cap(monkeypatch):
+def test_the_connection_cap_has_a_bounded_default_and_zero_means_no_cap(monkeypatch):
     monkeypatch.delenv("PROMPTFLOW_NETISO_KUBE_CONNECTIONS", raising=False)
-    monkeypatch.delenv("PROMPTFLOW_NETISO_WORKERS", raising=False)
-    s = Settings.from_env()
-    assert (s.kube_connections, s.workers) == (20, 100)
-    assert kube_session.connection_limit(s) == 20
-
+    assert kube_session.connection_limit(Settings.from_env()) == 20
     monkeypatch.setenv("PROMPTFLOW_NETISO_KUBE_CONNECTIONS", "0")
-    monkeypatch.setenv("PROMPTFLOW_NETISO_WORKERS", "0")
-    s = Settings.from_env()
-    assert kube_session.connection_limit(s) == 0  # aiohttp: no limit
-    settings = kopf.OperatorSettings()
-    configure_kopf(settings, s)
-    assert settings.queueing.worker_limit is None
+    assert kube_session.connection_limit(Settings.from_env()) == 0  # aiohttp: no limit
 
 
 def test_a_connection_cap_below_the_watch_streams_is_raised():
     assert kube_session.connection_limit(Settings(kube_connections=3)) == kube_session.MIN_KUBE_CONNECTIONS
 
 
-def test_the_worker_cap_reaches_kopf():
+def test_no_kopf_worker_limit_that_would_deadlock_the_start_behind_the_indexes():
     settings = kopf.OperatorSettings()
-    configure_kopf(settings, Settings(workers=7))
-    assert settings.queueing.worker_limit == 7
+    configure_kopf(settings)
+    assert settings.queueing.worker_limit is None
 
 
 @pytest.mark.parametrize("raw", ["many", "-2", "1.5"])
 def test_bad_caps_name_the_variable(monkeypatch, raw):
-    monkeypatch.setenv("PROMPTFLOW_NETISO_WORKERS", raw)
-    with pytest.raises(ValueError, match="PROMPTFLOW_NETISO_WORKERS"):
+    monkeypatch.setenv("PROMPTFLOW_NETISO_KUBE_CONNECTIONS", raw)
+    with pytest.raises(ValueError, match="PROMPTFLOW_NETISO_KUBE_CONNECTIONS"):
         Settings.from_env()
 
 

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 FINALIZER = "netiso.promptflow.dev/finalizer"
 
 
-def configure_kopf(settings: kopf.OperatorSettings, ours: Settings | None = None) -> None:
+def configure_kopf(settings: kopf.OperatorSettings) -> None:
     # kopf's own state lives in status.kopf, not in annotations: status writes never bump metadata.generation and
     # GitOps tools ignore status, so Argo CD / Flux see no perpetual diff (see docs/gitops.md).
     settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
@@ -32,16 +32,16 @@ def configure_kopf(settings: kopf.OperatorSettings, ours: Settings | None = None
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 60
-    # Bounded: objects handled at once (the Kubernetes connection cap is in kube_session.py). docs/scale.md.
-    ours = ours or Settings()
-    settings.queueing.worker_limit = ours.workers or None
+    # No kopf worker_limit: below the number of objects of one kind it deadlocks the start (each worker waits for
+    # every index to be complete while holding its slot; the objects still queued never get one). What is bounded
+    # instead: API server connections (kube_session.py) and Azure requests per subscription. docs/scale.md.
     kube_session.quiet_routine_success()
 
 
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> None:
     memo.settings = Settings.from_env()
-    configure_kopf(settings, memo.settings)
+    configure_kopf(settings)
     memo.azure = Azure.from_settings(AzureSettings.from_env())
     metrics.start_server(memo.settings.metrics_port, memo.settings.metrics_addr)
     log.info("promptflow-netiso started: metrics on :%s, drift interval %ss", memo.settings.metrics_port, memo.settings.drift_interval)
