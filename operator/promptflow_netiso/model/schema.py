@@ -400,7 +400,8 @@ def workspace_status() -> Schema:
                                                  "deletionPolicy Delete)."),
             }},
         },
-        "lastDriftCheck": status_str("When the operator last compared Azure with the spec (RFC 3339)."),
+        "lastDriftCheck": status_str("No longer written (the operator removes it): when a drift check last ran is "
+                                     "the metric promptflow_netiso_last_drift_check_timestamp_seconds."),
     })
 
 
