@@ -281,7 +281,8 @@ class Run:
     def start_operator(self) -> float:
         if self.op is not None:
             self.op.stop()
-        env = {**self.cp.env(), **self.sim.env(), "PROMPTFLOW_NETISO_DRIFT_INTERVAL": str(self.args.drift_interval)}
+        env = {**self.cp.env(), **self.sim.env(), "PROMPTFLOW_NETISO_DRIFT_INTERVAL": str(self.args.drift_interval),
+               **dict(kv.split("=", 1) for kv in self.args.operator_env)}
         self.op = OperatorProcess(env, self.workdir, verbose=False)
         started = time.time()
         self.op.start(timeout=300)
@@ -480,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-gap", type=float, default=2.0, help="seconds between batches")
     ap.add_argument("--patches", type=int, default=20, help="patches of one rule for the event -> ARM latency")
     ap.add_argument("--no-restart", action="store_true")
+    ap.add_argument("--operator-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="extra environment of the operator process (e.g. MALLOC_ARENA_MAX=2)")
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--full", action="store_true", help="1,000 workspaces x 10 rules, both modes, 60 s interval")
     args = ap.parse_args(argv)
