@@ -327,7 +327,7 @@ def test_chart_values_reach_the_operators_settings(render, monkeypatch):
 
     deployment = find(render({
         "azure": {"cloud": "Custom", "armEndpoint": "https://arm.example.test", "authorityHost": "https://login.example.test"},
-        "operator": {"driftInterval": 123, "maxConcurrency": 7, "metricsPort": 9090},
+        "operator": {"driftInterval": 123, "maxConcurrency": 7, "metricsPort": 9090, "kubeConnections": 33},
         "extraEnv": [{"name": "PROMPTFLOW_NETISO_SLOW_RETRY", "value": "45"}],
     }), "Deployment")
     env = env_of(deployment)
@@ -338,6 +338,7 @@ def test_chart_values_reach_the_operators_settings(render, monkeypatch):
 
     settings, azure = Settings.from_env(), AzureSettings.from_env(env)
     assert (settings.drift_interval, settings.metrics_port, settings.slow_retry) == (123, 9090, 45)
+    assert settings.kube_connections == 33
     assert azure.max_concurrency_per_subscription == 7
     cloud = azure.resolve_cloud()
     assert (cloud.arm_endpoint, cloud.authority_host) == ("https://arm.example.test", "https://login.example.test")
