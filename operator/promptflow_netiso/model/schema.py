@@ -46,6 +46,7 @@ from .common import (
     arm_id_re,
 )
 from .outbound_rule import Protocol, RuleAction, RuleType
+from .strict_fields import keep_unknown_fields, strict_fields_policy
 from .workspace import DeletionPolicy, DeploymentTargetType, IsolationMode, NetworkMode
 
 REGENERATE = "python -m promptflow_netiso.model.schema --out crds/"
@@ -652,7 +653,7 @@ def crd(kind: str, description: str, spec: Schema, status: Schema, columns: list
             "apiVersion": {"type": "string", "description": f"API version of this object: {GROUP}/{VERSION}."},
             "kind": {"type": "string", "description": f"Kind of this object: {kind}."},
             "metadata": {"type": "object"},
-            "spec": spec,
+            "spec": keep_unknown_fields(spec),  # typos refused by name, see strict_fields.py
             "status": status,
         },
     }
@@ -741,14 +742,24 @@ class _Dumper(yaml.SafeDumper):
     """Block style, and long descriptions kept on one line (stable diffs, no re-wrapping)."""
 
 
+STRICT_FIELDS_FILE = f"{GROUP}_strict-fields-policies.yaml"
+
+
 def render_crds() -> dict[str, str]:
-    """File name -> YAML text of every CRD (what crds/ must contain)."""
+    """File name -> YAML text of every CRD (what crds/ must contain), plus the policies refusing unknown fields
+    (they ship with the CRDs, so no install has the CRDs without them)."""
     header = f"# Generated from promptflow_netiso/model/schema.py. Do not edit: run `{REGENERATE}`.\n"
-    return {
-        file_name(kind): header + yaml.dump(manifest, Dumper=_Dumper, sort_keys=False, width=100_000,
-                                            default_flow_style=False, allow_unicode=True)
-        for kind, manifest in build_crds().items()
-    }
+
+    def dump(doc: Schema) -> str:
+        return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=100_000, default_flow_style=False,
+                         allow_unicode=True)
+
+    crds = build_crds()
+    files = {file_name(kind): header + dump(manifest) for kind, manifest in crds.items()}
+    policies = [doc for kind, manifest in crds.items()
+                for doc in strict_fields_policy(kind, manifest["spec"]["versions"][0]["schema"]["openAPIV3Schema"])]
+    files[STRICT_FIELDS_FILE] = header + "---\n".join(dump(doc) for doc in policies)
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:
