@@ -11,7 +11,7 @@ import pytest
 
 from promptflow_netiso.model.private_link import GROUP_IDS
 
-from .test_crds import AOAI, API, DELETE, FQDN_RULE, PE_RULE, RG_ID, TAG_RULE, WORKSPACE, WS_BYO, apply, get, variant
+from tests.e2e.test_crds import AOAI, API, DELETE, FQDN_RULE, PE_RULE, RG_ID, TAG_RULE, WORKSPACE, WS_BYO, apply, get, variant
 
 pytestmark = pytest.mark.e2e
 
@@ -133,7 +133,7 @@ REFUSED = [
     ("target-is-a-private-endpoint", {"spec.privateEndpoint.serviceResourceId": PE_ENDPOINT},
      "spec.privateEndpoint.serviceResourceId", "accepts private endpoints"),
     ("blob-on-cognitive-services", {"spec.privateEndpoint.subresourceTarget": "blob"},
-     "spec.privateEndpoint.subresourceTarget", "blob is not a sub-resource of microsoft.cognitiveservices/accounts; "
+     "spec.privateEndpoint.subresourceTarget", "blob is not a sub-resource of Microsoft.CognitiveServices/accounts; "
                                                "it has: account"),
     ("account-on-storage", {"spec.privateEndpoint.serviceResourceId": STORAGE},
      "spec.privateEndpoint.subresourceTarget", "it has: blob, blob_secondary"),

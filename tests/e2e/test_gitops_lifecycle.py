@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_deploy import CLIENT_ID, REPO, helm, load_all, values_file, with_client_id
+from tests.e2e.test_deploy import CLIENT_ID, REPO, helm, load_all, values_file, with_client_id
 
 pytestmark = pytest.mark.e2e
 
