@@ -19,15 +19,15 @@ local function condition(kind)
   return nil
 end
 
+-- The condition's message (Azure errors read "<Code>: <message>"), else its reason.
 local function describe(c)
   if c == nil then
     return ""
   end
-  local text = c.reason or ""
   if c.message ~= nil and c.message ~= "" then
-    text = text .. ": " .. c.message
+    return c.message
   end
-  return text
+  return c.reason or ""
 end
 
 local ready = condition("Ready")
