@@ -113,8 +113,8 @@ def test_helm_install_upgrade_uninstall_keeps_crds_and_objects(control_plane, un
     assert specs(control_plane, unwatched_namespace, "team-a") == before  # same objects (uids), same specs
     manifest = load_all(helm("get", "manifest", *where).stdout)
     assert {d["kind"] for d in manifest} >= {"Deployment", "Service", "NetworkPolicy", "ServiceAccount"}
-    deployment = json.loads(control_plane.kubectl("get", "deployment", "-n", ns, "-o", "json").stdout)["items"][0]
-    assert deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"] in ("1", "2")
+    netpol = json.loads(control_plane.kubectl("get", "networkpolicy", "-n", ns, "-o", "json").stdout)["items"]
+    assert len(netpol) == 1 and netpol[0]["spec"]["policyTypes"] == ["Ingress"]  # new in this chart version
     sa = json.loads(control_plane.kubectl("get", "sa", "-n", ns, "-o", "json").stdout)["items"]
     assert any(s["metadata"].get("annotations", {}).get("azure.workload.identity/client-id") == CLIENT_ID for s in sa)
     # The upgraded CRDs refuse typos for objects written from now on.
