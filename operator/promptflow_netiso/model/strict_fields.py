@@ -55,27 +55,29 @@ def _validation(path: str, node: Schema) -> Schema:
     keys = _cel_list(allowed)
     parts = [p for p in path.split(".") if p]
 
-    # Build `guard || check` from the outside in; list items become `.all(i, ...)`.
-    def build(expr: str, rest: list[str], shown: str) -> tuple[str, str]:
+    # Build `guard || check` from the outside in; list items become `.all(iN, ...)` (N: nesting depth).
+    def build(expr: str, rest: list[str], shown: str, depth: int = 0) -> tuple[str, str]:
+        where = shown.lstrip(".")
         if not rest:
             check = f"{expr}.all(k, k in {keys})"
-            message = (f"'{shown.lstrip('.')}: unknown field(s) ' + {expr}.filter(k, !(k in {keys})).join(', ') + "
+            message = (f"'{where}: unknown field(s) ' + {expr}.filter(k, !(k in {keys})).join(', ') + "
                        f"' (allowed: {', '.join(allowed)}); check the spelling'")
             return check, message
         head, tail = rest[0], rest[1:]
-        is_list = head.endswith("[]")
-        name = head[:-2] if is_list else head
+        name = head.removesuffix("[]")
         child = f"{expr}.{name}"
-        if is_list:
-            inner_check, _ = build("i", tail, f"{shown}.{name}[]")
-            check = f"!has({child}) || {child}.all(i, {inner_check})"
-            # The message names the first offending item's unknown keys.
-            bad = f"{child}.filter(i, !({inner_check}))"
-            message = (f"'{shown.lstrip('.')}.{name}[]: unknown field(s) ' + {bad}.map(i, i.filter(k, !(k in {keys})).join(', '))"
-                       f".join('; ') + ' (allowed: {', '.join(allowed)}); check the spelling'") if not tail else \
-                f"'{shown.lstrip('.')}.{name}[]: an item has unknown fields; check the spelling'"
+        if head.endswith("[]"):
+            item = f"i{depth}"
+            inner_check, _ = build(item, tail, f"{shown}.{name}[]", depth + 1)
+            check = f"!has({child}) || {child}.all({item}, {inner_check})"
+            if tail:  # an object nested inside list items: name the list
+                return check, f"'{where}.{name}[]: an item has unknown fields; check the spelling'"
+            # The unknown keys of every offending item.
+            bad = f"{child}.filter({item}, !({inner_check}))"
+            message = (f"'{where}.{name}[]: unknown field(s) ' + {bad}.map({item}, {item}.filter(k, !(k in {keys}))"
+                       f".join(', ')).join('; ') + ' (allowed: {', '.join(allowed)}); check the spelling'")
             return check, message
-        inner_check, inner_message = build(child, tail, f"{shown}.{name}")
+        inner_check, inner_message = build(child, tail, f"{shown}.{name}", depth)
         return f"!has({child}) || ({inner_check})", inner_message
 
     check, message = build("object", parts, "")
