@@ -79,8 +79,18 @@ class MachineLearningRoutes:
             ws.tags = {str(k): str(v) for k, v in body["tags"].items()}
         for key in ("publicNetworkAccess",):
             if isinstance(props.get(key), str):
+                if props[key] not in ("Enabled", "Disabled"):
+                    raise user_error(f"Invalid publicNetworkAccess '{props[key]}'. Allowed values: Enabled, Disabled.")
                 ws.public_network_access = props[key]
+        for key in ("friendlyName", "description"):  # echoed verbatim from then on
+            if isinstance(props.get(key), str):
+                ws.extra_properties[key] = props[key]
         wanted = props.get("managedNetwork")
+        if isinstance(wanted, dict):  # monitoring switches live beside the isolation settings
+            for key in ("enableFirewallLog", "enableNetworkMonitor"):
+                if isinstance(wanted.get(key), bool):
+                    ws.monitoring[key] = wanted[key]
+            wanted = {k: v for k, v in wanted.items() if k not in ("enableFirewallLog", "enableNetworkMonitor")}
         if not wanted:
             return json_response(200, workspace_body(ws, self.w.mn.owner(ws), ctx.api_version))
         if not isinstance(wanted, dict):
