@@ -192,8 +192,7 @@ class Network:
             pager = self._clients.get(rid.subscription).virtual_network_peerings.list(
                 rid.resource_group, rid.name, api_version=NETWORK_API_VERSION, **operation_option("vnetPeering.list")
             )
-            # serialize(): ARM's camelCase keys, which the parser (and the unit tests) read
-            return [parse_peering(p.serialize(keep_readonly=True)) async for p in pager]
+            return [parse_peering(p.as_dict()) async for p in pager]
         except CoreAzureError as exc:
             raise errors.from_exception(exc, "vnetPeering.list") from exc
 
