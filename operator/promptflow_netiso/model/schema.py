@@ -368,13 +368,15 @@ def workspace_spec() -> Schema:
                     "aksClusterId": arm_id(f"ARM ID of the Microsoft.ContainerService/managedClusters; required "
                                            f"when type is {kubernetes}, forbidden otherwise.", AKS_CLUSTER_TYPE),
                     "computeName": string(
-                        f"Name of the Kubernetes compute the cluster is attached as (type {kubernetes}).",
-                        max_length=16, min_length=2, default=DEFAULT_COMPUTE_NAME,
+                        f"Name of the Kubernetes compute the cluster is attached as (type {kubernetes}); "
+                        f"{DEFAULT_COMPUTE_NAME} when left out.",
+                        max_length=16, min_length=2,
                         rules=[matches(r"^[a-zA-Z][a-zA-Z0-9-]{1,15}$", "must be a compute name: 2-16 letters, "
                                        "digits or '-', starting with a letter")]),
                     "namespace": string(
-                        "Kubernetes namespace on the cluster that Azure ML deploys prompt flows into.",
-                        max_length=63, min_length=1, default=DEFAULT_COMPUTE_NAMESPACE,
+                        "Kubernetes namespace on the cluster that Azure ML deploys prompt flows into; "
+                        f"{DEFAULT_COMPUTE_NAMESPACE} when left out.",
+                        max_length=63, min_length=1,
                         rules=[matches(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
                                        "must be a Kubernetes namespace name (lower-case RFC 1123 label)")]),
                     "extension": obj(
@@ -409,17 +411,13 @@ def workspace_spec() -> Schema:
                                     "highAvailability": boolean("inferenceRouterHA: run the router with replicas "
                                                                 "(needs at least 3 nodes).", True),
                                 },
-                                default={"routerServiceType": InferenceRouterServiceType.LOAD_BALANCER.value,
-                                         "internalLoadBalancer": True, "allowInsecureConnections": False,
-                                         "highAvailability": True}),
+                                ),
                         },
                         rules=[rule("!self.install || (has(self.inference) && (self.inference.allowInsecureConnections"
                                     " || (has(self.inference.sslSecret) && has(self.inference.sslCname))))",
                                     "installing the extension with HTTPS scoring needs inference.sslSecret and "
                                     "inference.sslCname; or set inference.allowInsecureConnections true",
-                                    field_path=".inference.sslSecret", reason="FieldValueRequired")],
-                        default={"install": False, "name": DEFAULT_EXTENSION_NAME,
-                                 "releaseNamespace": DEFAULT_EXTENSION_NAMESPACE}),
+                                    field_path=".inference.sslSecret", reason="FieldValueRequired")]),
                 },
                 default={"type": DeploymentTargetType.MANAGED_ONLINE_ENDPOINT.value},
                 rules=[
