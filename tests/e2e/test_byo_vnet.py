@@ -213,3 +213,23 @@ def test_byo_vnet_with_a_managed_online_endpoint_is_refused_at_admission(kube, u
     assert res.returncode != 0
     assert "a managed online endpoint needs a managed virtual network" in res.stderr
     assert "spec.deploymentTarget.type" in res.stderr
+
+
+def test_an_extension_install_survives_an_operator_restart_and_is_not_started_twice(operator, kube, namespace, sim_admin):
+    az = Estate(sim_admin, "byo-restart", extension=False)
+    # The install's operation stays running for a while: long enough to kill the operator in the middle.
+    sim_admin.faults(rf"/subscriptions/{az.sub}/.*/extensions/azureml$", "stuck-lro", method="PUT", count=1, stuck_s=8)
+    try:
+        kube.apply(manifest("pf", az, install=True), namespace)
+        running = kube.wait_for(KIND, namespace, "pf",
+                                lambda o: bool(((o.get("status") or {}).get("deploymentTarget") or {}).get("extensionOperation")),
+                                WAIT, "to record the install's operation")
+        assert running["status"]["deploymentTarget"]["extensionOperation"]["operationUrl"].startswith("https://")
+        assert condition(running, "ExtensionReady")["reason"] == "Installing"
+        operator.restart()  # SIGKILL, like a crashed pod, while Azure installs
+        obj = kube.wait_for(KIND, namespace, "pf", is_ready, WAIT, "to be Ready after the restart")
+    finally:
+        sim_admin.clear_faults()
+    assert az.count("PUT", "/extensions/azureml") == 1  # followed, never started again
+    assert az.count("PUT", "/computes/pf-aks") == 1
+    assert obj["status"]["deploymentTarget"]["extensionInstalledByOperator"] is True

@@ -191,8 +191,8 @@ class Seeder:
         return pe
 
     def extension(self, data: dict[str, Any]) -> ClusterExtension:
-        """An extension already on a cluster (as `az k8s-extension create` leaves it), or `failWith` set on a
-        cluster with no extension: the next install of that name ends Failed with this message."""
+        """An extension already on a cluster (as `az k8s-extension create` leaves it). `failWith`: a later PUT of
+        it (a reinstall with other settings) ends Failed with this message."""
         cluster_id, name = _require(data, "clusterId", "name")
         state = data.get("provisioningState", "Succeeded")
         ext = ClusterExtension(cluster_id=cluster_id, name=name,
