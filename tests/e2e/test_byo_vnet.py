@@ -136,6 +136,16 @@ def test_aks_in_a_vnet_peered_both_ways_is_ready(operator, kube, namespace, sim_
     assert obj["status"]["deploymentTarget"]["virtualNetworks"] == [az.hub, az.spoke]
     assert "peerings Connected in both directions" in condition(obj, "NetworkVerified")["message"]
 
+    since = az.mark()
+    drift_checks(kube, namespace, n=2)
+    calls = az.calls(since)
+    checks = sum(1 for r in calls if r.get("route") == "ml.workspace.get")
+    assert az.writes(since) == []
+    # docs/byo-vnet.md: 9 reads per converged check with AKS in one peered VNet (the spoke is read for its side);
+    # checks are counted by their workspace GET, so the tail of one that straddles the mark adds up to 8 more.
+    assert sum(1 for r in calls if r["method"] == "GET") <= 9 * checks + 8
+    assert sum(1 for r in calls if r.get("route") == "network.vnet.get") <= 2 * checks + 2
+
 
 def test_a_peering_connected_on_one_side_only_names_the_missing_side_until_it_connects(operator, kube, namespace, sim_admin):
     az = Estate(sim_admin, "byo-oneside", aks_in="spoke", hub_to_spoke="Connected", spoke_to_hub="Initiated")
