@@ -33,7 +33,7 @@ from ..model import (
     VERSION,
 )
 from ..model.common import SpecError
-from ..model.workspace import WorkspaceSpec
+from ..model.workspace import NetworkMode, WorkspaceSpec
 from ..planning import byo_network as byo_planning
 from ..planning import workspace as planning
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
@@ -260,7 +260,7 @@ def _write(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, previous: Mappin
     generation = body.meta.get("generation")
     ns, name = body.meta["namespace"], body.meta["name"]
     merged = conditions.merge(previous.get("conditions"), step_conditions, generation)
-    byo = ((body.spec or {}).get("network") or {}).get("mode") == "BringYourOwnVirtualNetwork"
+    byo = ((body.spec or {}).get("network") or {}).get("mode") == NetworkMode.BRING_YOUR_OWN
     ready = ready or conditions.ready_summary(merged, planning.STEPS + (byo_planning.STEPS if byo else ()))
     merged = conditions.merge(merged, [ready], generation)
     new = {**fields, "observedGeneration": generation, "conditions": merged}
