@@ -250,6 +250,13 @@ CASES: dict[str, Case] = {
     "k8sconfig/extension_get_2025-03-01.json": Case(
         "GET", lambda p: f"{_cluster_id(p)}/providers/Microsoft.KubernetesConfiguration/extensions/{p['extensionName']}",
         setup=_seed_cluster(with_extension=True)),
+    "authorization/roleAssignments_listForScope_2022-04-01.json": Case(
+        "GET", lambda p: f"/{p['scope'].lstrip('/')}/providers/Microsoft.Authorization/roleAssignments",
+        setup=lambda admin, p, example: [
+            (admin.seed_subscription(p["subscriptionId"]), admin.seed_principal(a["properties"]["principalId"], "User"),
+             admin.seed_role_assignment("/" + p["scope"].lstrip("/"), a["properties"]["roleDefinitionId"],
+                                        a["properties"]["principalId"], name=a["name"]))
+            for a in example["responses"]["200"]["body"]["value"]]),
     "authorization/roleAssignments_createForResource_2022-04-01.json": Case(
         "PUT", lambda p: f"/{p['scope'].lstrip('/')}/providers/Microsoft.Authorization/roleAssignments/{p['roleAssignmentName']}",
         "parameters", lambda admin, p, example: (admin.seed_resource("/" + p["scope"].lstrip("/")),
