@@ -210,6 +210,8 @@ CASES: dict[str, Case] = {
     "ml/provisionManagedNetwork_2025-12-01.json": Case("POST", lambda p: f"{_ws(p)}/provisionManagedNetwork", "body",
                                                        _seed_ws(provisioned=False)),
     "ml/v2_managedNetwork_put_2026-03-15-preview.json": Case("PUT", _v2_path, "body", _seed_ws("AllowInternetOutbound")),
+    "ml/v2_batchOutboundRules_post_2025-12-01.json": Case("POST", lambda p: _v2_path(p, "/batchOutboundRules"), "body",
+                                                          _seed_ws()),
     "ml/v2_outboundRule_createOrUpdate_2026-03-15-preview.json": Case(
         "PUT", lambda p: _v2_path(p, f"/outboundRules/{p['ruleName']}"), "body", _seed_ws()),
     "ml/workspace_get_with_managedNetwork_2025-12-01.json": Case("GET", _ws, setup=_seed_workspace_like_the_example,
