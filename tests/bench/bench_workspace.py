@@ -161,10 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         checks = count_drift_checks(stack.op, names, args.drift_checks, args.timeout)
         converged = per_workspace(admin.requests(since=mark), subs)
         # Every check GETs the workspace exactly once: that count is the number of checks in the window (watching
-        # lastDriftCheck misses checks that land between two polls of a slow machine).
+        # the last-drift-check metric misses checks that land between two scrapes on a slow machine).
         ran = {n: sum(1 for r in items if r.get("route") == "ml.workspace.get") for n, items in converged.items()}
         reads, writes = summarize(f"converged drift check (per check; {sum(ran.values())} checks ran, "
-                                  f"{sum(checks.values())} seen in status)", converged, divide_by=ran)
+                                  f"{sum(checks.values())} seen in the metric)", converged, divide_by=ran)
         target_reads = TARGET_READS_BYO if args.byo else TARGET_READS
         ok = writes <= TARGET_WRITES and reads <= target_reads
         print(f"\ntarget per converged check: {TARGET_WRITES} writes, at most {target_reads} reads -> "
