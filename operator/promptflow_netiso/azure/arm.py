@@ -157,6 +157,15 @@ class ArmClient:
             raise errors.from_exception(exc, operation) from exc
 
 
+def poll_url(response: PipelineResponse) -> str | None:
+    """The URL to follow a long-running operation with (Azure-AsyncOperation first, as azure-core does), or None
+    when the response is already final."""
+    if not needs_polling(response):
+        return None
+    headers = response.http_response.headers
+    return headers.get("azure-asyncoperation") or headers.get("location")
+
+
 def needs_polling(response: PipelineResponse) -> bool:
     http = response.http_response
     if http.status_code == 202:

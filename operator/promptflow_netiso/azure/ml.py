@@ -9,9 +9,9 @@ handler keeps in status, so it survives an operator restart, and `poll_provision
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 
-from .arm import LRO_FAILED, LRO_RUNNING, ArmClient, json_body, segment
+from .arm import LRO_FAILED, LRO_RUNNING, ArmClient, json_body, poll_url, segment
 from .errors import AzureError, ErrorKind, error_fields
 from .limits import Limits
 
@@ -191,11 +191,15 @@ class MachineLearning:
             return None
         return parse_outbound_rule(json_body(response.http_response))
 
-    async def put_outbound_rule(self, sub: str, rg: str, ws: str, name: str, properties: dict) -> OutboundRule:
-        """PUT the rule (`properties` as in the ARM body) and follow the LRO (final state via Location)."""
+    async def put_outbound_rule(self, sub: str, rg: str, ws: str, name: str, properties: dict,
+                                on_accepted: Callable[[str | None], Awaitable[None]] | None = None) -> OutboundRule:
+        """PUT the rule (`properties` as in the ARM body) and follow the LRO (final state via Location).
+        `on_accepted(poll_url)` runs as soon as Azure accepted the PUT, before the operation is followed."""
         path = f"{workspace_path(sub, rg, ws)}/outboundRules/{segment(name)}"
         async with self._limits.workspace_lock(sub, rg, ws):
             initial = await self._arm.send("PUT", path, operation="outboundRule.put", api_version=API_VERSION, body={"properties": properties})
+            if on_accepted is not None:
+                await on_accepted(poll_url(initial))
             final = await self._arm.follow(initial, operation="outboundRule.put", final_state_via="location")
         body = json_body(final.http_response)
         if isinstance(body.get("properties"), dict):

@@ -34,6 +34,8 @@ from ..model.outbound_rule import OutboundRuleSpec, RuleType
 from ..planning import outbound_rule as planning
 from ..planning.outbound_rule import Coordinates, Event, Observed, Plan, Previous, WorkspaceFacts
 from ..settings import Settings
+from ..planning.intent import STATUS_KEY as PENDING_WRITE
+from . import intent
 from .common import azure_from, post_event, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
@@ -209,6 +211,8 @@ class _Context:
         self.spec_raw: Mapping = kw.get("spec") or {}
         self.max_age = max_age
         self.generation = self.meta.get("generation")
+        self.intent_open = False  # a pendingWrite is in status (recorded by this run or an earlier one)
+        self.keep_intent = False  # its outcome is not known in this run: leave it for the next one to settle
 
 
 async def _reconcile(ctx: _Context) -> Plan:
@@ -251,11 +255,17 @@ async def _run(ctx: _Context) -> Plan:
     events: list[Event] = []
     try:
         observed, network_id = await _observe(ctx, spec, coords, rule_name)
+        if previous.pending is not None:  # a write recorded before a crash: settle it from what Azure shows
+            ctx.intent_open = True
+            previous, recovered = planning.recover(previous, observed.rule, planning.rule_target(coords, rule_name))
+            events.extend(recovered)
+            args["previous"] = previous
         plan = planning.plan(observed=observed, network_id=network_id, **args)
         events.extend(plan.events)
         if plan.actions:
             plan = await _apply(ctx, spec, coords, rule_name, plan, args, events)
     except _WriteFailed as failed:
+        ctx.keep_intent = True
         _write(ctx, prev_status, failed.plan)
         _post(ctx, events + failed.events)
         if failed.error.kind is ErrorKind.CONFLICT:
@@ -264,6 +274,7 @@ async def _run(ctx: _Context) -> Plan:
         raise  # unreachable: raise_for_azure_error always raises
     except AzureError as err:
         # A read failed: say so on the object, keep what we knew, retry by error kind.
+        ctx.keep_intent = True
         stuck = Plan(conditions=(conditions.condition(CONDITION_READY, _unknown_or_false(err), "AzureError", str(err)),))
         _write(ctx, prev_status, stuck)
         _post(ctx, events)
@@ -311,9 +322,20 @@ async def _apply(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rul
     """Execute the PUT (the facade holds the workspace's managed-network lock through the LRO), then plan again on
     what Azure answered: that plan has no actions when Azure took the rule as asked."""
     (put,) = plan.actions
+    # Intent before action: recorded (and confirmed by the API server) before the PUT, so a crash between Azure's
+    # answer and our status write leaves a record the next run settles: the rule is ours, never RuleNotOwned.
+    write = intent.pending("PUT", planning.rule_target(coords, put.name), planning.spec_hash(spec), put.reason, put.message)
+    _remember_written(ctx, await intent.record(PLURAL_OUTBOUND_RULE, ctx.namespace, ctx.name, write))
+    ctx.intent_open = True
+
+    async def accepted(poll_url: str | None) -> None:
+        _remember_written(ctx, await intent.record_poll_url(PLURAL_OUTBOUND_RULE, ctx.namespace, ctx.name, write, poll_url))
+
     try:
-        rule = await ctx.azure.ml.put_outbound_rule(*coords.as_tuple(), put.name, put.properties)
+        rule = await ctx.azure.ml.put_outbound_rule(*coords.as_tuple(), put.name, put.properties, on_accepted=accepted)
     except AzureError as err:
+        # The record stays: whether the write landed (a 5xx or a timeout may hide that it did) is settled by the next
+        # run from what Azure shows, not guessed here.
         quiet = err.kind in (ErrorKind.CONFLICT, ErrorKind.THROTTLED)  # a wait, not something to alarm anyone with
         failed = planning.plan_failure(plan, str(err), conflict=err.kind is ErrorKind.CONFLICT,
                                        throttled=err.kind is ErrorKind.THROTTLED)
@@ -339,6 +361,9 @@ def _write(ctx: _Context, prev_status: Mapping, plan: Plan) -> None:
     """Patch only what differs from what the object already says (a converged check writes nothing)."""
     merged = conditions.merge(prev_status.get("conditions"), plan.conditions, ctx.generation)
     desired = {**plan.status, "conditions": merged, "observedGeneration": ctx.generation}
+    if ctx.intent_open and not ctx.keep_intent:
+        desired[PENDING_WRITE] = None  # settled: clear the record in the same write as the outcome
+        ctx.patch.status[PENDING_WRITE] = None  # always sent: kopf's body may predate our own record
     for key, value in desired.items():
         if ctx.status.get(key) != value:
             ctx.patch.status[key] = value
@@ -348,6 +373,10 @@ def _write(ctx: _Context, prev_status: Mapping, plan: Plan) -> None:
                              ready.get("reason", "Unknown"))
     if "ruleStatus" in plan.status:
         metrics.set_outbound_rule_status(ctx.namespace, ctx.name, plan.status.get("ruleStatus"))
+
+
+def _remember_written(ctx: _Context, fields: Mapping) -> None:
+    _written[ctx.uid] = {**_written.get(ctx.uid, {}), **fields}
 
 
 def _post(ctx: _Context, events: list[Event]) -> None:
@@ -406,6 +435,8 @@ async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mappin
         coords = previous.coordinates or ws.coordinates  # where we wrote it, even if the workspace object changed
         policy = reconcile_policy(meta)
         observed_rule = None
+        if coords is not None and previous.pending is not None:
+            previous = dataclasses.replace(previous, created=True)  # a PUT or DELETE was on its way: read Azure to settle it
         if coords is not None and previous.created and policy not in (planning.SKIP, planning.DETACH_ON_DELETE):
             try:
                 observed_rule = (await _rules(azure, coords, CHANGE_MAX_AGE)).get(rule_name.lower())
@@ -414,9 +445,16 @@ async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mappin
                     raise_for_azure_error(err, settings)
         elif previous.created and coords is None:
             post_event(body, "Warning", "NotDeleted", f"rule {rule_name!r}: Azure coordinates unknown, left in place")
+        recovered: tuple[Event, ...] = ()
+        if coords is not None and previous.pending is not None:
+            previous, recovered = planning.recover(previous, observed_rule, planning.rule_target(coords, rule_name))
         plan = planning.plan_delete(rule_name=rule_name, previous=previous, policy=policy, observed_rule=observed_rule)
+        for e in recovered:
+            post_event(body, e.type, e.reason, e.message)
         for action in plan.actions:
             assert coords is not None
+            write = intent.pending("DELETE", planning.rule_target(coords, action.name), "", action.reason, action.message)
+            _written[uid] = {**_written.get(uid, {}), **await intent.record(PLURAL_OUTBOUND_RULE, namespace, name, write)}
             try:
                 await azure.ml.delete_outbound_rule(*coords.as_tuple(), action.name)
             except AzureError as err:
