@@ -259,10 +259,12 @@ def plan(
     assignment_name: AssignmentNameFn,
     assignments: Sequence[AssignmentLike] | None = None,
     provision_result: ProvisionResultLike | None = None,
+    provisioning_held: str | None = None,
 ) -> Plan:
     """`assignments`: the identity's role assignments at or above `assignment_target()` as Azure lists them, or None
     when they could not be read (then the operator's own records in status count, as a fallback).
-    `provision_result`: the poll of `previous.provisioning`, if any."""
+    `provision_result`: the poll of `previous.provisioning`, if any. `provisioning_held`: when a provisioning POST
+    recorded before a crash may still run in Azure (planning/workspace_intent.py), the time it started: no new POST."""
     manage = policy != POLICY_SKIP
     actions: list[Action] = []
     status = observed_status(ws)
@@ -286,6 +288,11 @@ def plan(
         actions.append(iso_action)
 
     prov_cond, prov_action, record, following = _provisioning(spec, ws, manage, previous, provision_result)
+    if prov_action is not None and provisioning_held:
+        prov_cond, prov_action, following = condition(
+            CONDITION_NETWORK_PROVISIONED, UNKNOWN, REASON_PROVISIONING,
+            f"managed network provisioning started at {provisioning_held} (before an operator restart) may still be "
+            f"running in Azure; waiting for it instead of starting another"), None, True
     conds.append(prov_cond)
     status["provisioning"] = record
     if provision_result is not None and provisioning_succeeded(provision_result):

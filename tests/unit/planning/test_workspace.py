@@ -552,3 +552,11 @@ def test_auto_approval_ignores_targets_it_cannot_approve():
 @pytest.mark.parametrize("auto,rules", [(False, [rule("a", OPENAI)]), (True, []), (True, [rule("a", SQL)])], ids=["auto-off", "no-rules", "only-unapprovable"])
 def test_no_auto_approval_object(auto, rules):
     assert p.desired_auto_approval("team", "ws", "uid", spec(auto=auto), rules).manifest is None
+
+
+def test_a_provisioning_post_that_may_still_run_after_a_crash_is_not_sent_again():
+    pl = p.plan(spec(provision=True), workspace(network="Inactive"), policy="manage", previous=Previous(generation=1),
+                assignment_name=roles.assignment_name, assignments=BOTH_ROLES, provisioning_held="2026-11-30T12:00:00Z")
+    assert [a for a in pl.actions if isinstance(a, StartProvisioning)] == []
+    assert cond(pl, "NetworkProvisioned") == ("Unknown", p.REASON_PROVISIONING)
+    assert "before an operator restart" in pl.condition("NetworkProvisioned")["message"] and pl.follow_provisioning
