@@ -98,7 +98,6 @@ def _seed_workspace_like_the_example(admin: SimAdmin, p: dict, example: dict) ->
 
 
 WORKSPACE_EXTRAS = frozenset({"$.kind", "$.sku", "$.tags", "$.properties.provisioningState", "$.properties.workspaceId",
-                              "$.properties.managedNetwork.changeableIsolationModes",
                               "$.properties.managedNetwork.firewallSku"})
 
 COGNITIVE, SEARCH = "Microsoft.CognitiveServices/accounts", "Microsoft.Search/searchServices"

@@ -24,7 +24,6 @@ class ManagedNetwork:
     status: str | None  # Inactive | Active | None (never provisioned / not reported)
     spark_ready: bool | None
     network_id: str | None
-    changeable_isolation_modes: tuple[str, ...] = ()
     firewall_sku: str | None = None
 
 
@@ -82,7 +81,6 @@ def parse_managed_network(value: Any) -> ManagedNetwork | None:
         status=status.get("status"),
         spark_ready=status.get("sparkReady"),
         network_id=value.get("networkId"),
-        changeable_isolation_modes=_tuple(value.get("changeableIsolationModes")),
         firewall_sku=value.get("firewallSku"),
     )
 
