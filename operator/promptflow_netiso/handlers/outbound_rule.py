@@ -34,7 +34,9 @@ from ..model.outbound_rule import OutboundRuleSpec, RuleType
 from ..planning import outbound_rule as planning
 from ..planning.outbound_rule import Coordinates, Event, Observed, Plan, Previous, WorkspaceFacts
 from ..settings import Settings
+from ..planning import requeue
 from ..planning.intent import STATUS_KEY as PENDING_WRITE
+from ..planning.requeue import Retry, Schedule
 from . import intent
 from .common import azure_from, post_event, raise_for_azure_error, reconcile_policy, settings_from
 
@@ -181,6 +183,7 @@ def _workspace(index: kopf.Index, namespace: str, name: str) -> WorkspaceFacts:
 _locks: dict[str, asyncio.Lock] = {}  # uid -> one reconcile at a time per object (change handler vs timers)
 _written: dict[str, dict] = {}  # uid -> the status we last wrote: fresher than a timer's body right after a write
 _change_pending: set[str] = set()  # uids whose change handler has not succeeded yet: timers leave them alone
+_schedules: dict[str, Schedule] = {}  # uid -> when to look again (planning/requeue.py), obeyed by both timers
 
 
 def _previous(uid: str, status: Mapping | None) -> tuple[Previous, dict]:
@@ -192,6 +195,19 @@ def _forget(uid: str) -> None:
     _locks.pop(uid, None)
     _written.pop(uid, None)
     _change_pending.discard(uid)
+    _schedules.pop(uid, None)
+
+
+def _reschedule(ctx: "_Context", retry: Retry) -> None:
+    bases = requeue.Bases(ctx.settings.dependency_wait, ctx.settings.slow_retry)
+    _schedules[ctx.uid] = requeue.next_schedule(_schedules.get(ctx.uid), retry, time.monotonic(), bases)
+
+
+def _failed_reapply_due(uid: str) -> bool:
+    """A rule Azure reports Failed is written again only once its USER_FIXABLE back-off is due (or its spec
+    changed: then it differs and is written anyway)."""
+    schedule = _schedules.get(uid)
+    return schedule is not None and schedule.retry is Retry.USER_FIXABLE and schedule.due(time.monotonic())
 
 
 # --- one reconcile ---------------------------------------------------------------------------------------------------
@@ -222,6 +238,7 @@ async def _reconcile(ctx: _Context) -> Plan:
     try:
         async with lock:
             plan = await _run(ctx)
+        _reschedule(ctx, plan.retry)
         return plan
     except kopf.TemporaryError:
         error_reason = "AzureError"
@@ -244,7 +261,8 @@ async def _run(ctx: _Context) -> Plan:
     rule_name = spec.azure_rule_name(ctx.name)
     policy = reconcile_policy(ctx.meta)
     ws = _workspace(ctx.workspaces, ctx.namespace, spec.workspace_ref.name)
-    args = dict(spec=spec, rule_name=rule_name, workspace=ws, previous=previous, policy=policy, generation=ctx.generation)
+    args = dict(spec=spec, rule_name=rule_name, workspace=ws, previous=previous, policy=policy, generation=ctx.generation,
+                reapply_failed=_failed_reapply_due(ctx.uid))
 
     gate = planning.workspace_gate(ws, spec, rule_name, previous)
     if gate is not None:
@@ -324,6 +342,8 @@ async def _apply(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rul
     (put,) = plan.actions
     # Intent before action: recorded (and confirmed by the API server) before the PUT, so a crash between Azure's
     # answer and our status write leaves a record the next run settles: the rule is ours, never RuleNotOwned.
+    if put.reason == "Reapplied":
+        metrics.inc_failed_rule_reapplies(ctx.namespace)
     write = intent.pending("PUT", planning.rule_target(coords, put.name), planning.spec_hash(spec), put.reason, put.message)
     _remember_written(ctx, await intent.record(PLURAL_OUTBOUND_RULE, ctx.namespace, ctx.name, write))
     ctx.intent_open = True
@@ -346,8 +366,8 @@ async def _apply(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rul
     observed, network_id = (Observed(rule), None)
     if spec.type == RuleType.PRIVATE_ENDPOINT:  # the write may have created the connection: read it afresh
         observed, network_id = await _with_connections(ctx, spec, coords, rule, max_age=0.0)
-    after = planning.plan(observed=observed, network_id=network_id, reapply_failed=False,
-                          **{**args, "previous": dataclasses.replace(args["previous"], created=True)})
+    after = planning.plan(observed=observed, network_id=network_id,
+                          **{**args, "reapply_failed": False, "previous": dataclasses.replace(args["previous"], created=True)})
     if after.actions:
         return planning.plan_not_converged(after)
     events.extend(e for e in after.events if e not in events)
@@ -417,6 +437,8 @@ async def recheck_waiting_outbound_rule(uid: str, status: Mapping, **kw: Any) ->
     """While waiting (workspace not Ready, rule Provisioning, connection Pending): look again soon."""
     if uid in _change_pending or not is_waiting(_written.get(uid, status)):
         return
+    if not _schedules.get(uid, Schedule()).due(time.monotonic()):
+        return  # backing off (planning/requeue.py): no Azure reads until due
     await _reconcile(_Context({**kw, "uid": uid, "status": status}, CHANGE_MAX_AGE))
 
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from ..conditions import FALSE, TRUE, UNKNOWN, condition
 from . import intent
 from .intent import PendingWrite
+from .requeue import Retry  # noqa: F401  (re-exported: the planner's answer, obeyed via planning/requeue.py)
 from ..model.common import CONDITION_READY
 from ..model.outbound_rule import (
     CONDITION_APPLIED,
@@ -50,16 +50,6 @@ WAITING_REASONS = frozenset({"WorkspaceNotFound", "WorkspaceNotReady", "Workspac
                              "RuleDeleting", "PrivateEndpointPending", "WaitingForManagedNetwork"})
 CONNECTION_BLOCKING_STATES = {"pending": "PrivateEndpointPending", "rejected": "PrivateEndpointRejected",
                               "disconnected": "PrivateEndpointDisconnected"}
-
-
-class Retry(Enum):
-    """How soon the handler should look again (the handler maps each to a settings delay)."""
-
-    NONE = "none"  # converged: the drift timer is enough
-    DEPENDENCY = "dependency"  # waiting for the workspace object: short (settings.dependency_wait)
-    AZURE_PROGRESS = "azure-progress"  # Azure is Provisioning/Deleting, or the managed network is busy
-    CONNECTION = "connection"  # PE connection Pending on the target: someone is expected to approve it
-    USER_FIXABLE = "user-fixable"  # refused or failed: slow (settings.slow_retry), a fix in Azure is picked up
 
 
 class RuleLike(Protocol):
