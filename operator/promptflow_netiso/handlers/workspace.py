@@ -193,9 +193,11 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
     if error is not None:
         raise_for_azure_error(error, settings)
     if plan.follow_provisioning:
-        # Not an error: the operation runs in Azure; look again soon (kopf keeps this retry across restarts).
+        # Not an error: the operation runs in Azure; look again when Azure's Retry-After says (else soon; kopf keeps
+        # this retry across restarts).
+        retry_after = plan.retry_after if plan.retry_after is not None else getattr(result, "retry_after", None)
         raise kopf.TemporaryError("waiting for managed network provisioning to finish in Azure (not a failure)",
-                                  delay=settings.transient_retry)
+                                  delay=retry_after if retry_after else settings.transient_retry)
     return ready
 
 
@@ -259,6 +261,7 @@ async def _execute(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: Workspace
                 started_at = _now()
                 url = await azure.ml.begin_provision(sub, rg, ws_name, action.include_spark)
                 planning.after_provisioning_started(plan, url, started_at)
+                plan.retry_after = getattr(url, "retry_after", None)
                 if url:
                     # Persist before anything else can fail: a crash now must not lead to a second start. From here
                     # the operation is followed by its poll URL: the record of the POST is done with.

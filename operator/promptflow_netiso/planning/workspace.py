@@ -241,6 +241,7 @@ class Plan:
     conditions: list[dict]  # one per step in STEPS order (Ready is summarised by the handler)
     status: dict  # status fields as observed (+ records already settled); action outcomes update them
     follow_provisioning: bool = False  # an operation is running: check again soon instead of at the drift interval
+    retry_after: float | None = None  # Azure's Retry-After for that next look (a floor)
 
     def condition(self, type_: str) -> dict | None:
         return next((c for c in self.conditions if c["type"] == type_), None)
