@@ -31,6 +31,9 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 60
+    # Leader election (--peering): a replica's record expires this long after its last renewal (renewed every
+    # lifetime - 5..10 s), so a killed leader is replaced within about this time; a stopped one at once.
+    settings.peering.lifetime = max(int(Settings.from_env().peering_lifetime), 11)
 
 
 @kopf.on.startup()

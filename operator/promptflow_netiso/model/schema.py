@@ -760,12 +760,13 @@ class _Dumper(yaml.SafeDumper):
 
 def render_crds() -> dict[str, str]:
     """File name -> YAML text of every CRD (what crds/ must contain)."""
+    from .peering import peering_crds
+
     header = f"# Generated from promptflow_netiso/model/schema.py. Do not edit: run `{REGENERATE}`.\n"
-    return {
-        file_name(kind): header + yaml.dump(manifest, Dumper=_Dumper, sort_keys=False, width=100_000,
-                                            default_flow_style=False, allow_unicode=True)
-        for kind, manifest in build_crds().items()
-    }
+    dump = lambda manifest: header + yaml.dump(manifest, Dumper=_Dumper, sort_keys=False, width=100_000,  # noqa: E731
+                                               default_flow_style=False, allow_unicode=True)
+    return {**{file_name(kind): dump(manifest) for kind, manifest in build_crds().items()},
+            **{name: dump(manifest) for name, manifest in peering_crds().items()}}
 
 
 def main(argv: list[str] | None = None) -> int:
