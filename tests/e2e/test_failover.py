@@ -48,7 +48,7 @@ def test_the_standby_does_nothing_until_the_leader_is_killed_then_takes_over(
         kube.wait_for(RULE, ns, "before", is_ready, WAIT, "to be Ready (by the leader)")
         assert handled(leader) >= 2
         assert handled(standby) == 0, "the standby handles nothing while the leader lives"
-        assert "Pausing operations in favour of" in standby.logs()
+        assert "Pausing the watch-stream" in standby.logs() and "Resuming operations" not in standby.logs()
 
         leader.stop(kill=True)  # kill -9: no goodbye in the peering object, its record has to expire
         killed = time.monotonic()
