@@ -74,7 +74,10 @@ class Schedule:
 
 def next_schedule(previous: Schedule | None, retry: Retry, now: float, bases: Bases,
                   retry_after: float | None = None) -> Schedule:
-    """The schedule after a run that answered `retry`: the same answer again backs off one step further."""
+    """The schedule after a run that answered `retry`: the same answer again, once due, backs off one step further.
+    Looks before it is due (a drift check of a Failed rule, a change event) leave the schedule as it is."""
+    if previous is not None and previous.retry is retry and previous.due_at is not None and not previous.due(now):
+        return previous
     attempt = previous.attempt + 1 if previous is not None and previous.retry is retry else 0
     wait = delay(retry, attempt, bases, retry_after)
     return Schedule(retry, attempt, None if wait is None else now + wait)

@@ -43,3 +43,10 @@ def test_another_answer_starts_over_and_converged_is_never_due_early():
     assert failed.attempt == 0 and failed.due_at == 135.0 and not failed.due(100.0) and failed.due(135.0)
     done = next_schedule(failed, Retry.NONE, 200.0, BASES)
     assert done.due_at is None and done.due(200.0) and Schedule().due(0.0)
+
+
+def test_looks_before_the_schedule_is_due_do_not_push_it_further():
+    first = next_schedule(None, Retry.USER_FIXABLE, 0.0, BASES)
+    assert next_schedule(first, Retry.USER_FIXABLE, 60.0, BASES) == first  # a drift check at 60 s: still due at 120 s
+    second = next_schedule(first, Retry.USER_FIXABLE, 120.0, BASES)
+    assert (second.attempt, second.due_at) == (1, 360.0)
