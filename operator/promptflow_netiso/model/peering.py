@@ -13,7 +13,10 @@ def _crd(kind: str, plural: str, scope: str) -> dict:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{PEERING_GROUP}"},
+        # Labelled like ours: shipped with the operator, and never pruned by Argo CD (deploy/kustomization.yaml).
+        # Other kopf operators in the cluster may share these CRDs; the same definition applied twice is harmless.
+        "metadata": {"name": f"{plural}.{PEERING_GROUP}",
+                     "labels": {"app.kubernetes.io/name": "promptflow-netiso", "app.kubernetes.io/part-of": "promptflow-netiso"}},
         "spec": {
             "scope": scope,
             "group": PEERING_GROUP,
