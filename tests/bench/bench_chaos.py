@@ -7,10 +7,10 @@ written twice, approved outside policy, or deleted that was not ours?
 
 Runs the real thing (etcd + kube-apiserver, the Azure simulator, the operator as a subprocess that is killed and
 started again). Workload, per workspace (5): isolation AllowOnlyApprovedOutbound, storage roles, managed network
-provisioning for two of them; 5 OutboundRules each (3 FQDN, 1 ServiceTag, 1 PrivateEndpoint to a shared target whose
-connections stay Pending); a hand-made UserDefined rule the operator must never touch. One PrivateEndpointApproval
-(the policy) approves the managed network's connections on the target; a foreign Pending connection on it must stay
-Pending. Faults: ~10% 429 and ~10% 5xx (500/503) on all ARM routes while the kills go on.
+provisioning for two of them; 5 OutboundRules each (3 FQDN, 1 ServiceTag, and for the first workspace a
+PrivateEndpoint rule to a target whose connections stay Pending, for the others a second ServiceTag); a hand-made
+UserDefined rule the operator must never touch. One PrivateEndpointApproval (the policy) approves the first
+workspace's managed-network connections on the target; a foreign Pending connection on it must stay Pending. Faults: ~10% 429 and ~10% 5xx (500/503) on all ARM routes while the kills go on.
 
 Kills in the accepted-write window: a watcher sees an object whose status.pendingWrite carries Azure's operation URL
 (Azure accepted the write; the outcome is not in status yet) and sends SIGKILL at once.
@@ -153,9 +153,11 @@ def main(argv: list[str] | None = None) -> int:
                 rule = f"w{w}-r{r}"
                 rule_names.append(rule)
                 kind = r % 5
+                if kind == 4 and w != 0:
+                    kind = 3  # the policy approves pf0's managed network only: other workspaces' PE rules would wait
                 if kind == 3:
                     spec = {"type": "ServiceTag", "serviceTag": {"serviceTag": "AzureMonitor", "protocol": "TCP",
-                                                                "portRanges": str(8000 + w)}}
+                                                                "portRanges": f"{8000 + w},{9000 + r}"}}
                 elif kind == 4:
                     spec = {"type": "PrivateEndpoint", "privateEndpoint": {"serviceResourceId": target,
                                                                           "subresourceTarget": "account"}}
