@@ -6,8 +6,12 @@ One reconcile path (parse -> workspace gate -> observe Azure -> plan -> act -> s
 - a drift timer (settings.drift_interval, jittered start) once the rule has settled;
 - a short "waiting" timer (settings.dependency_wait) that kopf runs only while status says the rule waits (for its
   workspace, for Azure to finish provisioning, for a Pending private endpoint connection, for another operation on
-  the managed network to end). Waiting is therefore not an error: no kopf TemporaryError, no Error events every few
+  the managed network to end); it looks at Azure only when the planner's Retry, turned into a back-off by
+  planning/requeue.py, is due. Waiting is therefore not an error: no kopf TemporaryError, no Error events every few
   seconds; other Azure errors do raise TemporaryError with a delay chosen by the error kind (handlers/common.py).
+
+Every PUT/DELETE is recorded in status.pendingWrite before it is sent (handlers/intent.py, planning/intent.py) and
+settled by the next run after a crash.
 
 Reads are shared: one LIST of a workspace's rules serves every rule of that workspace (single-flight, short-lived,
 updated in place after our own writes), so a converged workspace with N rules costs O(workspaces) reads per drift
