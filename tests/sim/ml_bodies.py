@@ -42,7 +42,7 @@ def rule_body(ws: Workspace, rule: OutboundRule, api_version: str, *, v2: bool =
 def managed_network(network: Workspace, api_version: str) -> dict[str, Any]:
     """`properties.managedNetwork` of a workspace (for a project: its hub's network)."""
     # No changeableIsolationModes: it is not in the 2025-12-01 contract (clients must not depend on it).
-    body: dict[str, Any] = {"isolationMode": network.isolation_mode}
+    body: dict[str, Any] = {"isolationMode": network.isolation_mode, **network.monitoring}
     if network.isolation_mode == "Disabled":
         return body
     body["networkId"] = network.network_id
