@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import sys
 from pathlib import Path
 
@@ -15,14 +16,24 @@ def _run(args: argparse.Namespace) -> int:
 
     kopf.configure(debug=args.debug, verbose=args.verbose, quiet=args.quiet, log_format=kopf.LogFormat[args.log_format.upper()])
     from . import handlers  # noqa: F401  (registers the handlers)
+    from .handlers import leadership
 
     if not args.all_namespaces and not args.namespace:
         print("promptflow-netiso run: choose --all-namespaces or --namespace NS (repeatable)", file=sys.stderr)
         return 2
+    if args.standalone == bool(args.peering):
+        print("promptflow-netiso run: choose --standalone (one replica) or --peering NAME (several, one active)",
+              file=sys.stderr)
+        return 2
+    priority = args.priority
+    if args.peering and priority is None:
+        # kopf pauses every replica when two share a priority: each replica draws its own, and the highest leads.
+        priority = random.SystemRandom().randint(1, 2**31 - 1)
+    leadership.configure(args.all_namespaces, args.namespace or ())
     asyncio.run(
         kopf.operator(
             standalone=args.standalone,
-            priority=args.priority,
+            priority=priority if priority is not None else 0,
             peering_name=args.peering,
             liveness_endpoint=args.liveness,
             clusterwide=args.all_namespaces,
@@ -54,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     scope.add_argument("-n", "--namespace", action="append", help="watch this namespace (repeatable; globs allowed)")
     run.add_argument("--standalone", action="store_true", help="no peering: exactly one replica must run (Recreate)")
     run.add_argument("--peering", default=None, help="kopf peering object name (several replicas, one active)")
-    run.add_argument("--priority", type=int, default=None, help="kopf peering priority")
+    run.add_argument("--priority", type=int, default=None,
+                     help="kopf peering priority (default with --peering: random, so replicas never tie)")
     run.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8081/healthz")
     run.add_argument("--log-format", choices=["plain", "full", "json"], default="full")
     verbosity = run.add_mutually_exclusive_group()

@@ -102,6 +102,11 @@ AZURE_AUTH_FAILURES = Counter(
 )
 
 # --- managed network and outbound rules -------------------------------------------------------------
+FAILED_RULE_REAPPLIES = Counter(
+    PREFIX + "outbound_rule_failed_reapplies_total",
+    "PUTs of an unchanged OutboundRule that Azure reports Failed, sent after its back-off (planning/requeue.py).",
+    ["namespace"],
+)
 MANAGED_NETWORK_STATUS = Gauge(
     PREFIX + "managed_network_status",
     "Managed virtual network status of a workspace: 1 for the current status, 0 for the others.",
@@ -276,6 +281,10 @@ def retain_private_endpoint_targets(namespace: str, name: str, targets: Iterable
     """
     with _lock:
         _forget_targets(namespace, name, keep={_target_name(t) for t in targets})
+
+
+def inc_failed_rule_reapplies(namespace: str) -> None:
+    FAILED_RULE_REAPPLIES.labels(_bounded(namespace)).inc()
 
 
 def inc_private_endpoint_approvals(namespace: str, name: str, target: str) -> None:

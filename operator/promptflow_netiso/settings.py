@@ -41,6 +41,7 @@ class Settings:
     approval_pending_interval: float = 10.0  # approval check interval while a connection is Pending
     approval_settled_interval: float = 300.0  # approval check interval when nothing is Pending
     kube_connections: int = 20  # most TCP connections to the API server at once (watches included); 0 = no cap
+    peering_lifetime: float = 20.0  # seconds a replica's peering record lives without renewal: the failover bound
     metrics_port: int = 8080
     metrics_addr: str = "0.0.0.0"
 
@@ -54,6 +55,7 @@ class Settings:
             approval_pending_interval=_float("PROMPTFLOW_NETISO_APPROVAL_PENDING_INTERVAL", cls.approval_pending_interval),
             approval_settled_interval=_float("PROMPTFLOW_NETISO_APPROVAL_SETTLED_INTERVAL", cls.approval_settled_interval),
             kube_connections=_count("PROMPTFLOW_NETISO_KUBE_CONNECTIONS", cls.kube_connections),
+            peering_lifetime=_float("PROMPTFLOW_NETISO_PEERING_LIFETIME", cls.peering_lifetime),
             metrics_port=int(_float("PROMPTFLOW_NETISO_METRICS_PORT", cls.metrics_port)),
             metrics_addr=os.environ.get("PROMPTFLOW_NETISO_METRICS_ADDR", cls.metrics_addr),
         )

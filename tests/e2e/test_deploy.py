@@ -368,16 +368,20 @@ def operator_args_of(deployment: dict, monkeypatch):
 
 
 @pytest.mark.parametrize("install", ["kustomize", "helm", "helm-namespaced"])
-def test_deployment_runs_one_standalone_operator_the_cli_accepts(install, render, monkeypatch):
+def test_deployment_runs_two_replicas_that_elect_a_leader_the_cli_accepts(install, render, monkeypatch):
     if install == "kustomize":
-        deployment = find(kustomize(REPO / "deploy" / "base"), "Deployment")
+        docs = kustomize(REPO / "deploy" / "base")
     else:
         scoped = {"watch": {"allNamespaces": False, "namespaces": ["team-a", "team-b"]}}
-        deployment = find(render(scoped if install == "helm-namespaced" else {}), "Deployment")
+        docs = render(scoped if install == "helm-namespaced" else {})
+    deployment = find(docs, "Deployment")
     args = operator_args_of(deployment, monkeypatch)
 
-    assert args.standalone, "one replica without kopf peering: --standalone"
-    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert args.peering and not args.standalone, "several replicas, one active: kopf peering"
+    assert deployment["spec"]["replicas"] == 2 and deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    pdb = find(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
     if install == "helm-namespaced":
         assert (args.all_namespaces, args.namespace) == (False, ["team-a", "team-b"])
     else:

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import re
 
 from . import ids
@@ -42,6 +44,13 @@ def _fqdns_for(service_resource_id: str, subresource: str) -> list[str]:
     if full_type == "microsoft.storage/storageaccounts":
         return [f"{rid.name.lower()}.{subresource.lower()}.core.windows.net"]
     return [t.format(name=rid.name.lower()) for t in _FQDN_TEMPLATES.get(full_type, [])]
+
+
+
+def service_tag_prefixes(tag: str) -> list[str]:
+    """The address ranges Azure fills into a ServiceTag rule (read-only): stable per tag, two documentation ranges."""
+    n = int(hashlib.sha256(tag.lower().encode()).hexdigest()[:4], 16)
+    return [f"198.51.{n % 256}.0/24", f"203.0.{(n >> 8) % 256}.0/24"]
 
 
 class ManagedNetworks:
@@ -117,7 +126,7 @@ class ManagedNetworks:
                 rules.append(OutboundRule(
                     name=f"__SYS_ST_{tag.replace('.', '_')}", type="ServiceTag", category="Required",
                     destination={"serviceTag": tag, "protocol": "TCP", "portRanges": "443", "action": "Allow",
-                                 "addressPrefixes": []}))
+                                 "addressPrefixes": service_tag_prefixes(tag)}))
         return rules
 
     # ---- provisioning --------------------------------------------------------------------------------------
@@ -184,11 +193,9 @@ class ManagedNetworks:
         action = dest.get("action", "Allow")
         if action not in ("Allow", "Deny"):
             raise user_error(f"Invalid action '{action}'. Allowed values: Allow, Deny.")
-        prefixes = dest.get("addressPrefixes") or []
-        if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):
-            raise user_error("addressPrefixes must be a list of strings.")
+        # addressPrefixes is read-only (2025-12-01): whatever a client sends is ignored; Azure fills it in.
         return {"serviceTag": dest["serviceTag"], "protocol": protocol, "portRanges": ports, "action": action,
-                "addressPrefixes": prefixes}
+                "addressPrefixes": service_tag_prefixes(dest["serviceTag"])}
 
     def _private_endpoint_destination(self, ws: Workspace, name: str, dest) -> tuple[dict, list[str]]:
         if not isinstance(dest, dict):

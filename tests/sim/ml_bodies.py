@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .constants import CHANGEABLE_ISOLATION_MODES, OMIT_NULLS_API_VERSIONS
+from .constants import OMIT_NULLS_API_VERSIONS
 from .model import OutboundRule, Workspace
 
 RULE_TYPE = "workspace/outboundRules"  # the service's literal, not the ARM type string (see FACTS.md)
@@ -41,9 +41,8 @@ def rule_body(ws: Workspace, rule: OutboundRule, api_version: str, *, v2: bool =
 
 def managed_network(network: Workspace, api_version: str) -> dict[str, Any]:
     """`properties.managedNetwork` of a workspace (for a project: its hub's network)."""
-    body: dict[str, Any] = {"isolationMode": network.isolation_mode,
-                            "changeableIsolationModes": list(CHANGEABLE_ISOLATION_MODES[network.isolation_mode]),
-                            **network.monitoring}
+    # No changeableIsolationModes: it is not in the 2025-12-01 contract (clients must not depend on it).
+    body: dict[str, Any] = {"isolationMode": network.isolation_mode, **network.monitoring}
     if network.isolation_mode == "Disabled":
         return body
     body["networkId"] = network.network_id

@@ -182,7 +182,6 @@ def _seed_compute_target(attached: bool):
 
 
 WORKSPACE_EXTRAS = frozenset({"$.kind", "$.sku", "$.tags", "$.properties.provisioningState", "$.properties.workspaceId",
-                              "$.properties.managedNetwork.changeableIsolationModes",
                               "$.properties.managedNetwork.firewallSku"})
 
 # Azure fills these too (in the schema, absent from the update example's answer).

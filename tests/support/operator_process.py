@@ -15,7 +15,8 @@ from .controlplane import free_port
 
 class OperatorProcess:
     def __init__(self, env: dict[str, str], logdir: Path, extra_args: tuple[str, ...] = (),
-                 namespaces: tuple[str, ...] | None = None, verbose: bool = True):
+                 namespaces: tuple[str, ...] | None = None, verbose: bool = True,
+                 peering: str | None = None):
         self.env = {**os.environ, **env}
         self.metrics_port = int(self.env.get("PROMPTFLOW_NETISO_METRICS_PORT") or free_port())
         self.env["PROMPTFLOW_NETISO_METRICS_PORT"] = str(self.metrics_port)
@@ -24,6 +25,8 @@ class OperatorProcess:
         self.args = extra_args
         # None: every namespace; otherwise kopf namespace patterns (globs), e.g. ("t-*",).
         self.scope = ["--all-namespaces"] if namespaces is None else [f"--namespace={n}" for n in namespaces]
+        # --standalone (one process), or kopf peering under this name (several processes, one active).
+        self.mode = [f"--peering={peering}"] if peering else ["--standalone"]
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         self.verbose = verbose  # tests want DEBUG logs; a benchmark measures what a deployment logs (INFO)
@@ -41,7 +44,7 @@ class OperatorProcess:
         log = open(self.log_path, "ab")
         log.write(f"\n===== operator start #{self.starts} =====\n".encode())
         log.flush()
-        argv = [sys.executable, "-m", "promptflow_netiso", "run", *self.scope, "--standalone",
+        argv = [sys.executable, "-m", "promptflow_netiso", "run", *self.scope, *self.mode,
                 f"--liveness=http://127.0.0.1:{self.health_port}/healthz",
                 *(["--verbose"] if self.verbose else []), *self.args]
         self.proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -33,6 +33,7 @@ EXPECTED_METRICS = {
     "promptflow_netiso_azure_throttled_requests_total": "counter",
     "promptflow_netiso_azure_retry_after_wait_seconds_total": "counter",
     "promptflow_netiso_azure_auth_failures_total": "counter",
+    "promptflow_netiso_outbound_rule_failed_reapplies_total": "counter",
     "promptflow_netiso_managed_network_status": "gauge",
     "promptflow_netiso_outbound_rule_status": "gauge",
     "promptflow_netiso_private_endpoint_connections": "gauge",

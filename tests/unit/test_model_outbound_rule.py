@@ -43,11 +43,11 @@ def test_service_tag_rule_body_leaves_out_empty_address_prefixes():
     assert spec.display_destination() == "AzureMonitor TCP/443 Allow"
 
 
-def test_service_tag_rule_body_with_address_prefixes_and_deny():
+def test_service_tag_rule_body_never_sends_the_read_only_address_prefixes():
     spec = OutboundRuleSpec.from_dict({**REF, "type": "ServiceTag", "serviceTag": {
         **TAG, "protocol": "*", "action": "Deny", "addressPrefixes": ["10.0.0.0/24"]}})
     assert spec.service_tag.protocol == Protocol.ANY and spec.service_tag.action == RuleAction.DENY
-    assert spec.to_azure_properties()["destination"]["addressPrefixes"] == ["10.0.0.0/24"]
+    assert "addressPrefixes" not in spec.to_azure_properties()["destination"]
 
 
 def test_azure_rule_name_defaults_to_the_object_name():

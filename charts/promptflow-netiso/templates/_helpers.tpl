@@ -64,6 +64,10 @@ objectRules: namespaced resources the operator reads and writes (ClusterRole, or
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+# Leader election among replicas (kopf peering): create the peering object if missing, renew our record in it.
+- apiGroups: [kopf.dev]
+  resources: [clusterkopfpeerings, kopfpeerings]
+  verbs: [get, list, watch, patch, create]
 {{- end -}}
 
 {{/* scanRules: cluster-scoped, read-only; kopf resolves its resources from CRDs and scans namespaces. */}}

@@ -59,6 +59,13 @@ class _BoundedARMPolling(AsyncARMPolling):
     def _extract_delay(self) -> float:
         return min(super()._extract_delay(), self._max_delay)
 
+    async def _poll(self) -> None:
+        # azure-core sends its first poll the instant the 202 arrives (no setting changes that): wait first, for
+        # the initial response's Retry-After (else the polling interval), as ARM asks clients to.
+        if not self.finished():
+            await self._delay()
+        await super()._poll()
+
 
 class ArmClient:
     def __init__(self, client: AsyncARMPipelineClient, settings: AzureSettings, cloud: Cloud) -> None:
@@ -155,6 +162,15 @@ class ArmClient:
             ) from exc
         except CoreAzureError as exc:
             raise errors.from_exception(exc, operation) from exc
+
+
+def poll_url(response: PipelineResponse) -> str | None:
+    """The URL to follow a long-running operation with (Azure-AsyncOperation first, as azure-core does), or None
+    when the response is already final."""
+    if not needs_polling(response):
+        return None
+    headers = response.http_response.headers
+    return headers.get("azure-asyncoperation") or headers.get("location")
 
 
 def needs_polling(response: PipelineResponse) -> bool:

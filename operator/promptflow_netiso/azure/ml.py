@@ -8,11 +8,11 @@ handler keeps in status, so it survives an operator restart, and `poll_provision
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Awaitable, Callable
 
-from .arm import LRO_FAILED, LRO_RUNNING, ArmClient, json_body, segment
-from .errors import AzureError, ErrorKind, error_fields
+from .arm import LRO_FAILED, LRO_RUNNING, ArmClient, json_body, poll_url, segment
+from .errors import AzureError, ErrorKind, error_fields, parse_retry_after
 from .limits import Limits
 
 API_VERSION = "2025-12-01"
@@ -24,7 +24,6 @@ class ManagedNetwork:
     status: str | None  # Inactive | Active | None (never provisioned / not reported)
     spark_ready: bool | None
     network_id: str | None
-    changeable_isolation_modes: tuple[str, ...] = ()
     firewall_sku: str | None = None
 
 
@@ -60,6 +59,18 @@ class ProvisionResult:
     status: str | None  # managed network status when the service reports it (Active), else the operation status
     spark_ready: bool | None
     error: AzureError | None = field(default=None, compare=False)  # set when the operation failed
+    retry_after: float | None = field(default=None, compare=False)  # the poll's Retry-After: when to look again
+
+
+class OperationUrl(str):
+    """A poll URL (a plain str everywhere it is stored) that also carries the Retry-After Azure sent with it."""
+
+    retry_after: float | None = None
+
+    def __new__(cls, url: str, retry_after: float | None = None) -> "OperationUrl":
+        obj = super().__new__(cls, url)
+        obj.retry_after = retry_after
+        return obj
 
 
 def workspace_path(sub: str, rg: str, ws: str) -> str:
@@ -82,7 +93,6 @@ def parse_managed_network(value: Any) -> ManagedNetwork | None:
         status=status.get("status"),
         spark_ready=status.get("sparkReady"),
         network_id=value.get("networkId"),
-        changeable_isolation_modes=_tuple(value.get("changeableIsolationModes")),
         firewall_sku=value.get("firewallSku"),
     )
 
@@ -154,8 +164,9 @@ class MachineLearning:
             await self._arm.follow(initial, operation="workspace.patch")
         return await self.get_workspace(sub, rg, ws)
 
-    async def begin_provision(self, sub: str, rg: str, ws: str, include_spark: bool) -> str | None:
-        """POST provisionManagedNetwork. None when the service finished at once (200), else the URL to poll."""
+    async def begin_provision(self, sub: str, rg: str, ws: str, include_spark: bool) -> OperationUrl | None:
+        """POST provisionManagedNetwork. None when the service finished at once (200), else the URL to poll (with
+        the 202's Retry-After: the first poll waits for it)."""
         path = workspace_path(sub, rg, ws) + "/provisionManagedNetwork"
         async with self._limits.workspace_lock(sub, rg, ws):
             response = await self._arm.send(
@@ -172,13 +183,15 @@ class MachineLearning:
                 kind=ErrorKind.TRANSIENT, operation="workspace.provision",
             )
         self._arm.require_arm_origin(url)
-        return url
+        return OperationUrl(url, parse_retry_after(dict(http.headers)))
 
     async def poll_provision(self, poll_url: str) -> ProvisionResult:
         """One GET of a stored poll URL (only ever to the configured ARM endpoint). 404 (expired) raises NOT_FOUND."""
         self._arm.require_arm_origin(poll_url)
         response = await self._arm.send("GET", poll_url, operation="workspace.provision.poll")
-        return parse_provision_poll(response.http_response.status_code, json_body(response.http_response))
+        http = response.http_response
+        result = parse_provision_poll(http.status_code, json_body(http))
+        return replace(result, retry_after=parse_retry_after(dict(http.headers)))
 
     async def list_outbound_rules(self, sub: str, rg: str, ws: str) -> list[OutboundRule]:
         items = await self._arm.list_all(workspace_path(sub, rg, ws) + "/outboundRules", operation="outboundRule.list", api_version=API_VERSION)
@@ -191,11 +204,15 @@ class MachineLearning:
             return None
         return parse_outbound_rule(json_body(response.http_response))
 
-    async def put_outbound_rule(self, sub: str, rg: str, ws: str, name: str, properties: dict) -> OutboundRule:
-        """PUT the rule (`properties` as in the ARM body) and follow the LRO (final state via Location)."""
+    async def put_outbound_rule(self, sub: str, rg: str, ws: str, name: str, properties: dict,
+                                on_accepted: Callable[[str | None], Awaitable[None]] | None = None) -> OutboundRule:
+        """PUT the rule (`properties` as in the ARM body) and follow the LRO (final state via Location).
+        `on_accepted(poll_url)` runs as soon as Azure accepted the PUT, before the operation is followed."""
         path = f"{workspace_path(sub, rg, ws)}/outboundRules/{segment(name)}"
         async with self._limits.workspace_lock(sub, rg, ws):
             initial = await self._arm.send("PUT", path, operation="outboundRule.put", api_version=API_VERSION, body={"properties": properties})
+            if on_accepted is not None:
+                await on_accepted(poll_url(initial))
             final = await self._arm.follow(initial, operation="outboundRule.put", final_state_via="location")
         body = json_body(final.http_response)
         if isinstance(body.get("properties"), dict):

@@ -1,4 +1,5 @@
 """Importing this package registers every kopf handler of the operator."""
 
 from . import startup  # noqa: F401  (first: persistence settings and the Azure facade)
+from . import leadership  # noqa: F401  (the peering object replicas elect a leader in)
 from . import workspace, outbound_rule, approval  # noqa: F401,E401

@@ -6,8 +6,12 @@ One reconcile path (parse -> workspace gate -> observe Azure -> plan -> act -> s
 - a drift timer (settings.drift_interval, jittered start) once the rule has settled;
 - a short "waiting" timer (settings.dependency_wait) that kopf runs only while status says the rule waits (for its
   workspace, for Azure to finish provisioning, for a Pending private endpoint connection, for another operation on
-  the managed network to end). Waiting is therefore not an error: no kopf TemporaryError, no Error events every few
+  the managed network to end); it looks at Azure only when the planner's Retry, turned into a back-off by
+  planning/requeue.py, is due. Waiting is therefore not an error: no kopf TemporaryError, no Error events every few
   seconds; other Azure errors do raise TemporaryError with a delay chosen by the error kind (handlers/common.py).
+
+Every PUT/DELETE is recorded in status.pendingWrite before it is sent (handlers/intent.py, planning/intent.py) and
+settled by the next run after a crash.
 
 Reads are shared: one LIST of a workspace's rules serves every rule of that workspace (single-flight, short-lived,
 updated in place after our own writes), so a converged workspace with N rules costs O(workspaces) reads per drift
@@ -34,6 +38,10 @@ from ..model.outbound_rule import OutboundRuleSpec, RuleType
 from ..planning import outbound_rule as planning
 from ..planning.outbound_rule import Coordinates, Event, Observed, Plan, Previous, WorkspaceFacts
 from ..settings import Settings
+from ..planning import requeue
+from ..planning.intent import STATUS_KEY as PENDING_WRITE
+from ..planning.requeue import Retry, Schedule
+from . import intent
 from .common import azure_from, post_event, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
@@ -191,6 +199,7 @@ def _workspace(index: kopf.Index, namespace: str, name: str) -> WorkspaceFacts:
 _locks: dict[str, asyncio.Lock] = {}  # uid -> one reconcile at a time per object (change handler vs timers)
 _written: dict[str, dict] = {}  # uid -> the status we last wrote: fresher than a timer's body right after a write
 _change_pending: set[str] = set()  # uids whose change handler has not succeeded yet: timers leave them alone
+_schedules: dict[str, Schedule] = {}  # uid -> when to look again (planning/requeue.py), obeyed by both timers
 
 
 def _previous(uid: str, status: Mapping | None) -> tuple[Previous, dict]:
@@ -202,6 +211,19 @@ def _forget(uid: str) -> None:
     _locks.pop(uid, None)
     _written.pop(uid, None)
     _change_pending.discard(uid)
+    _schedules.pop(uid, None)
+
+
+def _reschedule(ctx: "_Context", retry: Retry) -> None:
+    bases = requeue.Bases(ctx.settings.dependency_wait, ctx.settings.slow_retry)
+    _schedules[ctx.uid] = requeue.next_schedule(_schedules.get(ctx.uid), retry, time.monotonic(), bases)
+
+
+def _failed_reapply_due(uid: str) -> bool:
+    """A rule Azure reports Failed is written again only once its USER_FIXABLE back-off is due (or its spec
+    changed: then it differs and is written anyway)."""
+    schedule = _schedules.get(uid)
+    return schedule is not None and schedule.retry is Retry.USER_FIXABLE and schedule.due(time.monotonic())
 
 
 # --- one reconcile ---------------------------------------------------------------------------------------------------
@@ -221,6 +243,8 @@ class _Context:
         self.spec_raw: Mapping = kw.get("spec") or {}
         self.max_age = max_age
         self.generation = self.meta.get("generation")
+        self.intent_open = False  # a pendingWrite is in status (recorded by this run or an earlier one)
+        self.keep_intent = False  # its outcome is not known in this run: leave it for the next one to settle
 
 
 async def _reconcile(ctx: _Context) -> Plan:
@@ -230,6 +254,7 @@ async def _reconcile(ctx: _Context) -> Plan:
     try:
         async with lock:
             plan = await _run(ctx)
+        _reschedule(ctx, plan.retry)
         return plan
     except kopf.TemporaryError:
         error_reason = "AzureError"
@@ -252,7 +277,8 @@ async def _run(ctx: _Context) -> Plan:
     rule_name = spec.azure_rule_name(ctx.name)
     policy = reconcile_policy(ctx.meta)
     ws = _workspace(ctx.workspaces, ctx.namespace, spec.workspace_ref.name)
-    args = dict(spec=spec, rule_name=rule_name, workspace=ws, previous=previous, policy=policy, generation=ctx.generation)
+    args = dict(spec=spec, rule_name=rule_name, workspace=ws, previous=previous, policy=policy, generation=ctx.generation,
+                reapply_failed=_failed_reapply_due(ctx.uid))
 
     gate = planning.workspace_gate(ws, spec, rule_name, previous)
     if gate is not None:
@@ -263,11 +289,17 @@ async def _run(ctx: _Context) -> Plan:
     events: list[Event] = []
     try:
         observed, network_id = await _observe(ctx, spec, coords, rule_name)
+        if previous.pending is not None:  # a write recorded before a crash: settle it from what Azure shows
+            ctx.intent_open = True
+            previous, recovered = planning.recover(previous, observed.rule, planning.rule_target(coords, rule_name))
+            events.extend(recovered)
+            args["previous"] = previous
         plan = planning.plan(observed=observed, network_id=network_id, **args)
         events.extend(plan.events)
         if plan.actions:
             plan = await _apply(ctx, spec, coords, rule_name, plan, args, events)
     except _WriteFailed as failed:
+        ctx.keep_intent = True
         _write(ctx, prev_status, failed.plan)
         _post(ctx, events + failed.events)
         if failed.error.kind is ErrorKind.CONFLICT:
@@ -276,6 +308,7 @@ async def _run(ctx: _Context) -> Plan:
         raise  # unreachable: raise_for_azure_error always raises
     except AzureError as err:
         # A read failed: say so on the object, keep what we knew, retry by error kind.
+        ctx.keep_intent = True
         stuck = Plan(conditions=(conditions.condition(CONDITION_READY, _unknown_or_false(err), "AzureError", str(err)),))
         _write(ctx, prev_status, stuck)
         _post(ctx, events)
@@ -324,9 +357,22 @@ async def _apply(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rul
     """Execute the PUT (the facade holds the workspace's managed-network lock through the LRO), then plan again on
     what Azure answered: that plan has no actions when Azure took the rule as asked."""
     (put,) = plan.actions
+    # Intent before action: recorded (and confirmed by the API server) before the PUT, so a crash between Azure's
+    # answer and our status write leaves a record the next run settles: the rule is ours, never RuleNotOwned.
+    if put.reason == "Reapplied":
+        metrics.inc_failed_rule_reapplies(ctx.namespace)
+    write = intent.pending("PUT", planning.rule_target(coords, put.name), planning.spec_hash(spec), put.reason, put.message)
+    _remember_written(ctx, await intent.record(PLURAL_OUTBOUND_RULE, ctx.namespace, ctx.name, write))
+    ctx.intent_open = True
+
+    async def accepted(poll_url: str | None) -> None:
+        _remember_written(ctx, await intent.record_poll_url(PLURAL_OUTBOUND_RULE, ctx.namespace, ctx.name, write, poll_url))
+
     try:
-        rule = await ctx.azure.ml.put_outbound_rule(*coords.as_tuple(), put.name, put.properties)
+        rule = await ctx.azure.ml.put_outbound_rule(*coords.as_tuple(), put.name, put.properties, on_accepted=accepted)
     except AzureError as err:
+        # The record stays: whether the write landed (a 5xx or a timeout may hide that it did) is settled by the next
+        # run from what Azure shows, not guessed here.
         quiet = err.kind in (ErrorKind.CONFLICT, ErrorKind.THROTTLED)  # a wait, not something to alarm anyone with
         failed = planning.plan_failure(plan, str(err), conflict=err.kind is ErrorKind.CONFLICT,
                                        throttled=err.kind is ErrorKind.THROTTLED)
@@ -337,8 +383,8 @@ async def _apply(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rul
     observed, network_id = (Observed(rule), None)
     if spec.type == RuleType.PRIVATE_ENDPOINT:  # the write may have created the connection: read it afresh
         observed, network_id = await _with_connections(ctx, spec, coords, rule, max_age=0.0)
-    after = planning.plan(observed=observed, network_id=network_id, reapply_failed=False,
-                          **{**args, "previous": dataclasses.replace(args["previous"], created=True)})
+    after = planning.plan(observed=observed, network_id=network_id,
+                          **{**args, "reapply_failed": False, "previous": dataclasses.replace(args["previous"], created=True)})
     if after.actions:
         return planning.plan_not_converged(after)
     events.extend(e for e in after.events if e not in events)
@@ -352,6 +398,9 @@ def _write(ctx: _Context, prev_status: Mapping, plan: Plan) -> None:
     """Patch only what differs from what the object already says (a converged check writes nothing)."""
     merged = conditions.merge(prev_status.get("conditions"), plan.conditions, ctx.generation)
     desired = {**plan.status, "conditions": merged, "observedGeneration": ctx.generation}
+    if ctx.intent_open and not ctx.keep_intent:
+        desired[PENDING_WRITE] = None  # settled: clear the record in the same write as the outcome
+        ctx.patch.status[PENDING_WRITE] = None  # always sent: kopf's body may predate our own record
     for key, value in desired.items():
         if ctx.status.get(key) != value:
             ctx.patch.status[key] = value
@@ -361,6 +410,10 @@ def _write(ctx: _Context, prev_status: Mapping, plan: Plan) -> None:
                              ready.get("reason", "Unknown"))
     if "ruleStatus" in plan.status:
         metrics.set_outbound_rule_status(ctx.namespace, ctx.name, plan.status.get("ruleStatus"))
+
+
+def _remember_written(ctx: _Context, fields: Mapping) -> None:
+    _written[ctx.uid] = {**_written.get(ctx.uid, {}), **fields}
 
 
 def _post(ctx: _Context, events: list[Event]) -> None:
@@ -401,6 +454,8 @@ async def recheck_waiting_outbound_rule(uid: str, status: Mapping, **kw: Any) ->
     """While waiting (workspace not Ready, rule Provisioning, connection Pending): look again soon."""
     if uid in _change_pending or not is_waiting(_written.get(uid, status)):
         return
+    if not _schedules.get(uid, Schedule()).due(time.monotonic()):
+        return  # backing off (planning/requeue.py): no Azure reads until due
     await _reconcile(_Context({**kw, "uid": uid, "status": status}, CHANGE_MAX_AGE))
 
 
@@ -419,6 +474,8 @@ async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mappin
         coords = previous.coordinates or ws.coordinates  # where we wrote it, even if the workspace object changed
         policy = reconcile_policy(meta)
         observed_rule = None
+        if coords is not None and previous.pending is not None:
+            previous = dataclasses.replace(previous, created=True)  # a PUT or DELETE was on its way: read Azure to settle it
         if coords is not None and previous.created and policy not in (planning.SKIP, planning.DETACH_ON_DELETE):
             try:
                 observed_rule = (await _rules(azure, coords, CHANGE_MAX_AGE)).get(rule_name.lower())
@@ -427,9 +484,16 @@ async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mappin
                     raise_for_azure_error(err, settings)
         elif previous.created and coords is None:
             post_event(body, "Warning", "NotDeleted", f"rule {rule_name!r}: Azure coordinates unknown, left in place")
+        recovered: tuple[Event, ...] = ()
+        if coords is not None and previous.pending is not None:
+            previous, recovered = planning.recover(previous, observed_rule, planning.rule_target(coords, rule_name))
         plan = planning.plan_delete(rule_name=rule_name, previous=previous, policy=policy, observed_rule=observed_rule)
+        for e in recovered:
+            post_event(body, e.type, e.reason, e.message)
         for action in plan.actions:
             assert coords is not None
+            write = intent.pending("DELETE", planning.rule_target(coords, action.name), "", action.reason, action.message)
+            _written[uid] = {**_written.get(uid, {}), **await intent.record(PLURAL_OUTBOUND_RULE, namespace, name, write)}
             try:
                 await azure.ml.delete_outbound_rule(*coords.as_tuple(), action.name)
             except AzureError as err:

@@ -36,6 +36,9 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     # every index to be complete while holding its slot; the objects still queued never get one). What is bounded
     # instead: API server connections (kube_session.py) and Azure requests per subscription. docs/scale.md.
     kube_session.quiet_routine_success()
+    # Leader election (--peering): a replica's record expires this long after its last renewal (renewed every
+    # lifetime - 5..10 s), so a killed leader is replaced within about this time; a stopped one at once.
+    settings.peering.lifetime = max(int(Settings.from_env().peering_lifetime), 11)
 
 
 @kopf.on.startup()

@@ -22,6 +22,7 @@ import kopf
 
 from .. import conditions, metrics
 from ..azure.errors import AzureError, ErrorKind
+from ..azure.ml import workspace_path
 from ..azure.roles import assignment_name
 from ..model import (
     GROUP,
@@ -36,10 +37,12 @@ from ..model.common import SpecError
 from ..model.workspace import NetworkMode, WorkspaceSpec
 from ..planning import byo_network as byo_planning
 from ..planning import workspace as planning
+from ..planning import workspace_intent
+from ..planning.intent import STATUS_KEY as PENDING_WRITE
+from ..planning.intent import PendingWrite
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
-from . import outbound_rule
-from . import byo_network
+from . import byo_network, intent, outbound_rule
 from .common import SKIP, azure_from, post_event, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
@@ -165,14 +168,28 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
 
     assignments, roles_error = await _read_assignments(azure, spec, ws, logger)
 
+    # A write recorded before a crash (planning/intent.py): settle it from what Azure shows, before planning anew.
+    mn = ws.managed_network
+    settled = workspace_intent.settle(
+        PendingWrite.from_status(status), workspace_path=workspace_path(sub, rg, ws_name),
+        isolation_mode=mn.isolation_mode if mn else None, network_active=bool(mn and mn.status == planning.NETWORK_ACTIVE),
+        provisioning_followed=previous.provisioning is not None,
+        assignment_names=[a.name for a in assignments] if assignments is not None else None,
+        age_s=_age(PendingWrite.from_status(status)))
     plan = planning.plan(spec, ws, policy=policy, previous=previous, assignment_name=assignment_name,
-                         assignments=assignments, provision_result=result)
+                         assignments=assignments, provision_result=result,
+                         provisioning_held=settled.keep.started_at if settled.provisioning_running and settled.keep else None)
+    if settled.outcome is not None:
+        plan.status.update(settled.status)
+        for reason, message in settled.events:
+            post_event(body, "Normal", reason, message)
     if roles_error is not None:
         planning.after_assignments_unreadable(plan, roles_error.code, str(roles_error),
                                               passing=roles_error.kind in PASSING_KINDS)
-    failure = await _execute(body, plan, spec, azure, ns, name, logger)
+    failure = await _execute(body, memo, plan, spec, azure, ns, name, logger)
     byo_follow, byo_error = (False, None) if spec.network.managed else await _reconcile_byo(
         body, plan, spec, ws, azure, status, policy, logger)
+    status = _effective_status(memo, body.status)  # now with any record written before a write
     ready = _write(body, memo, patch, status, plan.status, plan.conditions, drift)
     metrics.set_managed_network_status(ns, name, plan.status.get("managedNetworkStatus"))
 
@@ -183,9 +200,11 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
         raise kopf.TemporaryError("waiting for the AKS target's extension install or attach to finish in Azure "
                                   "(not a failure)", delay=settings.transient_retry)
     if plan.follow_provisioning:
-        # Not an error: the operation runs in Azure; look again soon (kopf keeps this retry across restarts).
+        # Not an error: the operation runs in Azure; look again when Azure's Retry-After says (else soon; kopf keeps
+        # this retry across restarts).
+        retry_after = plan.retry_after if plan.retry_after is not None else getattr(result, "retry_after", None)
         raise kopf.TemporaryError("waiting for managed network provisioning to finish in Azure (not a failure)",
-                                  delay=settings.transient_retry)
+                                  delay=retry_after if retry_after else settings.transient_retry)
     return ready
 
 
@@ -220,11 +239,42 @@ async def _read_assignments(azure: Any, spec: WorkspaceSpec, ws: Any,
         return None, err
 
 
-async def _execute(body: kopf.Body, plan: Plan, spec: WorkspaceSpec, azure: Any, ns: str, name: str,
+def _age(pending: PendingWrite | None) -> float | None:
+    if pending is None:
+        return None
+    try:
+        started = dt.datetime.fromisoformat(pending.started_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+
+
+def _intent_for(action: Any, ws_path: str) -> PendingWrite:
+    """What is recorded in status before `action` is sent (planning/workspace_intent.py)."""
+    if isinstance(action, SetIsolationMode):
+        return intent.pending("PATCH", ws_path, workspace_intent.isolation_hash(action.mode),
+                              action.event_reason, action.describe())
+    if isinstance(action, StartProvisioning):
+        return intent.pending("POST", workspace_intent.provision_target(ws_path),
+                              workspace_intent.provision_hash(action.include_spark), action.event_reason, action.describe())
+    name = assignment_name(action.scope, action.role_id, action.principal_id)
+    return intent.pending("PUT", workspace_intent.role_target(action.scope, name), workspace_intent.role_hash(name),
+                          action.event_reason, action.describe())
+
+
+async def _record(memo: kopf.Memo, ns: str, name: str, write: PendingWrite) -> None:
+    fields = await intent.record(PLURAL_WORKSPACE, ns, name, write)
+    memo["workspace_status"] = {**memo.get("workspace_status", {}), **fields}
+
+
+async def _execute(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: WorkspaceSpec, azure: Any, ns: str, name: str,
                    logger: logging.Logger) -> AzureError | None:
-    """Run the actions in order; stop at the first failure (later steps depend on earlier ones) and return it."""
+    """Run the actions in order; stop at the first failure (later steps depend on earlier ones) and return it.
+    Each write is recorded in status before it is sent (intent before action); the record is cleared with the
+    outcome, or kept when Azure may have accepted it after all (a 409, 5xx or timeout), for the next run to settle."""
     sub, rg, ws_name = spec.coordinates
     for action in plan.actions:
+        await _record(memo, ns, name, _intent_for(action, workspace_path(sub, rg, ws_name)))
         try:
             if isinstance(action, SetIsolationMode):
                 updated = await azure.ml.set_isolation_mode(sub, rg, ws_name, action.mode)
@@ -234,9 +284,13 @@ async def _execute(body: kopf.Body, plan: Plan, spec: WorkspaceSpec, azure: Any,
                 started_at = _now()
                 url = await azure.ml.begin_provision(sub, rg, ws_name, action.include_spark)
                 planning.after_provisioning_started(plan, url, started_at)
+                plan.retry_after = getattr(url, "retry_after", None)
                 if url:
-                    # Persist before anything else can fail: a crash now must not lead to a second start.
-                    await _patch_workspace_status(ns, name, {"provisioning": plan.status["provisioning"]}, logger)
+                    # Persist before anything else can fail: a crash now must not lead to a second start. From here
+                    # the operation is followed by its poll URL: the record of the POST is done with.
+                    early = {"provisioning": plan.status["provisioning"], PENDING_WRITE: None}
+                    await _patch_workspace_status(ns, name, early, logger)
+                    memo["workspace_status"] = {**memo.get("workspace_status", {}), **early}
             elif isinstance(action, AssignRole):
                 res = await azure.roles.ensure(action.scope, action.role_id, action.principal_id)
                 ours = assignment_name(action.scope, action.role_id, action.principal_id)
@@ -244,13 +298,17 @@ async def _execute(body: kopf.Body, plan: Plan, spec: WorkspaceSpec, azure: Any,
                 if not res.created:
                     logger.info("%s already granted by assignment %s; not ours, left alone",
                                 planning.ROLE_NAMES.get(action.role_id, action.role_id), res.name)
+                    plan.status[PENDING_WRITE] = None
                     continue
             else:  # pragma: no cover - RemoveRole only comes from plan_delete
                 raise TypeError(f"unexpected action {action!r}")
         except AzureError as err:
             planning.after_failure(plan, action, err.code, str(err), passing=err.kind in PASSING_KINDS)
             logger.warning("%s failed: %s", type(action).__name__, err)
+            if err.kind not in PASSING_KINDS:  # refused outright: nothing of it can have landed
+                plan.status[PENDING_WRITE] = None
             return err
+        plan.status[PENDING_WRITE] = None
         post_event(body, "Normal", action.event_reason, action.describe())
     return None
 

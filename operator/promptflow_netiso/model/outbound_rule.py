@@ -64,18 +64,15 @@ class ServiceTagDestination:
     protocol: Protocol
     port_ranges: str
     action: RuleAction = RuleAction.ALLOW
-    address_prefixes: tuple[str, ...] = ()
+    # No addressPrefixes: Azure fills it from the service tag (read-only at 2025-12-01); the CRD refuses it.
 
     def to_azure(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
+        return {
             "serviceTag": self.service_tag,
             "protocol": self.protocol.value,
             "portRanges": self.port_ranges,
             "action": self.action.value,
         }
-        if self.address_prefixes:
-            body["addressPrefixes"] = list(self.address_prefixes)
-        return body
 
 
 @dataclass(frozen=True)
@@ -166,5 +163,4 @@ def _service_tag(spec: Mapping[str, Any]) -> ServiceTagDestination:
         protocol=enum_field(Protocol, st, "protocol", "spec.serviceTag"),
         port_ranges=required_str(st, "portRanges", "spec.serviceTag"),
         action=enum_field(RuleAction, st, "action", "spec.serviceTag", RuleAction.ALLOW),
-        address_prefixes=tuple(st.get("addressPrefixes") or ()),
     )

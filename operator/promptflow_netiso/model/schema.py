@@ -468,6 +468,21 @@ def workspace_spec() -> Schema:
     )
 
 
+def pending_write_status() -> Schema:
+    return status_obj("An Azure write recorded before it was sent, until it is known to have landed (crash safety: "
+                      "a restarted operator resumes or recognises it instead of sending it again).", {
+        "operation": status_str("HTTP method: PUT, POST, PATCH or DELETE."),
+        "target": status_str("ARM path written."),
+        "bodyHash": status_str("Hash of the fields the operator owns in the body sent."),
+        "startedAt": status_str("When the write was recorded (RFC 3339)."),
+        "pollUrl": status_str("Azure's long-running operation URL, once Azure accepted the write."),
+        "event": status_obj("The Event the write announces once it has landed.", {
+            "reason": status_str("Event reason."),
+            "message": status_str("Event message."),
+        }),
+    })
+
+
 def workspace_status() -> Schema:
     from .workspace import CONDITION_TYPES
 
@@ -513,6 +528,7 @@ def workspace_status() -> Schema:
         }),
         "lastDriftCheck": status_str("No longer written (the operator removes it): when a drift check last ran is "
                                      "the metric promptflow_netiso_last_drift_check_timestamp_seconds."),
+        "pendingWrite": pending_write_status(),
     })
 
 
@@ -629,13 +645,13 @@ def outbound_rule_spec() -> Schema:
                     "portRanges": port_ranges_schema(),
                     "action": enum_of("Allow or Deny.", RuleAction, RuleAction.ALLOW),
                     "addressPrefixes": array(
-                        "Optional IP addresses or CIDR ranges the rule is limited to.",
-                        string("An IP address or CIDR range.", max_length=43, rules=[
-                            rule("isCIDR(self) || isIP(self)", "must be an IP address or CIDR range such as "
-                                 "10.0.0.0/24")]),
-                        max_items=64, list_type="set"),
+                        "Read-only in Azure: filled in by Azure from the service tag. Not accepted here.",
+                        string("An IP address or CIDR range.", max_length=43), max_items=64),
                 },
-                required=["serviceTag", "protocol", "portRanges"]),
+                required=["serviceTag", "protocol", "portRanges"],
+                rules=[rule("!has(self.addressPrefixes)",
+                            "addressPrefixes is read-only in Azure (it is filled in from the service tag): remove "
+                            "it from spec.serviceTag", field_path=".addressPrefixes")]),
             "adopt": boolean("Take over a same-named UserDefined rule that already exists in Azure (created by hand) "
                              "instead of reporting a conflict.", False),
         },
@@ -670,6 +686,7 @@ def outbound_rule_status() -> Schema:
         # Ownership record: Azure rules carry no tags, so whether the operator may delete the rule lives here.
         "created": status_bool("Whether the operator created (or adopted) the Azure rule; only then does deleting "
                                "this object delete it."),
+        "pendingWrite": pending_write_status(),
         "azure": status_obj("Where the rule lives in Azure (recorded so deletion works without the workspace "
                             "object).", {
             "subscriptionId": status_str("Subscription ID of the workspace."),
@@ -891,7 +908,9 @@ STRICT_FIELDS_FILE = f"{GROUP}_strict-fields-policies.yaml"
 
 def render_crds() -> dict[str, str]:
     """File name -> YAML text of every CRD (what crds/ must contain), plus the policies refusing unknown fields
-    (they ship with the CRDs, so no install has the CRDs without them)."""
+    (they ship with the CRDs, so no install has the CRDs without them), plus kopf's peering CRDs (model/peering.py)."""
+    from .peering import peering_crds
+
     header = f"# Generated from promptflow_netiso/model/schema.py. Do not edit: run `{REGENERATE}`.\n"
 
     def dump(doc: Schema) -> str:
@@ -903,6 +922,7 @@ def render_crds() -> dict[str, str]:
     policies = [doc for kind, manifest in crds.items()
                 for doc in strict_fields_policy(kind, manifest["spec"]["versions"][0]["schema"]["openAPIV3Schema"])]
     files[STRICT_FIELDS_FILE] = header + "---\n".join(dump(doc) for doc in policies)
+    files.update({name: header + dump(manifest) for name, manifest in peering_crds().items()})
     return files
 
 

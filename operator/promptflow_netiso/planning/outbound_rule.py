@@ -14,11 +14,13 @@ what Azure answered (it has no actions then) -> write its status/conditions, pos
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from ..conditions import FALSE, TRUE, UNKNOWN, condition
+from . import intent
+from .intent import PendingWrite
+from .requeue import Retry  # noqa: F401  (re-exported: the planner's answer, obeyed via planning/requeue.py)
 from ..model.common import CONDITION_READY
 from ..model.outbound_rule import (
     CONDITION_APPLIED,
@@ -48,16 +50,6 @@ WAITING_REASONS = frozenset({"WorkspaceNotFound", "WorkspaceNotReady", "Workspac
                              "RuleDeleting", "PrivateEndpointPending", "WaitingForManagedNetwork"})
 CONNECTION_BLOCKING_STATES = {"pending": "PrivateEndpointPending", "rejected": "PrivateEndpointRejected",
                               "disconnected": "PrivateEndpointDisconnected"}
-
-
-class Retry(Enum):
-    """How soon the handler should look again (the handler maps each to a settings delay)."""
-
-    NONE = "none"  # converged: the drift timer is enough
-    DEPENDENCY = "dependency"  # waiting for the workspace object: short (settings.dependency_wait)
-    AZURE_PROGRESS = "azure-progress"  # Azure is Provisioning/Deleting, or the managed network is busy
-    CONNECTION = "connection"  # PE connection Pending on the target: someone is expected to approve it
-    USER_FIXABLE = "user-fixable"  # refused or failed: slow (settings.slow_retry), a fix in Azure is picked up
 
 
 class RuleLike(Protocol):
@@ -130,6 +122,7 @@ class Previous:
     coordinates: Coordinates | None = None
     applied_generation: int | None = None  # observedGeneration of an Applied=True condition
     reasons: Mapping[str, str] = field(default_factory=dict)  # condition type -> reason (for one-shot Events)
+    pending: PendingWrite | None = None  # a write recorded before it was sent and not yet known to have landed
 
     @classmethod
     def from_status(cls, status: Mapping[str, Any] | None) -> "Previous":
@@ -146,6 +139,7 @@ class Previous:
             coordinates=Coordinates.from_status(status.get(STATUS_AZURE)),
             applied_generation=applied_generation,
             reasons=reasons,
+            pending=PendingWrite.from_status(status),
         )
 
     def had(self, type_: str, status: str, reason: str) -> bool:
@@ -213,34 +207,74 @@ def _port_set(value: Any) -> frozenset[str]:
     return frozenset(p.strip() for p in str(value or "").split(",") if p.strip())
 
 
-def _prefix_set(value: Any) -> frozenset[str]:
-    return frozenset(_norm(p) for p in (value or ()) if _norm(p))
-
-
 def _bool(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
 
 
-def destination_matches(spec: OutboundRuleSpec, destination: Any) -> bool:
-    """Whether Azure's destination equals the spec's, compared the way ARM treats values (see module doc)."""
-    want = spec.to_azure_properties()["destination"]
-    if spec.type == RuleType.FQDN:
-        return isinstance(destination, str) and _norm(destination) == _norm(want)
+def owned_destination(rule_type: Any, destination: Any) -> Any:
+    """The destination fields a user owns, normalised the way ARM treats them. Server-filled and read-only fields
+    (a ServiceTag rule's `addressPrefixes`, a PrivateEndpoint rule's `sparkStatus`, `fqdns`) are left out: they are
+    never compared and never sent (FACTS.md, 2025-12-01)."""
+    kind = _norm(rule_type)
+    if kind == _norm(RuleType.FQDN.value):
+        return _norm(destination) if isinstance(destination, str) else None
     if not isinstance(destination, Mapping):
-        return False
-    if spec.type == RuleType.PRIVATE_ENDPOINT:
-        return (
-            _norm(destination.get("serviceResourceId")) == _norm(want["serviceResourceId"])
-            and _norm(destination.get("subresourceTarget")) == _norm(want["subresourceTarget"])
-            and _bool(destination.get("sparkEnabled")) == bool(want["sparkEnabled"])
-        )
-    return (
-        _norm(destination.get("serviceTag")) == _norm(want["serviceTag"])
-        and _norm(destination.get("protocol")) == _norm(want["protocol"])
-        and _port_set(destination.get("portRanges")) == _port_set(want["portRanges"])
-        and _norm(destination.get("action") or "Allow") == _norm(want["action"])
-        and _prefix_set(destination.get("addressPrefixes")) == _prefix_set(want.get("addressPrefixes"))
-    )
+        return None
+    if kind == _norm(RuleType.PRIVATE_ENDPOINT.value):
+        return {"serviceResourceId": _norm(destination.get("serviceResourceId")),
+                "subresourceTarget": _norm(destination.get("subresourceTarget")),
+                "sparkEnabled": _bool(destination.get("sparkEnabled"))}
+    return {"serviceTag": _norm(destination.get("serviceTag")), "protocol": _norm(destination.get("protocol")),
+            "portRanges": sorted(_port_set(destination.get("portRanges"))),
+            "action": _norm(destination.get("action") or "Allow")}
+
+
+def destination_matches(spec: OutboundRuleSpec, destination: Any) -> bool:
+    """Whether Azure's destination equals the spec's in the fields the user owns (see `owned_destination`)."""
+    want = owned_destination(spec.type.value, spec.to_azure_properties()["destination"])
+    return owned_destination(spec.type.value, destination) == want
+
+
+def spec_hash(spec: OutboundRuleSpec) -> str:
+    """The hash recorded before a PUT (planning/intent.py): type, category and owned destination fields."""
+    return intent.body_hash([_norm(spec.type.value), _norm(USER_DEFINED_CATEGORY),
+                             owned_destination(spec.type.value, spec.to_azure_properties()["destination"])])
+
+
+def rule_hash(rule: RuleLike | None) -> str | None:
+    """The same hash of a rule as Azure holds it; None when absent."""
+    if rule is None:
+        return None
+    return intent.body_hash([_norm(rule.type), _norm(rule.category), owned_destination(rule.type, rule.destination)])
+
+
+def rule_target(coordinates: Coordinates, rule_name: str) -> str:
+    """The ARM path of a rule: the `target` of its recorded writes."""
+    return (f"/subscriptions/{coordinates.subscription_id}/resourceGroups/{coordinates.resource_group}/providers/"
+            f"Microsoft.MachineLearningServices/workspaces/{coordinates.workspace_name}/outboundRules/{rule_name}")
+
+
+def recover(previous: Previous, rule: RuleLike | None, target: str) -> tuple[Previous, tuple[Event, ...]]:
+    """Settle a write recorded before a crash (planning/intent.py), from the rule as Azure shows it now.
+
+    A recorded PUT means the planner had decided the rule was absent or ours before sending it, so a same-named
+    UserDefined rule found now is ours (never `RuleNotOwned`); when it holds exactly what we sent, the write landed
+    and its Event, which the crashed process never posted, is posted now. A recorded DELETE landed when the rule is
+    gone. Either way the record is settled (the returned Previous has none); planning then goes on as usual, so a
+    write that did not land is planned again, not replayed blind."""
+    pending = previous.pending
+    if pending is None:
+        return previous, ()
+    settled = replace(previous, pending=None)
+    if not pending.is_for(pending.operation, target):
+        return settled, ()  # recorded for another rule name (spec.ruleName changed): nothing to settle here
+    outcome = intent.resolve(pending, observed_hash=rule_hash(rule))
+    events: tuple[Event, ...] = ()
+    if outcome is intent.Outcome.LANDED and pending.event_reason:
+        events = (Event("Normal", pending.event_reason, pending.event_message),)
+    if pending.operation.upper() == "PUT" and rule is not None and _norm(rule.category) == _norm(USER_DEFINED_CATEGORY):
+        settled = replace(settled, created=True)
+    return settled, events
 
 
 def rule_matches(spec: OutboundRuleSpec, rule: RuleLike) -> bool:

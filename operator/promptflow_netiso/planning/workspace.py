@@ -73,7 +73,6 @@ REASON_APPLYING = "Applying"
 REASON_NOT_APPLICABLE = "NotApplicable"
 REASON_SKIPPED = "ReconcileSkipped"
 REASON_INHERITED_FROM_HUB = "InheritedFromHub"
-REASON_NOT_CHANGEABLE = "IsolationModeNotChangeable"
 REASON_ACTIVE = "Active"
 REASON_NOT_REQUESTED = "NotRequested"
 REASON_PROVISIONING = "Provisioning"
@@ -242,6 +241,7 @@ class Plan:
     conditions: list[dict]  # one per step in STEPS order (Ready is summarised by the handler)
     status: dict  # status fields as observed (+ records already settled); action outcomes update them
     follow_provisioning: bool = False  # an operation is running: check again soon instead of at the drift interval
+    retry_after: float | None = None  # Azure's Retry-After for that next look (a floor)
 
     def condition(self, type_: str) -> dict | None:
         return next((c for c in self.conditions if c["type"] == type_), None)
@@ -259,10 +259,12 @@ def plan(
     assignment_name: AssignmentNameFn,
     assignments: Sequence[AssignmentLike] | None = None,
     provision_result: ProvisionResultLike | None = None,
+    provisioning_held: str | None = None,
 ) -> Plan:
     """`assignments`: the identity's role assignments at or above `assignment_target()` as Azure lists them, or None
     when they could not be read (then the operator's own records in status count, as a fallback).
-    `provision_result`: the poll of `previous.provisioning`, if any."""
+    `provision_result`: the poll of `previous.provisioning`, if any. `provisioning_held`: when a provisioning POST
+    recorded before a crash may still run in Azure (planning/workspace_intent.py), the time it started: no new POST."""
     manage = policy != POLICY_SKIP
     actions: list[Action] = []
     status = observed_status(ws)
@@ -286,6 +288,11 @@ def plan(
         actions.append(iso_action)
 
     prov_cond, prov_action, record, following = _provisioning(spec, ws, manage, previous, provision_result)
+    if prov_action is not None and provisioning_held:
+        prov_cond, prov_action, following = condition(
+            CONDITION_NETWORK_PROVISIONED, UNKNOWN, REASON_PROVISIONING,
+            f"managed network provisioning started at {provisioning_held} (before an operator restart) may still be "
+            f"running in Azure; waiting for it instead of starting another"), None, True
     conds.append(prov_cond)
     status["provisioning"] = record
     if provision_result is not None and provisioning_succeeded(provision_result):
@@ -374,11 +381,8 @@ def _isolation(spec: WorkspaceSpec, ws: WorkspaceLike, manage: bool, previous: P
         return condition(CONDITION_ISOLATION_APPLIED, FALSE, REASON_INHERITED_FROM_HUB,
                          f"the hub's managed network has isolation mode {current}, the spec asks for {desired}: "
                          f"a Project workspace inherits its hub's network; change it on the hub"), None
-    changeable = tuple(getattr(ws.managed_network, "changeable_isolation_modes", ()) or ())
-    if changeable and desired not in changeable:
-        return condition(CONDITION_ISOLATION_APPLIED, FALSE, REASON_NOT_CHANGEABLE,
-                         f"Azure does not allow changing the isolation mode from {current} to {desired} "
-                         f"(allowed: {', '.join(changeable)})"), None
+    # Which transitions Azure allows is not part of the 2025-12-01 contract (no changeableIsolationModes there):
+    # loosening is refused at admission, and if Azure refuses a change its error is reported verbatim.
     if not manage:
         return condition(CONDITION_ISOLATION_APPLIED, FALSE, REASON_SKIPPED,
                          f"Azure has isolation mode {current}, the spec asks for {desired}; "

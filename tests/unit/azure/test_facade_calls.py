@@ -31,15 +31,16 @@ async def test_provision_returns_location_to_store_and_polls_once():
         FakeArm()
         .on("POST", WS + "/provisionManagedNetwork", Reply(202, None, {"Location": location, "Retry-After": "30"}))
         .on("GET", "/subscriptions/sub-1/providers/Microsoft.MachineLearningServices/locations/x/mfeOperationResults/p1",
-            Reply(202, None, {"Location": location}), Reply(200, {"status": "Active", "sparkReady": True}))
+            Reply(202, None, {"Location": location, "Retry-After": "20"}), Reply(200, {"status": "Active", "sparkReady": True}))
     )
     async with fake_azure(arm) as azure:
         url = await azure.ml.begin_provision("sub-1", "rg", "ws", include_spark=True)
-        assert url == location
+        assert url == location and url.retry_after == 30.0  # the first poll waits for the 202's Retry-After
         first = await azure.ml.poll_provision(url)
         second = await azure.ml.poll_provision(url)
     assert body_of(arm.calls("POST")[0]) == {"includeSpark": True}
     assert (first.done, second.done, second.status, second.spark_ready) == (False, True, "Active", True)
+    assert (first.retry_after, second.retry_after) == (20.0, None)  # every poll's Retry-After reaches the handler
     assert arm.sleeps == []  # never waits: the handler requeues
 
 

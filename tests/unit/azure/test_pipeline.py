@@ -83,7 +83,7 @@ async def test_lro_follows_location_with_capped_retry_after(metric_calls):
     rule = {"name": "r1", "properties": {"type": "FQDN", "destination": "a.example.com", "category": "UserDefined", "status": "Active"}}
     arm = (
         FakeArm()
-        .on("PUT", rule_path, Reply(202, None, {"Location": location}))
+        .on("PUT", rule_path, Reply(202, None, {"Location": location, "Retry-After": "3"}))
         .on("GET", "/subscriptions/sub-1/providers/Microsoft.MachineLearningServices/locations/x/operationResults/op1",
             Reply(202, None, {"Location": location, "Retry-After": "100"}),
             Reply(202, None, {"Location": location, "Retry-After": "1"}),
@@ -92,7 +92,8 @@ async def test_lro_follows_location_with_capped_retry_after(metric_calls):
     async with fake_azure(arm) as azure:
         result = await azure.ml.put_outbound_rule("sub-1", "rg", "ws", "r1", rule["properties"])
     assert (result.name, result.status, result.destination) == ("r1", "Active", "a.example.com")
-    assert arm.sleeps == [15.0, 1.0]  # Retry-After honoured, but never more than lro_poll_max inside a handler
+    # Retry-After honoured, the initial 202's too (azure-core alone polls at once), never more than lro_poll_max
+    assert arm.sleeps == [3.0, 15.0, 1.0]
     assert [op for op, _ in metric_calls.requests] == ["outboundRule.put"] + ["outboundRule.put.poll"] * 3
 
 

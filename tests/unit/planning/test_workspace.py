@@ -56,9 +56,9 @@ def spec(mode: str = "ManagedVirtualNetwork", isolation: str | None = ALLOW_INTE
 
 def workspace(kind: str = "Default", isolation: str | None = ALLOW_INTERNET, network: str | None = "Inactive",
               spark_ready: bool = False, principal: str | None = PRINCIPAL, storage: str | None = STORAGE,
-              changeable: tuple[str, ...] = ()) -> Workspace:
+              ) -> Workspace:
     managed = None if isolation is None else ManagedNetwork(isolation_mode=isolation, status=network, spark_ready=spark_ready,
-                                                            network_id=None, changeable_isolation_modes=changeable)
+                                                            network_id=None)
     return Workspace(id=f"{RG_ID}/providers/Microsoft.MachineLearningServices/workspaces/ws", name="ws", kind=kind,
                      location="westeurope", principal_id=principal, storage_account_id=storage, managed_network=managed)
 
@@ -182,16 +182,15 @@ def test_isolation_mode(desired, current, policy, prev, action, expected):
     assert cond(pl, "IsolationApplied") == expected
 
 
-def test_a_mode_azure_says_it_cannot_change_to_is_refused_without_a_write():
-    pl = plan(spec(isolation=ALLOW_INTERNET), workspace(isolation=ONLY_APPROVED, changeable=("Disabled",)))
-    assert pl.actions == ()
-    assert cond(pl, "IsolationApplied") == ("False", p.REASON_NOT_CHANGEABLE)
-    assert "from AllowOnlyApprovedOutbound to AllowInternetOutbound" in pl.condition("IsolationApplied")["message"]
-
-
-def test_a_mode_azure_lists_as_changeable_is_written():
-    pl = plan(spec(isolation=ONLY_APPROVED), workspace(isolation=ALLOW_INTERNET, changeable=(ONLY_APPROVED,)))
-    assert list(pl.actions) == [SetIsolationMode(ONLY_APPROVED, ALLOW_INTERNET, drift=False)]
+def test_a_refused_isolation_change_shows_azures_error_verbatim():
+    """2025-12-01 has no changeableIsolationModes: the planner does not guess which changes Azure allows; Azure's
+    refusal is the answer, shown as it came."""
+    pl = plan(spec(isolation=ALLOW_INTERNET), workspace(isolation=ONLY_APPROVED))
+    (action,) = pl.actions
+    assert action == SetIsolationMode(ALLOW_INTERNET, ONLY_APPROVED, drift=False)
+    p.after_failure(pl, action, "UserError", "UserError: Changing the managed network isolation mode is not supported")
+    assert cond(pl, "IsolationApplied") == ("False", "UserError")
+    assert "is not supported" in pl.condition("IsolationApplied")["message"]
 
 
 def test_a_project_inherits_its_hubs_network_and_is_never_written():
@@ -552,3 +551,11 @@ def test_auto_approval_ignores_targets_it_cannot_approve():
 @pytest.mark.parametrize("auto,rules", [(False, [rule("a", OPENAI)]), (True, []), (True, [rule("a", SQL)])], ids=["auto-off", "no-rules", "only-unapprovable"])
 def test_no_auto_approval_object(auto, rules):
     assert p.desired_auto_approval("team", "ws", "uid", spec(auto=auto), rules).manifest is None
+
+
+def test_a_provisioning_post_that_may_still_run_after_a_crash_is_not_sent_again():
+    pl = p.plan(spec(provision=True), workspace(network="Inactive"), policy="manage", previous=Previous(generation=1),
+                assignment_name=roles.assignment_name, assignments=BOTH_ROLES, provisioning_held="2026-11-30T12:00:00Z")
+    assert [a for a in pl.actions if isinstance(a, StartProvisioning)] == []
+    assert cond(pl, "NetworkProvisioned") == ("Unknown", p.REASON_PROVISIONING)
+    assert "before an operator restart" in pl.condition("NetworkProvisioned")["message"] and pl.follow_provisioning

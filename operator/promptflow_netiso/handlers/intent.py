@@ -1,0 +1,78 @@
+"""Intent before action (planning/intent.py), the I/O half: write `status.pendingWrite` and wait for the API server to
+confirm it BEFORE an Azure write is sent; add the poll URL as soon as Azure answers 202.
+
+kopf writes status once, at the end of a handler; a record that must exist before the Azure request cannot wait
+for that, so it is a merge patch of its own on the status subresource (the sync client, in a worker thread: the
+event loop never blocks). If the record cannot be written, the Azure write is not sent (`IntentNotRecorded`, a
+kopf retry): never a write that a crash could make us forget. The end-of-reconcile patch clears the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+
+from .. import conditions
+from ..model import GROUP, VERSION
+from ..planning.intent import STATUS_KEY, PendingWrite
+
+log = logging.getLogger(__name__)
+
+# A retry soon: the API server was unreachable for a moment (or the object is being replaced).
+RECORD_RETRY = 2.0
+
+_api: Any = None
+
+
+def _load_api() -> Any:
+    from kubernetes import client, config
+
+    cfg = client.Configuration()
+    try:
+        config.load_incluster_config(client_configuration=cfg)
+    except config.ConfigException:
+        config.load_kube_config(client_configuration=cfg)
+    return client.CustomObjectsApi(client.ApiClient(cfg))
+
+
+async def _patch_status(plural: str, namespace: str, name: str, status: dict) -> None:
+    global _api
+    if _api is None:
+        _api = await asyncio.to_thread(_load_api)  # reads files: never on the event loop
+    await asyncio.to_thread(_api.patch_namespaced_custom_object_status, GROUP, VERSION, namespace, plural, name,
+                            {"status": status}, _content_type="application/merge-patch+json")
+
+
+def pending(operation: str, target: str, body_hash: str = "", event_reason: str = "",
+            event_message: str = "") -> PendingWrite:
+    return PendingWrite(operation=operation, target=target, body_hash=body_hash, started_at=conditions.now_rfc3339(),
+                        event_reason=event_reason, event_message=event_message)
+
+
+async def record(plural: str, namespace: str, name: str, write: PendingWrite, extra: dict | None = None) -> dict:
+    """Persist the intent (plus `extra` status fields that must land with it); raise a kopf retry when the API
+    server does not confirm it. Returns the status fields written."""
+    fields = {STATUS_KEY: write.to_status(), **(extra or {})}
+    try:
+        await _patch_status(plural, namespace, name, fields)
+    except Exception as e:  # ApiException, connection refused, TLS: the write is not sent
+        raise kopf.TemporaryError(f"could not record the intended Azure write in status, so it was not sent: {e}",
+                                  delay=RECORD_RETRY) from e
+    return fields
+
+
+async def record_poll_url(plural: str, namespace: str, name: str, write: PendingWrite, poll_url: str | None) -> dict:
+    """Add Azure's operation URL to the record. Best effort: without it a restarted operator still recognises the
+    write by its target and hash."""
+    if not poll_url:
+        return {}
+    fields = {STATUS_KEY: {**write.to_status(), "pollUrl": poll_url}}
+    try:
+        await _patch_status(plural, namespace, name, fields)
+    except Exception as e:
+        log.warning("could not add the poll URL to %s/%s status: %s", namespace, name, e)
+        return {}
+    return fields
