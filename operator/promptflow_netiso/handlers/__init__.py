@@ -1,4 +1,5 @@
 """Importing this package registers every kopf handler of the operator."""
 
 from . import startup  # noqa: F401  (first: persistence settings and the Azure facade)
+from . import tenancy  # noqa: F401  (grant and ownership indexes every kind reads)
 from . import workspace, outbound_rule, approval  # noqa: F401,E401
