@@ -100,7 +100,7 @@ def shared_namespace(control_plane):
 def test_every_sample_applies_and_is_listed_by_the_category(control_plane, namespace):
     files = sorted(SAMPLES.glob("*.yaml"))
     kinds = {yaml.safe_load(f.read_text())["kind"] for f in files}
-    assert kinds == {"PromptFlowWorkspace", "OutboundRule", "PrivateEndpointApproval"}
+    assert kinds == {"PromptFlowWorkspace", "OutboundRule", "PrivateEndpointApproval", "AzureScopeGrant"}
 
     control_plane.kubectl("apply", "--server-side", "-n", namespace, "-f", str(SAMPLES))
 

@@ -423,11 +423,14 @@ def test_kustomize_install_is_accepted_by_the_api_server(kustomize_install, cont
 
 
 # -- least privilege, as the API server's authorizer sees it ------------------------------------------------------------
-PFWS, PFOR, PFPEA = (f"{r}.{GROUP}" for r in ("promptflowworkspaces", "outboundrules", "privateendpointapprovals"))
+PFWS, PFOR, PFPEA, GRANTS = (f"{r}.{GROUP}" for r in ("promptflowworkspaces", "outboundrules", "privateendpointapprovals",
+                                                        "azurescopegrants"))
 ALLOWED = [
     ("watch", PFWS, ""), ("patch", PFWS, ""), ("patch", PFWS, "status"), ("update", PFOR, "status"),
     ("list", PFOR, ""), ("patch", PFPEA, "status"), ("create", PFPEA, ""), ("delete", PFPEA, ""),
     ("create", "events", ""), ("patch", "events.events.k8s.io", ""),
+    ("watch", GRANTS, ""),  # tenancy: read grants, mint tokens for one ServiceAccount name only (docs/tenancy.md)
+    ("create", "serviceaccounts/promptflow-azure", "token"),
 ]
 CRD = "customresourcedefinitions.apiextensions.k8s.io"
 CLUSTER_SCAN = [("list", CRD, ""), ("watch", "namespaces", "")]
@@ -436,6 +439,8 @@ DENIED = [
     ("create", CRD, ""), ("delete", CRD, ""),
     ("delete", PFWS, ""), ("create", PFWS, ""), ("delete", PFOR, ""), ("get", "configmaps", ""),
     ("create", "rolebindings.rbac.authorization.k8s.io", ""), ("impersonate", "serviceaccounts", ""), ("*", "*", ""),
+    ("create", GRANTS, ""), ("patch", GRANTS, ""), ("create", "serviceaccounts", "token"),
+    ("create", "serviceaccounts/default", "token"), ("get", "serviceaccounts", ""),
 ]
 
 
