@@ -26,7 +26,8 @@ WS, RULE, PEA = "PromptFlowWorkspace", "OutboundRule", "PrivateEndpointApproval"
 WAIT = 120  # generous: the machine is shared; nothing here asserts how fast
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 BINDING = "promptflow-netiso-azure-scope"
-IDENTITY_SA = "promptflow-azure"  # the ServiceAccount name the shipped RBAC lets the operator mint tokens for
+IDENTITY_SA = "promptflow-azure"
+TEAM_RULE = {"type": "FQDN", "category": "UserDefined", "destination": "team.example.com"}  # the ServiceAccount name the shipped RBAC lets the operator mint tokens for
 
 
 class Team:
@@ -37,8 +38,9 @@ class Team:
         self.ns = f"t-tenancy-{label}-{uuid.uuid4().hex[:5]}"
         self.sub, self.rg = sub, f"rg-{label}-{uuid.uuid4().hex[:6]}"
         self.ws_name = f"ws-{label}-{uuid.uuid4().hex[:6]}"
+        # `team-rule`: a user-defined rule the team manages (what an `adopt` from another namespace would take over)
         self.ws_id = admin.seed_workspace(sub, self.rg, self.ws_name, isolation_mode="AllowOnlyApprovedOutbound",
-                                          provisioned=True)["id"]
+                                          provisioned=True, rules={"team-rule": TEAM_RULE})["id"]
         self.rg_id = f"/subscriptions/{sub}/resourceGroups/{self.rg}"
         self.account = f"{self.rg_id}/providers/Microsoft.CognitiveServices/accounts/aoai-{label}"
         admin.seed_target(self.account, pe_behaviour="pending")
@@ -142,16 +144,14 @@ def test_namespace_users_read_their_grant_but_cannot_write_it(control_plane, tea
     a, _ = teams
     control_plane.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "deploy/base/user-roles.yaml"))
     user = f"alice-{uuid.uuid4().hex[:4]}"
-    for role in ("promptflow-netiso-editor", "view"):
+    # (no controller-manager here to aggregate the viewer into `view`: bind it directly)
+    for role in ("promptflow-netiso-editor", "promptflow-netiso-viewer", "edit"):
         control_plane.kubectl("create", "rolebinding", f"{user}-{role}", "-n", a.ns, f"--clusterrole={role}", f"--user={user}")
 
     def can(verb: str, resource: str) -> bool:
         res = control_plane.kubectl("auth", "can-i", verb, resource, "-n", a.ns, f"--as={user}", check=False)
         return res.stdout.strip() == "yes"
 
-    deadline = time.monotonic() + 30  # the aggregated `view` role picks up the viewer rules shortly
-    while not can("get", "azurescopegrants.netiso.promptflow.dev") and time.monotonic() < deadline:
-        time.sleep(0.5)
     assert can("create", "promptflowworkspaces.netiso.promptflow.dev")
     assert can("get", "azurescopegrants.netiso.promptflow.dev") and can("list", "azurescopegrants.netiso.promptflow.dev")
     for verb in ("create", "update", "patch", "delete"):
@@ -163,11 +163,6 @@ def test_namespace_users_read_their_grant_but_cannot_write_it(control_plane, tea
 def test_the_operator_refuses_what_admission_would_have_with_zero_azure_requests(control_plane, kube, sim_admin, teams):
     """A cluster without the policy (the binding removed): the operator alone keeps team A out of team B's Azure."""
     a, b = teams
-    create(control_plane, b.ns, workspace("ws-b", b))
-    create(control_plane, b.ns, fqdn_rule("b-rule", "ws-b"))
-    ready(kube, WS, b.ns, "ws-b")
-    ready(kube, RULE, b.ns, "b-rule")
-
     control_plane.kubectl("delete", "validatingadmissionpolicybinding", BINDING, "--ignore-not-found")
     try:
         # Wait until admission no longer applies the policy (its informer lags the delete).
@@ -180,8 +175,8 @@ def test_the_operator_refuses_what_admission_would_have_with_zero_azure_requests
         create(control_plane, a.ns, workspace("steal", b))
         create(control_plane, a.ns, pe_rule("to-b", "mine", b.account))
         create(control_plane, a.ns, approval("approve-b", b.account))
-        # adopt never crosses namespaces: B's rule name, adopted through a workspace object naming B's workspace.
-        create(control_plane, a.ns, fqdn_rule("b-rule", "steal", adopt=True))
+        # adopt never crosses namespaces: B's rule, adopted through a workspace object naming B's workspace.
+        create(control_plane, a.ns, fqdn_rule("team-rule", "steal", adopt=True))
 
         ws = refused(kube, WS, a.ns, "steal")
         assert f"spec.azure: namespace {a.ns} is not granted {b.ws_id}" in condition(ws, "Ready")["message"]
@@ -190,15 +185,16 @@ def test_the_operator_refuses_what_admission_would_have_with_zero_azure_requests
             condition(rule, "Ready")["message"]
         pea = refused(kube, PEA, a.ns, "approve-b")
         assert f"spec.targets[].resourceId: namespace {a.ns} is not granted {b.account}" in condition(pea, "Ready")["message"]
-        adopt = kube.wait_for(RULE, a.ns, "b-rule", lambda o: condition(o, "Ready") is not None, WAIT, "to report")
+        adopt = kube.wait_for(RULE, a.ns, "team-rule", lambda o: condition(o, "Ready") is not None, WAIT, "to report")
         assert not is_ready(adopt)
         for name in ("steal", "to-b", "approve-b"):
             assert "ScopeNotGranted" in [e["reason"] for e in kube.events(a.ns, name)]
 
         time.sleep(5)  # a few drift checks of every refused object (2 s in tests)
         assert b.calls(sim_admin, start) == [], "a refused object reached team B's Azure"
-        assert not is_ready(kube.get(RULE, a.ns, "b-rule"))
-        assert is_ready(kube.get(RULE, b.ns, "b-rule"))  # B's rule is still B's
+        assert not is_ready(kube.get(RULE, a.ns, "team-rule"))
+        rules = sim_admin.workspace(b.ws_id)["body"]["properties"]["managedNetwork"]["outboundRules"]
+        assert rules["team-rule"]["destination"] == TEAM_RULE["destination"]  # B's rule is still B's
     finally:
         install_admission_policy(control_plane)
 
@@ -236,8 +232,10 @@ def test_a_second_workspace_object_claiming_the_same_azure_workspace_is_a_confli
     assert sim_admin.workspace(a.ws_id)["body"]["properties"]["managedNetwork"]["isolationMode"] == "AllowOnlyApprovedOutbound"
     assert is_ready(kube.get(WS, a.ns, "first"))
 
-    kube.delete(WS, a.ns, "first", wait=True)  # the owner leaves: the other object takes over
-    ready(kube, WS, a.ns, "second")
+    kube.delete(WS, a.ns, "first", wait=True)  # the owner leaves: the other object takes over (and meets Azure's
+    # one-way isolation ratchet: AllowOnlyApprovedOutbound cannot go back to AllowInternetOutbound)
+    kube.wait_for(WS, a.ns, "second", lambda o: (condition(o, "Ready") or {}).get("reason") not in (None, "Conflict"),
+                  WAIT, "to take over")
 
 
 # --- per-namespace identity ----------------------------------------------------------------------------------------------

@@ -752,7 +752,7 @@ def grant_scopes(what: str, governs: str) -> Schema:
 
 
 def grant_crd() -> Schema:
-    spec = obj("Which Azure scopes the objects of this namespace may name. Absent lists grant nothing.", {
+    spec = obj("Which Azure scopes the objects of this namespace may name. Absent or empty lists grant nothing.", {
         WORKSPACES: grant_scopes(WORKSPACES, "PromptFlowWorkspaces (spec.azure)"),
         RULE_TARGETS: grant_scopes(RULE_TARGETS, "PrivateEndpoint OutboundRules (spec.privateEndpoint.serviceResourceId)"),
         APPROVAL_TARGETS: grant_scopes(APPROVAL_TARGETS, "PrivateEndpointApprovals (spec.targets[].resourceId)"),
@@ -767,13 +767,12 @@ def grant_crd() -> Schema:
                                  "azure.workload.identity/client-id annotation)."),
                 "tenantId": guid("Entra ID tenant of the identity; defaults to the operator's AZURE_TENANT_ID."),
             }, required=["serviceAccountName", "clientId"]),
-    })
+    }, default={})
     root: Schema = {
         "type": "object",
         "description": "AzureScopeGrant says which Azure scopes the promptflow-netiso objects of its namespace may "
                        "name. Written by cluster admins (namespace editors cannot); one per namespace, named "
                        f"'{GRANT_NAME}'. Without it the namespace can reach nothing in Azure.",
-        "required": ["spec"],
         "properties": {
             "apiVersion": {"type": "string", "description": f"API version of this object: {GROUP}/{VERSION}."},
             "kind": {"type": "string", "description": f"Kind of this object: {KIND_GRANT}."},
