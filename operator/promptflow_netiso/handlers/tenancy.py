@@ -75,9 +75,16 @@ def refusal(grants: Mapping | None, namespace: str, wanted: Iterable[tuple[tuple
 
 
 def workspace_refusal(grants: Mapping | None, claims: Mapping | None, namespace: str, uid: str,
-                      coordinates: tuple[str, str, str]) -> Refusal | None:
-    azure_id = planning.workspace_id(*coordinates)
-    refused = refusal(grants, namespace, [(planning.WORKSPACE_FIELD, azure_id)])
+                      spec: WorkspaceSpec) -> Refusal | None:
+    """The workspace itself, and what a bring-your-own network names (its VNet, its AKS cluster), must lie in the
+    namespace's spec.workspaces; then the object must be the owner of the Azure workspace."""
+    azure_id = planning.workspace_id(*spec.coordinates)
+    wanted = [(planning.WORKSPACE_FIELD, azure_id)]
+    if spec.network.virtual_network_id:
+        wanted.append(((planning.WORKSPACES, "spec.network.virtualNetworkId"), spec.network.virtual_network_id))
+    if spec.deployment_target.aks_cluster_id:
+        wanted.append(((planning.WORKSPACES, "spec.deploymentTarget.aksClusterId"), spec.deployment_target.aks_cluster_id))
+    refused = refusal(grants, namespace, wanted)
     if refused is not None:
         return refused
     return planning.conflict((claims or {}).get(azure_id.lower(), []), uid, azure_id)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from ..model.common import ML_WORKSPACE_TYPE
-from ..model.grant import APPROVAL_TARGETS, GRANT_NAME, KIND_GRANT, RULE_TARGETS, WORKSPACES, GrantSpec
+from ..model.grant import APPROVAL_TARGETS, GRANT_NAME, KIND_GRANT, RULE_TARGETS, WORKSPACES, GrantSpec  # noqa: F401
 
 REASON_NOT_GRANTED = "ScopeNotGranted"
 REASON_CONFLICT = "Conflict"
