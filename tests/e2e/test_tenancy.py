@@ -122,6 +122,17 @@ def test_the_api_server_refuses_every_cross_tenant_object_naming_field_and_names
         assert f"{field}: namespace {a.ns} is not granted {what}" in res.stderr, res.stderr
         assert "ValidatingAdmissionPolicy" in res.stderr and BINDING in res.stderr, res.stderr
 
+    # A bring-your-own network names a VNet and an AKS cluster: they must lie in the namespace's workspaces scopes.
+    byo = workspace("own-ws-foreign-vnet", a)
+    byo["spec"]["network"] = {"mode": "BringYourOwnVirtualNetwork",
+                              "virtualNetworkId": f"{b.rg_id}/providers/Microsoft.Network/virtualNetworks/vnet-b"}
+    byo["spec"]["deploymentTarget"] = {"type": "Kubernetes", "extension": {"install": False},
+                                       "aksClusterId": f"{a.rg_id}/providers/Microsoft.ContainerService/managedClusters/aks-a"}
+    res = create(control_plane, a.ns, byo, check=False)
+    assert res.returncode != 0, res.stdout
+    assert f"namespace {a.ns} is not granted {b.rg_id}/providers/Microsoft.Network/virtualNetworks/vnet-b" in res.stderr, \
+        res.stderr
+
     # ARM IDs are case-insensitive: the team's own resource group in other letters is still its own.
     create(control_plane, a.ns, workspace("mine", a, case=str.upper), check=True)
     # A namespace nobody granted anything reaches nothing (secure by default), whatever it names.

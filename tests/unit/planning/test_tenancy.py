@@ -84,3 +84,20 @@ def test_only_the_non_owners_get_a_conflict_naming_the_owner():
     refused = tenancy.conflict(claims, "u2", WS)
     assert refused.reason == "Conflict" and "already managed by PromptFlowWorkspace team-a/first" in refused.message
     assert tenancy.conflict([], "u3", WS) is None
+
+
+def test_a_bring_your_own_network_must_lie_in_the_workspace_scopes():
+    from promptflow_netiso.handlers.tenancy import workspace_refusal
+    from promptflow_netiso.model import WorkspaceSpec
+
+    vnet = f"/subscriptions/{SUB}/resourceGroups/rg-b/providers/Microsoft.Network/virtualNetworks/vnet-b"
+    aks = f"{RG}/providers/Microsoft.ContainerService/managedClusters/aks-a"
+    spec = WorkspaceSpec.from_dict({
+        "azure": {"subscriptionId": SUB, "resourceGroup": "rg-a", "workspaceName": "ws1"},
+        "network": {"mode": "BringYourOwnVirtualNetwork", "virtualNetworkId": vnet},
+        "deploymentTarget": {"type": "Kubernetes", "aksClusterId": aks}})
+    grants = {"team-a": [GrantSpec.from_dict({"workspaces": [RG]})]}
+    refused = workspace_refusal(grants, {}, "team-a", "u1", spec)
+    assert refused.message.startswith(f"spec.network.virtualNetworkId: namespace team-a is not granted {vnet}")
+    grants = {"team-a": [GrantSpec.from_dict({"workspaces": [RG, f"/subscriptions/{SUB}/resourceGroups/rg-b"]})]}
+    assert workspace_refusal(grants, {}, "team-a", "u1", spec) is None
