@@ -83,9 +83,16 @@ def find(docs: list[dict], kind: str, name_suffix: str = "") -> dict:
 
 
 def repo_crds() -> dict[str, dict]:
-    docs = [yaml.safe_load(p.read_text()) for p in sorted(CRDS.glob("*.yaml"))]
+    docs = [d for p in sorted(CRDS.glob("*.yaml")) for d in yaml.safe_load_all(p.read_text())
+            if d["kind"] == "CustomResourceDefinition"]
     assert docs, f"no CRDs in {CRDS}: run `make crds`"
     return {d["metadata"]["name"]: d for d in docs}
+
+
+def repo_policies() -> set[str]:
+    """The unknown-field ValidatingAdmissionPolicies (and bindings) that ship next to the CRDs."""
+    return {f"{d['kind']}/{d['metadata']['name']}" for p in sorted(CRDS.glob("*.yaml"))
+            for d in yaml.safe_load_all(p.read_text()) if d["kind"].startswith("ValidatingAdmissionPolicy")}
 
 
 def container(deployment: dict) -> dict:
@@ -220,6 +227,11 @@ def test_chart_and_kustomize_ship_exactly_the_repository_crds(render):
     expected = repo_crds()
     from_helm = {d["metadata"]["name"]: d for d in render(crds=True) if d["kind"] == "CustomResourceDefinition"}
     assert from_helm == expected, "charts/promptflow-netiso/crds must be crds/ (a symlink), not a copy"
+
+    policies = repo_policies()
+    assert len(policies) == 6
+    assert {f"{d['kind']}/{d['metadata']['name']}" for d in render(crds=True)} >= policies
+    assert {f"{d['kind']}/{d['metadata']['name']}" for d in kustomize(REPO / "deploy")} >= policies
 
     from_kustomize = {d["metadata"]["name"]: d for d in kustomize(REPO / "deploy")
                       if d["kind"] == "CustomResourceDefinition"}
