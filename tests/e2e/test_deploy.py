@@ -229,7 +229,7 @@ def test_chart_and_kustomize_ship_exactly_the_repository_crds(render):
     assert from_helm == expected, "charts/promptflow-netiso/crds must be crds/ (a symlink), not a copy"
 
     policies = repo_policies()
-    assert len(policies) == 6
+    assert len(policies) == 8  # a policy + binding per kind, the AzureScopeGrant included
     assert {f"{d['kind']}/{d['metadata']['name']}" for d in render(crds=True)} >= policies
     assert {f"{d['kind']}/{d['metadata']['name']}" for d in kustomize(REPO / "deploy")} >= policies
 
