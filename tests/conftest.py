@@ -10,6 +10,7 @@ import pytest
 from tests.support.controlplane import ControlPlane
 from tests.support.kube import Kube
 from tests.support.operator_process import OperatorProcess
+from tests.support.tenancy import grant
 
 pytest_plugins = ["tests.sim.fixtures"]
 
@@ -36,6 +37,9 @@ def _fresh_namespace(control_plane, request, prefix: str):
     base = "".join(ch if ch.isalnum() else "-" for ch in request.node.name.lower())[:40].strip("-")
     name = f"{prefix}{base}-{uuid.uuid4().hex[:5]}"
     control_plane.kubectl("create", "namespace", name)
+    # Secure by default: a namespace reaches nothing in Azure until granted. Tests use fresh subscriptions, so their
+    # namespaces are granted every scope; tests/e2e/test_tenancy.py grants narrowly (docs/tenancy.md).
+    grant(control_plane, name)
     yield name
     control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
 

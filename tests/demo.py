@@ -22,6 +22,7 @@ from tests.sim import Simulator
 from tests.support.stack import LocalStack
 from tests.support.controlplane import REPO
 from tests.support.kube import Kube, is_ready
+from tests.support.tenancy import wait_admitted
 
 SAMPLES = REPO / "crds" / "samples"
 NAMESPACE = "promptflow-demo"
@@ -85,6 +86,8 @@ def seed_own_network(admin, spec: dict, workspace_id: str) -> None:
 
 def converged(kube: Kube, docs: list[dict]) -> bool:
     for d in docs:
+        if d["kind"] == "AzureScopeGrant":  # a declaration, no status
+            continue
         obj = kube.get(d["kind"], NAMESPACE, d["metadata"]["name"])
         if obj is None or not is_ready(obj):
             return False
@@ -112,7 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         cp, kube, sim, op = stack.cp, stack.kube, stack.sim, stack.op
         say(f"simulator on {sim.url}; operator log {op.log_path}, metrics {op.metrics_url}")
         seed(sim, docs)
+        cp.kubectl("apply", "--server-side", "-k", str(REPO / "deploy" / "admission"))
+        say("admission policy installed: a namespace reaches only the Azure scopes its AzureScopeGrant names")
         cp.kubectl("create", "namespace", NAMESPACE)
+        grant = next(d for d in docs if d["kind"] == "AzureScopeGrant")  # what a cluster admin applies first
+        cp.kubectl("apply", "-n", NAMESPACE, "-f", str(SAMPLES / "azurescopegrant.yaml"))
+        wait_admitted(cp, NAMESPACE, grant["spec"]["workspaces"][0])
         cp.kubectl("apply", "-n", NAMESPACE, "-f", str(SAMPLES))
         say(f"applied {len(docs)} sample objects from crds/samples/ into namespace {NAMESPACE}")
 

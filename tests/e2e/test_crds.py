@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from promptflow_netiso.model import ApprovalSpec, OutboundRuleSpec, WorkspaceSpec
+from promptflow_netiso.model.grant import GrantSpec
 
 pytestmark = pytest.mark.e2e
 
@@ -100,7 +101,7 @@ def shared_namespace(control_plane):
 def test_every_sample_applies_and_is_listed_by_the_category(control_plane, namespace):
     files = sorted(SAMPLES.glob("*.yaml"))
     kinds = {yaml.safe_load(f.read_text())["kind"] for f in files}
-    assert kinds == {"PromptFlowWorkspace", "OutboundRule", "PrivateEndpointApproval"}
+    assert kinds == {"PromptFlowWorkspace", "OutboundRule", "PrivateEndpointApproval", "AzureScopeGrant"}
 
     control_plane.kubectl("apply", "--server-side", "-n", namespace, "-f", str(SAMPLES))
 
@@ -122,7 +123,7 @@ def test_the_operator_reads_the_same_defaults_the_api_server_fills_in(control_pl
     """Server-defaulted samples parse to the same typed specs as the samples as written: Python and the CRD agree."""
     control_plane.kubectl("apply", "--server-side", "-n", namespace, "-f", str(SAMPLES))
     parsers = {"PromptFlowWorkspace": WorkspaceSpec, "OutboundRule": OutboundRuleSpec,
-               "PrivateEndpointApproval": ApprovalSpec}
+               "PrivateEndpointApproval": ApprovalSpec, "AzureScopeGrant": GrantSpec}
     for f in sorted(SAMPLES.glob("*.yaml")):
         written = yaml.safe_load(f.read_text())
         stored = get(control_plane, namespace, written["kind"], written["metadata"]["name"])

@@ -229,7 +229,7 @@ def test_chart_and_kustomize_ship_exactly_the_repository_crds(render):
     assert from_helm == expected, "charts/promptflow-netiso/crds must be crds/ (a symlink), not a copy"
 
     policies = repo_policies()
-    assert len(policies) == 6
+    assert len(policies) == 8  # a policy + binding per kind, the AzureScopeGrant included
     assert {f"{d['kind']}/{d['metadata']['name']}" for d in render(crds=True)} >= policies
     assert {f"{d['kind']}/{d['metadata']['name']}" for d in kustomize(REPO / "deploy")} >= policies
 
@@ -440,11 +440,14 @@ def test_kustomize_install_is_accepted_by_the_api_server(kustomize_install, cont
 
 
 # -- least privilege, as the API server's authorizer sees it ------------------------------------------------------------
-PFWS, PFOR, PFPEA = (f"{r}.{GROUP}" for r in ("promptflowworkspaces", "outboundrules", "privateendpointapprovals"))
+PFWS, PFOR, PFPEA, GRANTS = (f"{r}.{GROUP}" for r in ("promptflowworkspaces", "outboundrules", "privateendpointapprovals",
+                                                        "azurescopegrants"))
 ALLOWED = [
     ("watch", PFWS, ""), ("patch", PFWS, ""), ("patch", PFWS, "status"), ("update", PFOR, "status"),
     ("list", PFOR, ""), ("patch", PFPEA, "status"), ("create", PFPEA, ""), ("delete", PFPEA, ""),
     ("create", "events", ""), ("patch", "events.events.k8s.io", ""),
+    ("watch", GRANTS, ""),  # tenancy: read grants, mint tokens for one ServiceAccount name only (docs/tenancy.md)
+    ("create", "serviceaccounts/promptflow-azure", "token"),
 ]
 CRD = "customresourcedefinitions.apiextensions.k8s.io"
 CLUSTER_SCAN = [("list", CRD, ""), ("watch", "namespaces", "")]
@@ -453,6 +456,8 @@ DENIED = [
     ("create", CRD, ""), ("delete", CRD, ""),
     ("delete", PFWS, ""), ("create", PFWS, ""), ("delete", PFOR, ""), ("get", "configmaps", ""),
     ("create", "rolebindings.rbac.authorization.k8s.io", ""), ("impersonate", "serviceaccounts", ""), ("*", "*", ""),
+    ("create", GRANTS, ""), ("patch", GRANTS, ""), ("create", "serviceaccounts", "token"),
+    ("create", "serviceaccounts/default", "token"), ("get", "serviceaccounts", ""),
 ]
 
 

@@ -240,10 +240,12 @@ class SimAdmin:
 
     # ---- identities ----------------------------------------------------------------------------------------
     def register_client(self, client_id: str | None = None, client_secret: str | None = None,
-                        object_id: str | None = None, federated: list[dict] | None = None) -> dict[str, Any]:
-        """Another app registration (e.g. a second caller to deny rights to)."""
+                        object_id: str | None = None, federated: list[dict] | None = None,
+                        rbac: bool = False) -> dict[str, Any]:
+        """Another app registration (e.g. a second caller to deny rights to). federated: [{issuer, subject,
+        audience?}]. rbac=True: ARM authorizes it by its role assignments only (seed_role_assignment), as Azure does."""
         return self._call("POST", "clients", {"clientId": client_id, "clientSecret": client_secret,
-                                              "objectId": object_id, "federated": federated})
+                                              "objectId": object_id, "federated": federated, "rbac": rbac or None})
 
     def federated_token(self, subject: str | None = None, lifetime_s: int | None = None,
                         audience: str | None = None) -> str:

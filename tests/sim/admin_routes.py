@@ -150,6 +150,8 @@ class AdminApi:
                      for f in data.get("federated") or []]
         app = self.sim.entra.register_app(client_id, object_id, data.get("clientSecret"), federated)
         self.seeder.principal(object_id, "ServicePrincipal")
+        if data.get("rbac"):  # authorized by its role assignments, as Azure does (rbac.py)
+            w.rbac_principals.add(object_id.lower())
         return {"clientId": app.client_id, "objectId": app.object_id}
 
     def federated_token(self, data: dict[str, Any], request: web.Request) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import ids
+from . import ids, rbac
 from .admin_routes import AdminApi
 from .armhttp import ArmError, Ctx, Principal
 from .constants import MICROSOFT_MANAGED_SUBSCRIPTION_ID
@@ -336,7 +336,9 @@ class Simulator:
             if decision.terminal is not None:
                 info["fault"] = decision.terminal.kind
                 _raise_fault(decision.terminal, subscription, principal)
-        if is_denied(self.world, principal.object_id, route.action, scope):
+        enforced = principal.object_id.lower() in self.world.rbac_principals
+        if is_denied(self.world, principal.object_id, route.action, scope) or (
+                enforced and not rbac.allows(self.world.estate, principal.object_id, route.action, scope)):
             raise ArmError(403, "AuthorizationFailed",
                            f"The client '{principal.object_id}' with object id '{principal.object_id}' does not have "
                            f"authorization to perform action '{route.action}' over scope '{scope}' or the scope is "

@@ -40,6 +40,7 @@ class World:
         self.ops = Operations(self.scheduler, config)
         self.pe = PrivateEndpoints(self.estate, self.scheduler)
         self.mn = ManagedNetworks(self.estate, self.pe, self.guid)
+        self.rbac_principals: set[str] = set()  # object IDs authorized by their role assignments (rbac.py)
 
     def guid(self) -> str:
         """Seeded GUIDs: the same seed and call sequence gives the same principal/network IDs."""

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from promptflow_netiso.model import ApprovalSpec, OutboundRuleSpec, WorkspaceSpec
+from promptflow_netiso.model.grant import GrantSpec
 from promptflow_netiso.model.common import CATEGORY, GROUP, KINDS, SHORT_NAMES
 from promptflow_netiso.model.schema import REGENERATE, build_crds, render_crds
 
@@ -17,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 CRDS = REPO / "crds"
 SAMPLES = CRDS / "samples"
 PARSERS = {"PromptFlowWorkspace": WorkspaceSpec, "OutboundRule": OutboundRuleSpec,
-           "PrivateEndpointApproval": ApprovalSpec}
+           "PrivateEndpointApproval": ApprovalSpec, "AzureScopeGrant": GrantSpec}
 
 
 def test_committed_crds_match_the_generator():

@@ -57,6 +57,17 @@ objectRules: namespaced resources the operator reads and writes (ClusterRole, or
 - apiGroups: [netiso.promptflow.dev]
   resources: [privateendpointapprovals]
   verbs: [create, delete]
+# Grants (docs/tenancy.md): read only; cluster admins write them.
+- apiGroups: [netiso.promptflow.dev]
+  resources: [azurescopegrants]
+  verbs: [get, list, watch]
+{{- with .Values.tenancy.identityServiceAccountNames }}
+# A namespace's own Azure identity: tokens for these ServiceAccount names only (the ones grants may name).
+- apiGroups: [""]
+  resources: [serviceaccounts/token]
+  verbs: [create]
+  resourceNames: {{ toJson . }}
+{{- end }}
 # What happened, on the object itself (`kubectl describe`).
 - apiGroups: [""]
   resources: [events]
@@ -98,6 +109,15 @@ objectRules: namespaced resources the operator reads and writes (ClusterRole, or
 {{- $text := .root.Files.Get (printf "files/monitoring/%s" .file) -}}
 {{- if not $text -}}
 {{- fail (printf "files/monitoring/%s is missing from the chart: it is a symlink to deploy/monitoring/%s (package the chart with `helm package`, which copies it)" .file .file) -}}
+{{- end -}}
+{{- $text -}}
+{{- end -}}
+
+{{/* A file from the repository's deploy/admission (symlinked as files/admission), parsed; fails if it is missing. */}}
+{{- define "promptflow-netiso.admissionFile" -}}
+{{- $text := .root.Files.Get (printf "files/admission/%s" .file) -}}
+{{- if not $text -}}
+{{- fail (printf "files/admission/%s is missing from the chart: it is a symlink to deploy/admission/%s (package the chart with `helm package`, which copies it)" .file .file) -}}
 {{- end -}}
 {{- $text -}}
 {{- end -}}

@@ -55,12 +55,15 @@ class Azure:
         credential: AsyncTokenCredential | None = None,
         *,
         transport: AsyncHttpTransport | None = None,
+        _parent: "Azure | None" = None,
     ) -> None:
         """`credential` and `transport` replace the configured identity and the shared aiohttp session (tests)."""
         self.settings = settings
         self.cloud = settings.resolve_cloud()
-        self.limits = Limits(settings.max_concurrency_per_subscription)
-        self._session = SharedSession()
+        # A sibling (another identity, see with_credential) shares its parent's limits and HTTP session.
+        self.limits = _parent.limits if _parent else Limits(settings.max_concurrency_per_subscription)
+        self._owns_session = _parent is None
+        self._session = _parent._session if _parent else SharedSession()
 
         def new_transport() -> AsyncHttpTransport:
             return transport or transport_for(self._session, settings)
@@ -90,6 +93,20 @@ class Azure:
     def from_settings(cls, settings: AzureSettings) -> "Azure":
         return cls(settings)
 
+    def credential_options(self) -> dict[str, Any]:
+        """Keyword arguments for an azure-identity credential of this cloud over the shared HTTP session."""
+        options: dict[str, Any] = {"authority": self.cloud.authority_host, "transport": transport_for(self._session, self.settings)}
+        if self.cloud.is_custom:
+            options["disable_instance_discovery"] = True
+        return options
+
+    def with_credential(self, credential: AsyncTokenCredential) -> "Azure":
+        """The same Azure for another identity (a namespace's own, docs/tenancy.md): same cloud, settings,
+        per-subscription limits and HTTP session; its own pipeline clients. Closing it closes `credential` too."""
+        twin = Azure(self.settings, credential, _parent=self)
+        twin._owns_credential = True
+        return twin
+
     async def close(self) -> None:
         """Close every client, the credential (if ours) and, last, the shared HTTP session."""
         try:
@@ -99,7 +116,8 @@ class Azure:
             if self._owns_credential:
                 await self._credential.close()
         finally:
-            await self._session.close()
+            if self._owns_session:
+                await self._session.close()
 
     async def __aenter__(self) -> "Azure":
         return self

@@ -29,6 +29,7 @@ from ..model.common import ResourceId, SpecError
 from ..planning import approval as planning
 from ..planning.approval import Correlation, Intervals, Outcome, OutcomeKind, Policy, TargetObservation
 from ..settings import Settings
+from . import tenancy
 from .common import SKIP, azure_from, post_event, reconcile_policy, retry_delay, settings_from
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,8 @@ async def approval_changed(uid: str, **_: Any) -> None:
 @kopf.timer(GROUP, VERSION, PLURAL_APPROVAL, interval=MIN_GAP, initial_delay=lambda **_: random.uniform(0, MIN_GAP))
 async def approval_check(body: kopf.Body, uid: str, memo: kopf.Memo, patch: kopf.Patch, stopped: Any,
                          logger: logging.Logger, approval_workspaces: kopf.Index,
-                         approval_private_endpoint_rules: kopf.Index, **_: Any) -> None:
+                         approval_private_endpoint_rules: kopf.Index, azure_scope_grants: kopf.Index,
+                         **_: Any) -> None:
     settings = settings_from(memo)
     s = _schedule_of(uid)
     if s.due is None:
@@ -235,12 +237,22 @@ async def approval_check(body: kopf.Body, uid: str, memo: kopf.Memo, patch: kopf
         metrics.set_object_ready(KIND_APPROVAL, namespace, name, False, "InvalidSpec")
         metrics.observe_reconcile(KIND_APPROVAL, time.monotonic() - started, "InvalidSpec")
         return
+    refused = tenancy.refusal(azure_scope_grants, namespace,
+                              [(tenancy.planning.APPROVAL_TARGET_FIELD, t.resource_id) for t in spec.targets])
+    if refused is not None:  # zero Azure requests for this object (docs/tenancy.md)
+        tenancy.report(body, body.status.get("conditions"), refused)
+        _write_refused(patch, body, refused)
+        s.due = asyncio.get_running_loop().time() + settings.approval_settled_interval
+        metrics.set_object_ready(KIND_APPROVAL, namespace, name, False, refused.reason)
+        metrics.observe_reconcile(KIND_APPROVAL, time.monotonic() - started, refused.reason)
+        return
+    azure = tenancy.azure_for(memo, namespace, azure_scope_grants)
     policy = Policy(namespace, name, spec, skip=reconcile_policy(body.meta) == SKIP)
     s.targets = spec.target_keys
     s.workspace = (namespace, spec.workspace_ref.name) if spec.workspace_ref else None
-    correlation = await _correlation(azure_from(memo), namespace, spec, approval_workspaces,
+    correlation = await _correlation(azure, namespace, spec, approval_workspaces,
                                      approval_private_endpoint_rules)
-    report = await check(memo, policy, body.status, correlation, s, settings)
+    report = await check(memo, policy, body.status, correlation, s, settings, azure)
     _write_status(patch, body, report)
     for event in report.events:
         post_event(body, event.type, event.reason, event.message)
@@ -266,9 +278,10 @@ async def approval_deleted(uid: str, namespace: str, name: str, **_: Any) -> Non
 
 
 async def check(memo: kopf.Memo, policy: Policy, status: Mapping, correlation: Correlation, s: _Schedule,
-                settings: Settings) -> planning.Report:
-    """Observe every target, plan, approve, and fold the outcomes into a report. No Kubernetes writes here."""
-    azure = azure_from(memo)
+                settings: Settings, azure: Any = None) -> planning.Report:
+    """Observe every target, plan, approve, and fold the outcomes into a report. No Kubernetes writes here.
+    `azure`: the facade of the object's namespace (handlers/tenancy.py); the operator's by default."""
+    azure = azure or azure_from(memo)
     loop_now = asyncio.get_running_loop().time()
     s.blocked = {k: v for k, v in s.blocked.items() if v[0] > loop_now}
     observations = await asyncio.gather(*(_observe(azure, t.resource_id, settings) for t in policy.spec.targets))
@@ -346,6 +359,13 @@ def _write_status(patch: kopf.Patch, body: kopf.Body, report: planning.Report) -
         patch.status[key] = value
     patch.status["observedGeneration"] = generation
     patch.status["conditions"] = conditions.merge(body.status.get("conditions"), report.conditions, generation)
+
+
+def _write_refused(patch: kopf.Patch, body: kopf.Body, refused: Any) -> None:
+    generation = body.meta.get("generation")
+    patch.status["observedGeneration"] = generation
+    patch.status["conditions"] = conditions.merge(
+        body.status.get("conditions"), [conditions.condition("Ready", False, refused.reason, refused.message)], generation)
 
 
 def _write_invalid_spec(patch: kopf.Patch, body: kopf.Body, message: str) -> None:

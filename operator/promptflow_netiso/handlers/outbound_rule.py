@@ -41,8 +41,8 @@ from ..settings import Settings
 from ..planning import requeue
 from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.requeue import Retry, Schedule
-from . import intent
-from .common import azure_from, post_event, raise_for_azure_error, reconcile_policy, settings_from
+from . import intent, tenancy
+from .common import post_event, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,8 @@ class _Context:
         self.status: Mapping = kw.get("status") or {}
         self.patch: kopf.Patch = kw["patch"]
         self.settings: Settings = settings_from(kw["memo"])
-        self.azure = azure_from(kw["memo"])
+        self.grants = kw.get("azure_scope_grants")
+        self.azure = tenancy.azure_for(kw["memo"], self.namespace, self.grants)
         self.workspaces: kopf.Index = kw["outbound_rule_workspaces"]
         self.spec_raw: Mapping = kw.get("spec") or {}
         self.max_age = max_age
@@ -280,10 +281,18 @@ async def _run(ctx: _Context) -> Plan:
     args = dict(spec=spec, rule_name=rule_name, workspace=ws, previous=previous, policy=policy, generation=ctx.generation,
                 reapply_failed=_failed_reapply_due(ctx.uid))
 
-    gate = planning.workspace_gate(ws, spec, rule_name, previous)
-    if gate is not None:
-        _write(ctx, prev_status, gate)
-        return gate
+    refused = _refusal(ctx, spec, None)
+    if refused is None:
+        gate = planning.workspace_gate(ws, spec, rule_name, previous)
+        if gate is not None:
+            _write(ctx, prev_status, gate)
+            return gate
+        refused = _refusal(ctx, spec, ws.coordinates)
+    if refused is not None:  # zero Azure requests for this object
+        tenancy.report(ctx.body, prev_status.get("conditions"), refused)
+        stop = Plan(conditions=(conditions.condition(CONDITION_READY, False, refused.reason, refused.message),))
+        _write(ctx, prev_status, stop)
+        return stop
     coords = ws.coordinates
     assert coords is not None
     events: list[Event] = []
@@ -318,6 +327,16 @@ async def _run(ctx: _Context) -> Plan:
     _post(ctx, events)
     metrics.set_last_drift_check(KIND_OUTBOUND_RULE, ctx.namespace, ctx.name, time.time())
     return plan
+
+
+def _refusal(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates | None) -> Any:
+    """The namespace's grant: the PrivateEndpoint target, and (once known) the workspace the rule writes to."""
+    wanted = []
+    if spec.private_endpoint is not None:
+        wanted.append((tenancy.planning.RULE_TARGET_FIELD, spec.private_endpoint.service_resource_id))
+    if coords is not None:
+        wanted.append(((tenancy.planning.WORKSPACES, "spec.workspaceRef"), tenancy.planning.workspace_id(*coords.as_tuple())))
+    return tenancy.refusal(ctx.grants, ctx.namespace, wanted)
 
 
 def _unknown_or_false(err: AzureError) -> str:
@@ -462,10 +481,10 @@ async def recheck_waiting_outbound_rule(uid: str, status: Mapping, **kw: Any) ->
 @kopf.on.delete(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
 async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mapping, spec: Mapping, status: Mapping,
                                body: kopf.Body, memo: kopf.Memo, outbound_rule_workspaces: kopf.Index,
-                               **_: Any) -> None:
+                               azure_scope_grants: kopf.Index, **_: Any) -> None:
     """Remove the rule we created (or adopted) from Azure, following the LRO, unless the control annotation says to
     leave Azure alone. Works after the PromptFlowWorkspace object is gone: status remembers the coordinates."""
-    settings, azure = settings_from(memo), azure_from(memo)
+    settings, azure = settings_from(memo), tenancy.azure_for(memo, namespace, azure_scope_grants)
     lock = _locks.setdefault(uid, asyncio.Lock())
     async with lock:
         previous, _ = _previous(uid, status)
@@ -473,6 +492,11 @@ async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mappin
         ws = _workspace(outbound_rule_workspaces, namespace, ((spec or {}).get("workspaceRef") or {}).get("name", ""))
         coords = previous.coordinates or ws.coordinates  # where we wrote it, even if the workspace object changed
         policy = reconcile_policy(meta)
+        refused = coords and tenancy.refusal(azure_scope_grants, namespace, [(
+            (tenancy.planning.WORKSPACES, "spec.workspaceRef"), tenancy.planning.workspace_id(*coords.as_tuple()))])
+        if refused:  # the grant was narrowed since: Azure is left as it is
+            post_event(body, "Warning", refused.reason, f"rule {rule_name!r} left in Azure: {refused.message}")
+            policy = planning.DETACH_ON_DELETE
         observed_rule = None
         if coords is not None and previous.pending is not None:
             previous = dataclasses.replace(previous, created=True)  # a PUT or DELETE was on its way: read Azure to settle it

@@ -52,6 +52,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> None
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_) -> None:
+    from . import tenancy  # the namespaces' own identities share the operator's HTTP session: close them first
+
+    await tenancy.close_all()
     azure = getattr(memo, "azure", None)
     if azure is not None:
         await azure.close()

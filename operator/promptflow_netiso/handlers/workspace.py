@@ -42,8 +42,8 @@ from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.intent import PendingWrite
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
-from . import byo_network, intent, outbound_rule
-from .common import SKIP, azure_from, post_event, raise_for_azure_error, reconcile_policy, settings_from
+from . import byo_network, intent, outbound_rule, tenancy
+from .common import SKIP, post_event, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,10 @@ def _drift_initial_delay(**_: Any) -> float:
 @kopf.on.create(GROUP, VERSION, PLURAL_WORKSPACE)
 @kopf.on.update(GROUP, VERSION, PLURAL_WORKSPACE, when=_spec_or_policy_changed)
 async def workspace_reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger: logging.Logger,
-                              workspace_pe_rules: kopf.Index, **_: Any) -> None:
-    await reconcile(body, memo, patch, logger, workspace_pe_rules, drift=False)
+                              workspace_pe_rules: kopf.Index, azure_scope_grants: kopf.Index,
+                              azure_workspace_claims: kopf.Index, **_: Any) -> None:
+    await reconcile(body, memo, patch, logger, workspace_pe_rules, drift=False,
+                    tenancy_indexes=(azure_scope_grants, azure_workspace_claims))
 
 
 # idle: a drift check waits until the object has been quiet for a whole interval (no overlap with a change handler
@@ -102,22 +104,24 @@ async def workspace_reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patc
 @kopf.timer(GROUP, VERSION, PLURAL_WORKSPACE, interval=DRIFT_INTERVAL, idle=DRIFT_INTERVAL,
             initial_delay=_drift_initial_delay)
 async def workspace_drift(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger: logging.Logger,
-                          workspace_pe_rules: kopf.Index, **_: Any) -> None:
-    await reconcile(body, memo, patch, logger, workspace_pe_rules, drift=True)
+                          workspace_pe_rules: kopf.Index, azure_scope_grants: kopf.Index,
+                          azure_workspace_claims: kopf.Index, **_: Any) -> None:
+    await reconcile(body, memo, patch, logger, workspace_pe_rules, drift=True,
+                    tenancy_indexes=(azure_scope_grants, azure_workspace_claims))
 
 
 # --- one reconcile ------------------------------------------------------------------------------------------------
 
 
 async def reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger: logging.Logger,
-                    pe_rules: kopf.Index | Mapping, drift: bool) -> None:
+                    pe_rules: kopf.Index | Mapping, drift: bool, tenancy_indexes: tuple = (None, None)) -> None:
     started = time.monotonic()
     ns, name = body.meta["namespace"], body.meta["name"]
     settings = settings_from(memo)
     async with _lock(memo):
         error_reason = None
         try:
-            ready = await _reconcile_locked(body, memo, patch, logger, pe_rules, settings, drift)
+            ready = await _reconcile_locked(body, memo, patch, logger, pe_rules, settings, drift, tenancy_indexes)
             error_reason = None if ready["status"] == conditions.TRUE else ready["reason"]
         except kopf.TemporaryError as e:
             # An Azure error carries its code; following a running provisioning operation is no error.
@@ -130,7 +134,8 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger:
 
 
 async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger: logging.Logger,
-                            pe_rules: kopf.Index | Mapping, settings: Settings, drift: bool) -> dict:
+                            pe_rules: kopf.Index | Mapping, settings: Settings, drift: bool,
+                            tenancy_indexes: tuple = (None, None)) -> dict:
     ns, name, generation = body.meta["namespace"], body.meta["name"], body.meta.get("generation")
     status = _effective_status(memo, body.status)
     policy = reconcile_policy(body.meta)
@@ -139,9 +144,16 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
     except SpecError as e:
         return _write(body, memo, patch, status, {}, [], drift, ready=conditions.condition("Ready", False, "InvalidSpec", str(e)))
 
+    grants, claims = tenancy_indexes
+    refused = tenancy.workspace_refusal(grants, claims, ns, body.meta["uid"], spec)
+    if refused is not None:  # not granted, or another object owns this Azure workspace: zero Azure requests
+        tenancy.report(body, status.get("conditions"), refused)
+        return _write(body, memo, patch, status, {}, [], drift,
+                      ready=conditions.condition("Ready", False, refused.reason, refused.message))
+
     await sync_auto_approval(ns, name, body.meta["uid"], spec, policy, pe_rules.get((ns, name), []), logger)
 
-    azure = azure_from(memo)
+    azure = tenancy.azure_for(memo, ns, grants)
     sub, rg, ws_name = spec.coordinates
     previous = Previous.from_status(status, generation)
 
@@ -348,7 +360,7 @@ def _write(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, previous: Mappin
 
 @kopf.on.delete(GROUP, VERSION, PLURAL_WORKSPACE)
 async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, runtime: dt.timedelta,
-                           **_: Any) -> None:
+                           azure_scope_grants: kopf.Index, **_: Any) -> None:
     ns, name = body.meta["namespace"], body.meta["name"]
     settings = settings_from(memo)
     async with _lock(memo):
@@ -362,9 +374,14 @@ async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Log
         await _delete_auto_approval(ns, planning.auto_approval_name(name), body.meta["uid"], logger)
         _forget_auto_approval(ns, name)
 
+        refused = spec and tenancy.refusal(azure_scope_grants, ns, [(tenancy.planning.WORKSPACE_FIELD,
+                                                                      tenancy.planning.workspace_id(*spec.coordinates))])
+        if refused:  # the grant was narrowed since: Azure is left as it is (treated as Retain)
+            post_event(body, "Warning", refused.reason, f"nothing deleted in Azure: {refused.message}")
+            spec = None
         try:
             await byo_network.delete(body, spec, policy not in (planning.POLICY_SKIP, planning.POLICY_DETACH), status,
-                                     azure_from(memo))
+                                     tenancy.azure_for(memo, ns, azure_scope_grants))
         except AzureError as err:
             if runtime.total_seconds() < DELETE_GIVE_UP_AFTER:
                 post_event(body, "Warning", "DeleteFailed",
@@ -376,7 +393,7 @@ async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Log
         remaining = list(dp.actions)
         for action in dp.actions:
             try:
-                await azure_from(memo).roles.delete(action.scope, action.name)
+                await tenancy.azure_for(memo, ns, azure_scope_grants).roles.delete(action.scope, action.name)
             except AzureError as err:
                 left = ", ".join(f"{a.name} on {a.scope}" for a in remaining)
                 if runtime.total_seconds() >= DELETE_GIVE_UP_AFTER:

@@ -45,6 +45,8 @@ from .common import (
     VIRTUAL_NETWORK_TYPE,
     arm_id_re,
 )
+from .grant import (APPROVAL_TARGETS, GRANT_NAME, KIND_GRANT, MAX_SCOPES, PLURAL_GRANT, RULE_TARGETS, SCOPE_RE,
+                    SHORT_NAME_GRANT, WORKSPACES)
 from .outbound_rule import Protocol, RuleAction, RuleType
 from .private_link import GROUP_IDS
 from .strict_fields import keep_unknown_fields, strict_fields_policy
@@ -892,11 +894,86 @@ def build_crds() -> dict[str, Schema]:
              printer("Approved", ".status.approvedCount", "Connections Approved.", type_="integer"),
              AGE,
              MESSAGE]),
+        KIND_GRANT: grant_crd(),
     }
 
 
 def file_name(kind: str) -> str:
-    return f"{GROUP}_{PLURALS[kind]}.yaml"
+    return f"{GROUP}_{({**PLURALS, KIND_GRANT: PLURAL_GRANT})[kind]}.yaml"
+
+
+# --- AzureScopeGrant (docs/tenancy.md): written by cluster admins, read by the admission policy and the operator ---
+def grant_scopes(what: str, governs: str) -> Schema:
+    return array(
+        f"Azure scopes {governs} may name: /subscriptions/<guid>, /subscriptions/<guid>/resourceGroups/<group>, "
+        "a resource ID or a prefix of one; '/' is every scope. Case-insensitive, like ARM.",
+        string("One ARM scope (no trailing '/').", max_length=ARM_ID_MAX, rules=[matches(
+            SCOPE_RE, f"spec.{what}: must be '/', /subscriptions/<guid>, /subscriptions/<guid>/resourceGroups/<group> "
+                      "or a resource ID (prefix) under it, without a trailing '/'")]),
+        max_items=MAX_SCOPES, list_type="set")
+
+
+def grant_crd() -> Schema:
+    spec = obj("Which Azure scopes the objects of this namespace may name. Absent or empty lists grant nothing.", {
+        WORKSPACES: grant_scopes(WORKSPACES, "PromptFlowWorkspaces (spec.azure)"),
+        RULE_TARGETS: grant_scopes(RULE_TARGETS, "PrivateEndpoint OutboundRules (spec.privateEndpoint.serviceResourceId)"),
+        APPROVAL_TARGETS: grant_scopes(APPROVAL_TARGETS, "PrivateEndpointApprovals (spec.targets[].resourceId)"),
+        "identity": obj(
+            "Optional: the namespace's own Azure identity. The operator requests a token for this ServiceAccount "
+            "(TokenRequest, audience api://AzureADTokenExchange) and exchanges it with Entra ID for the identity "
+            "clientId names, whose federated credential must trust system:serviceaccount:<namespace>:<name>; this "
+            "namespace's objects then reach Azure only with that identity.", {
+                "serviceAccountName": string("A ServiceAccount in this namespace.", max_length=253, min_length=1,
+                                             rules=[matches(K8S_NAME_RE, "must be a Kubernetes object name")]),
+                "clientId": guid("Client ID of the managed identity or app registration (as in the ServiceAccount's "
+                                 "azure.workload.identity/client-id annotation)."),
+                "tenantId": guid("Entra ID tenant of the identity; defaults to the operator's AZURE_TENANT_ID."),
+            }, required=["serviceAccountName", "clientId"]),
+    }, default={})
+    root: Schema = {
+        "type": "object",
+        "description": "AzureScopeGrant says which Azure scopes the promptflow-netiso objects of its namespace may "
+                       "name. Written by cluster admins (namespace editors cannot); one per namespace, named "
+                       f"'{GRANT_NAME}'. Without it the namespace can reach nothing in Azure.",
+        "properties": {
+            "apiVersion": {"type": "string", "description": f"API version of this object: {GROUP}/{VERSION}."},
+            "kind": {"type": "string", "description": f"Kind of this object: {KIND_GRANT}."},
+            "metadata": {"type": "object"},
+            "spec": spec,
+        },
+        "x-kubernetes-validations": [rule(
+            f"self.metadata.name == '{GRANT_NAME}'",
+            f"metadata.name: must be '{GRANT_NAME}': one AzureScopeGrant per namespace, the one the admission "
+            "policy and the operator read", reason="FieldValueInvalid")],
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": f"{PLURAL_GRANT}.{GROUP}",
+            "labels": {"app.kubernetes.io/name": "promptflow-netiso", "app.kubernetes.io/part-of": "promptflow-netiso"},
+        },
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {"kind": KIND_GRANT, "listKind": f"{KIND_GRANT}List", "plural": PLURAL_GRANT,
+                      "singular": KIND_GRANT.lower(), "shortNames": [SHORT_NAME_GRANT], "categories": [CATEGORY]},
+            "versions": [{
+                "name": VERSION,
+                "served": True,
+                "storage": True,
+                "additionalPrinterColumns": [
+                    printer("Workspaces", f".spec.{WORKSPACES}", "Scopes PromptFlowWorkspaces may name."),
+                    printer("Rule-Targets", f".spec.{RULE_TARGETS}", "Scopes PrivateEndpoint rules may target."),
+                    printer("Approval-Targets", f".spec.{APPROVAL_TARGETS}", "Scopes approvals may approve on."),
+                    printer("Identity", ".spec.identity.serviceAccountName",
+                            "ServiceAccount whose Azure identity this namespace uses (empty: the operator's)."),
+                    AGE,
+                ],
+                "schema": {"openAPIV3Schema": root},
+            }],
+        },
+    }
 
 
 class _Dumper(yaml.SafeDumper):

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from .common import GROUP, PLURALS, VERSION
+from .common import GROUP, PLURALS as _KIND_PLURALS, VERSION
+from .grant import KIND_GRANT, PLURAL_GRANT
+
+PLURALS = {**_KIND_PLURALS, KIND_GRANT: PLURAL_GRANT}  # the grant (docs/tenancy.md) refuses unknown fields too
 
 Schema = dict[str, Any]
 PRESERVE = "x-kubernetes-preserve-unknown-fields"
