@@ -14,6 +14,9 @@ def _run(args: argparse.Namespace) -> int:
     import kopf
 
     kopf.configure(debug=args.debug, verbose=args.verbose, quiet=args.quiet, log_format=kopf.LogFormat[args.log_format.upper()])
+    from . import audit
+
+    audit.configure()  # after kopf: its own handler and level, so --quiet cannot hide approvals
     from . import handlers  # noqa: F401  (registers the handlers)
 
     if not args.all_namespaces and not args.namespace:

@@ -52,6 +52,18 @@ def test_pattern_allow_list_is_a_case_insensitive_glob_over_the_whole_id():
     assert not AllowPolicy(private_endpoint_id_patterns=("pe-aoai",)).matches_pattern(PE)
 
 
+@pytest.mark.parametrize("pattern", [
+    "/subscriptions/*",  # fnmatch's * crossed every '/': this approved every requester of every tenant
+    f"/subscriptions/{SUB}/*",
+    f"/subscriptions/{SUB}/resourceGroups/*",
+    "*/providers/Microsoft.Network/privateEndpoints/*",
+    f"/subscriptions/{SUB[:-1]}?/resourceGroups/*/providers/Microsoft.Network/privateEndpoints/*",
+])
+def test_patterns_never_match_across_segments_or_subscriptions(pattern):
+    assert not AllowPolicy(private_endpoint_id_patterns=(pattern,)).matches_pattern(PE)
+    assert not AllowPolicy(private_endpoint_id_patterns=(pattern,)).matches_pattern(PE.replace(SUB, OTHER_SUB))
+
+
 @pytest.mark.parametrize(
     "spec,field",
     [
@@ -59,7 +71,14 @@ def test_pattern_allow_list_is_a_case_insensitive_glob_over_the_whole_id():
         ({"targets": [{"resourceId": KV}], "allow": {}, "mode": "Approve"}, "spec.allow"),
         ({"targets": [{"resourceId": KV}], "allow": {"subscriptionIds": []}, "mode": "Approve"}, "spec.allow"),
         ({"targets": [{"resourceId": KV}], "allow": {"workspaceManagedNetwork": True}, "mode": "Approve"},
-         "spec.workspaceRef"),
+         "spec.allow"),
+        ({"targets": [{"resourceId": KV}], "allow": {"workspaceManagedNetwork": True, "subscriptionIds": [SUB]},
+          "mode": "Approve"}, "spec.workspaceRef"),
+        ({"targets": [{"resourceId": KV}], "allow": {"privateEndpointIdPatterns": ["/subscriptions/*"]},
+          "mode": "Approve"}, "spec.allow.privateEndpointIdPatterns[0]"),
+        ({"targets": [{"resourceId": KV}], "mode": "Approve",
+          "allow": {"privateEndpointIdPatterns": ["*/providers/Microsoft.Network/privateEndpoints/*"]}},
+         "spec.allow.privateEndpointIdPatterns[0]"),
         ({"targets": [{"resourceId": KV}], "allow": {"subscriptionIds": [SUB]}}, "spec.mode"),
         ({"targets": [{}], "allow": {"subscriptionIds": [SUB]}, "mode": "Approve"}, "spec.targets[0].resourceId"),
     ],

@@ -17,7 +17,16 @@ from typing import Any, Iterable
 
 import yaml
 
-from .approval import DEFAULT_DESCRIPTION, MAX_TARGETS, ApprovalMode, Decision
+from .approval import (
+    DEFAULT_DESCRIPTION,
+    LITERAL_SUBSCRIPTION_RE,
+    MAX_AUDIT,
+    MAX_TARGETS,
+    NEEDS_REQUESTERS,
+    PATTERN_NEEDS_SUBSCRIPTION,
+    ApprovalMode,
+    Decision,
+)
 from .common import (
     AKS_CLUSTER_TYPE,
     ANY_ARM_ID_RE,
@@ -553,29 +562,25 @@ def approval_spec() -> Schema:
         "Whose private endpoints may be approved. Must name somebody.",
         {
             "workspaceManagedNetwork": boolean(
-                "Approve private endpoints that the managed network of spec.workspaceRef creates for its "
-                "PrivateEndpoint outbound rules.", False),
-            "subscriptionIds": array("Approve private endpoints that live in these subscriptions.",
+                "Narrows the policy (never widens it): of the requesters subscriptionIds or "
+                "privateEndpointIdPatterns allow, approve only those named like the private endpoints the managed "
+                "network of spec.workspaceRef creates for its PrivateEndpoint outbound rules. A name alone proves "
+                "nothing: anyone can name a private endpoint anything in their own subscription.", False),
+            "subscriptionIds": array("Approve private endpoints that live in these subscriptions (Observe mode "
+                                     "shows each Pending requester's subscription).",
                                      guid("Subscription ID (GUID)."), max_items=50, list_type="set"),
             "privateEndpointIdPatterns": array(
-                "Approve private endpoints whose ARM ID matches one of these glob patterns (* and ?, "
-                "case-insensitive), e.g. /subscriptions/<guid>/resourceGroups/rg-ml-*/providers/"
-                "Microsoft.Network/privateEndpoints/*.",
-                string("A glob over the full private endpoint resource ID.", max_length=ARM_ID_MAX, min_length=1,
-                       rules=first_failing([
-                           ("self.startsWith('/') || self.startsWith('*')",
-                            "must match the full private endpoint resource ID, starting with /subscriptions/ or *"),
-                           ("!self.matches(r'^[*?/]+$')",
-                            "must name something: a pattern of wildcards alone would approve every private "
-                            "endpoint"),
-                       ])),
+                "Approve private endpoints whose ARM ID matches one of these patterns, compared one path segment at "
+                "a time (case-insensitive; * and ? never cross a '/'; the subscription is written out), e.g. "
+                "/subscriptions/<guid>/resourceGroups/rg-ml-*/providers/Microsoft.Network/privateEndpoints/*.",
+                string("A pattern over the full private endpoint resource ID.", max_length=ARM_ID_MAX, min_length=1,
+                       rules=[matches(LITERAL_SUBSCRIPTION_RE, PATTERN_NEEDS_SUBSCRIPTION)]),
                 max_items=50, list_type="set"),
         },
         rules=[rule(
-            "(has(self.workspaceManagedNetwork) && self.workspaceManagedNetwork) || "
             "(has(self.subscriptionIds) && size(self.subscriptionIds) > 0) || "
             "(has(self.privateEndpointIdPatterns) && size(self.privateEndpointIdPatterns) > 0)",
-            "names nobody: set workspaceManagedNetwork: true, subscriptionIds or privateEndpointIdPatterns")],
+            NEEDS_REQUESTERS)],
     )
     return obj(
         "Approves (or reports) pending private endpoint connections on Azure resources, for requesters the policy "
@@ -632,6 +637,31 @@ def approval_status() -> Schema:
                 "approvedAt": status_str("When the operator approved it (RFC 3339)."),
                 "decision": status_str(f"What the operator decided: {decisions}."),
                 "reason": status_str("Why."),
+                "requesterSubscription": status_str("Subscription of the requesting private endpoint: pin it in "
+                                                    "allow.subscriptionIds once you know it is yours."),
+            }},
+        },
+        "inFlight": {
+            "type": "array", "nullable": True,
+            "description": "Approvals sent and not finished yet, written before waiting so a restart follows the "
+                           "same operation instead of sending the approval again.",
+            "items": {"type": "object", "description": "One approval under way.", "properties": {
+                "target": status_str("ARM ID of the target resource."),
+                "name": status_str("Connection name."),
+                "startedAt": status_str("When the approval was sent (RFC 3339)."),
+                "operationUrl": status_str("Poll URL of Azure's long-running operation, if any."),
+            }},
+        },
+        "audit": {
+            "type": "array", "nullable": True,
+            "description": f"The last {MAX_AUDIT} approvals this policy made (every one is also an Event and a "
+                           "line of the promptflow_netiso.audit log).",
+            "items": {"type": "object", "description": "One approval.", "properties": {
+                "time": status_str("When Azure accepted it (RFC 3339)."),
+                "target": status_str("ARM ID of the target resource."),
+                "connection": status_str("Connection name."),
+                "requester": status_str("ARM ID of the approved private endpoint."),
+                "matchedBy": status_str("The allow rule that named the requester."),
             }},
         },
         "pendingCount": status_int("Connections currently Pending."),
