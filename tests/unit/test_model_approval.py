@@ -17,10 +17,11 @@ KV = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.KeyVault/vault
 PE = f"/subscriptions/{SUB}/resourceGroups/rg-ml-managed/providers/Microsoft.Network/privateEndpoints/pe-aoai"
 
 
-def test_sample_approves_the_workspace_managed_network_on_two_targets():
+def test_sample_observes_a_declared_subscription_narrowed_to_the_workspace_on_two_targets():
     spec = ApprovalSpec.from_dict(yaml.safe_load((SAMPLES / "privateendpointapproval.yaml").read_text())["spec"])
-    assert spec.mode == ApprovalMode.APPROVE and not spec.observe_only
-    assert spec.allow.workspace_managed_network and spec.workspace_ref.name == "promptflow"
+    assert spec.mode == ApprovalMode.OBSERVE and spec.observe_only
+    assert spec.allow.subscription_ids and spec.allow.workspace_managed_network
+    assert spec.workspace_ref.name == "promptflow"
     assert [t.provider_key for t in spec.targets] == ["microsoft.cognitiveservices/accounts",
                                                       "microsoft.search/searchservices"]
     assert [t.name for t in spec.targets] == ["aoai-promptflow", "srch-promptflow"]

@@ -34,6 +34,7 @@ from ..model.outbound_rule import OutboundRuleSpec, RuleType
 from ..planning import outbound_rule as planning
 from ..planning.outbound_rule import Coordinates, Event, Observed, Plan, Previous, WorkspaceFacts
 from ..settings import Settings
+from . import approver_role
 from .common import azure_from, post_event, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,7 @@ class _Context:
         self.settings: Settings = settings_from(kw["memo"])
         self.azure = azure_from(kw["memo"])
         self.workspaces: kopf.Index = kw["outbound_rule_workspaces"]
+        self.approvers: kopf.Index | None = kw.get("approver_role_workspaces")
         self.spec_raw: Mapping = kw.get("spec") or {}
         self.max_age = max_age
         self.generation = self.meta.get("generation")
@@ -248,6 +250,13 @@ async def _run(ctx: _Context) -> Plan:
         return gate
     coords = ws.coordinates
     assert coords is not None
+    approver = None
+    if spec.type == RuleType.PRIVATE_ENDPOINT and spec.private_endpoint is not None:
+        # The approver role on the target before the rule is written (handlers/approver_role.py).
+        approver = approver_role.workspace_approver(ctx.approvers, ctx.namespace, spec.workspace_ref.name)
+        waiting = await _approver_role_gate(ctx, spec, approver, prev_status, policy)
+        if waiting is not None:
+            return waiting
     events: list[Event] = []
     try:
         observed, network_id = await _observe(ctx, spec, coords, rule_name)
@@ -269,10 +278,32 @@ async def _run(ctx: _Context) -> Plan:
         _post(ctx, events)
         raise_for_azure_error(err, ctx.settings)
         raise
+    if approver is not None:
+        plan = approver_role.explain_pending(plan, target=spec.private_endpoint.service_resource_id,
+                                             workspace=spec.workspace_ref.name, approver=approver,
+                                             rule_status={**prev_status, **_written.get(ctx.uid, {})})
     _write(ctx, prev_status, plan)
     _post(ctx, events)
     metrics.set_last_drift_check(KIND_OUTBOUND_RULE, ctx.namespace, ctx.name, time.time())
     return plan
+
+
+async def _approver_role_gate(ctx: _Context, spec: OutboundRuleSpec, approver: Any, prev_status: Mapping,
+                              policy: str) -> Plan | None:
+    """None: go on and write the rule. A Plan: the rule waits for its target's approver role (already written)."""
+    gate = await approver_role.rule_gate(ctx.azure, approver, spec.workspace_ref.name,
+                                         spec.private_endpoint.service_resource_id,
+                                         {**prev_status, **_written.get(ctx.uid, {})}, skip=policy == planning.SKIP)
+    if gate.record is not None:
+        ctx.patch.status["approverRole"] = gate.record
+        _written[ctx.uid] = {**_written.get(ctx.uid, {}), "approverRole": gate.record}
+    if gate.proceed:
+        return None
+    wait = Plan(conditions=gate.conditions, retry=planning.Retry.DEPENDENCY, retry_message=gate.conditions[-1]["message"])
+    _write(ctx, prev_status, wait)
+    if gate.error is not None and gate.error.kind not in approver_role.PASSING:
+        raise_for_azure_error(gate.error, ctx.settings)
+    return wait
 
 
 def _unknown_or_false(err: AzureError) -> str:

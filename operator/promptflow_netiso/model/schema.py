@@ -339,15 +339,22 @@ def workspace_spec() -> Schema:
                 {"assign": boolean("Assign Storage File Data Privileged Contributor and Storage Table Data "
                                    "Contributor to the workspace's managed identity.", True)},
                 default={"assign": True}),
+            "approverRole": obj(
+                "Cure Pending managed-network private endpoints the way Azure does: assign Azure AI Enterprise "
+                "Network Connection Approver to the workspace's managed identity on each PrivateEndpoint rule's "
+                "target (before the rule is written), so Azure approves the managed network's connections itself. "
+                "The operator needs Microsoft.Authorization/roleAssignments/write on those targets.",
+                {"assign": boolean("Assign the approver role on the targets of this workspace's PrivateEndpoint "
+                                   "outbound rules.", False)},
+                default={"assign": False}),
             "privateEndpointApproval": obj(
-                "Approval of the private endpoint connections that this workspace's PrivateEndpoint outbound rules "
-                "create on their targets.",
+                "Kept for compatibility: auto: true now means approverRole.assign: true (the operator approves "
+                "nothing itself for it). To approve connections by a declared requester use a "
+                "PrivateEndpointApproval.",
                 {
-                    "auto": boolean("Approve those connections when they stay Pending (the operator needs rights "
-                                    "on the target resource).", False),
+                    "auto": boolean("Same as approverRole.assign.", False),
                     "minPendingSeconds": integer(
-                        "How long a connection must have been Pending before the operator approves it, to let "
-                        "Azure's own auto-approval happen first.",
+                        "No longer used (kept so existing objects stay valid).",
                         minimum=0, maximum=MIN_PENDING_SECONDS_MAX, default=MIN_PENDING_SECONDS_DEFAULT),
                 },
                 default={"auto": False, "minPendingSeconds": MIN_PENDING_SECONDS_DEFAULT}),
@@ -550,6 +557,14 @@ def outbound_rule_status() -> Schema:
             "name": status_str("Connection name on the target."),
             "state": status_str("Pending, Approved, Rejected or Disconnected."),
             "privateEndpointId": status_str("ARM ID of the private endpoint in the managed network."),
+        }),
+        "approverRole": status_obj("The approver role assignment made for the target before the rule was written "
+                                   "(PrivateEndpoint rules of a workspace with approverRole.assign).", {
+            "scope": status_str("ARM ID the role is assigned on (the target)."),
+            "principalId": status_str("The workspace's managed identity."),
+            "name": status_str("Name (GUID) of the role assignment."),
+            "createdByOperator": status_bool("Whether the operator created it (else it existed already)."),
+            "otherTenant": status_bool("The target is in another tenant: no role can be assigned there."),
         }),
     })
 
