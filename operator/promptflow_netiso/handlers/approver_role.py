@@ -117,8 +117,8 @@ async def rule_gate(azure: Any, approver: WorkspaceApprover, workspace: str, tar
     if not approver.principal_id:
         return _wait(planning.REASON_WAITING, planning.waiting_message(
             workspace, "the workspace's managed identity is not known yet"))
-    if planning.rule_record_matches(rule_status, target, approver.principal_id):
-        return Gate(True)
+    if planning.rule_record_matches(rule_status, target, approver.principal_id) or approver.covered(target):
+        return Gate(True)  # recorded by this rule or found by the workspace's drift check: no write needed
     try:
         res = await azure.roles.ensure(target, planning.ROLE_APPROVER, approver.principal_id)
     except AzureError as err:
