@@ -177,7 +177,7 @@ def test_approver_role_lets_azure_approve_with_no_operator_approval(kube, namesp
     rule_puts = [r for r in requests if r["method"] == "PUT" and r["path"].lower().endswith("/outboundrules/search")]
     assert rule_puts and role_puts[0]["seq"] < rule_puts[0]["seq"], "the rule was written before its target's role"
     granted = sim_admin.role_assignments(search, ws["identity"]["principalId"])
-    assert [a["roleDefinitionId"].rsplit("/", 1)[-1] for a in granted] == [APPROVER]
+    assert [a["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] for a in granted] == [APPROVER]
     pf = kube.wait_for("promptflowworkspace", namespace, "pf",
                        lambda o: condition(o, "ApproverRoleAssigned")["status"] == "True", 60)
     assert any(r["scope"].lower() == search.lower() and r["createdByOperator"]
@@ -377,7 +377,8 @@ def test_an_endpoint_named_like_the_workspaces_stays_pending_under_every_policy_
     since = sim_admin.last_request_seq()
     kube.apply(yaml.safe_dump({"apiVersion": API, "kind": "PromptFlowWorkspace", "metadata": {"name": "pf"}, "spec": {
         "azure": {"subscriptionId": sub, "resourceGroup": rg, "workspaceName": ws_name},
-        "network": {"mode": "ManagedVirtualNetwork", "isolationMode": "AllowInternetOutbound"},
+        "network": {"mode": "ManagedVirtualNetwork", "isolationMode": "AllowInternetOutbound",
+                    "provision": {"enabled": True}},
         "privateEndpointApproval": {"auto": True, "minPendingSeconds": 0}}}), namespace)
     pattern = f"/subscriptions/{MS_SUB}/resourceGroups/*/providers/Microsoft.Network/privateEndpoints/*"
     policies = {
@@ -387,7 +388,8 @@ def test_an_endpoint_named_like_the_workspaces_stays_pending_under_every_policy_
         "other-customer": {"subscriptionIds": [str(uuid.uuid4())], "workspaceManagedNetwork": True},
     }
     for pname, allow in policies.items():
-        kube.apply(approval(pname, [openai], allow, workspace="pf"), namespace)
+        # minPendingSeconds gives Azure (the role) time to approve the real connection first, as in production.
+        kube.apply(approval(pname, [openai], allow, workspace="pf", min_pending=60), namespace)
     kube.apply(yaml.safe_dump({"apiVersion": API, "kind": "OutboundRule", "metadata": {"name": "aoai"}, "spec": {
         "workspaceRef": {"name": "pf"}, "type": "PrivateEndpoint",
         "privateEndpoint": {"serviceResourceId": openai, "subresourceTarget": "account"}}}), namespace)

@@ -574,7 +574,8 @@ def approval_spec() -> Schema:
     types = "|".join(re.escape(t) for t in APPROVAL_TARGET_TYPES)
     target_re = arm_id_re(f"({types})", escape=False)
     allow = obj(
-        "Whose private endpoints may be approved. Must name somebody.",
+        "Whose private endpoints may be approved. Must name somebody: subscriptionIds or privateEndpointIdPatterns "
+        "(workspaceManagedNetwork only narrows them).",
         {
             "workspaceManagedNetwork": boolean(
                 "Narrows the policy (never widens it): of the requesters subscriptionIds or "

@@ -404,8 +404,8 @@ def _row(policy: Policy, target: str, conn: ConnectionLike, prev: Mapping | None
         approved_at, recovered = now, True
     decision = decide(conn, target, policy, now, correlation, first_seen)
     if in_flight is not None and pending and in_flight.get("operationUrl"):
-        decision = Decision(Verdict.WAITING, f"approval sent at {in_flight.get('startedAt', '?')} is running in Azure; "
-                            "following it (never sent twice)")
+        decision = Decision(Verdict.WAITING, f"{decision.reason}; approval sent at {in_flight.get('startedAt', '?')} "
+                            "is running in Azure: following it (never sent twice)")
     block = block if decision.verdict is Verdict.APPROVE else None
     if block is not None:
         decision = Decision(Verdict.WAITING, f"{decision.reason}; {PERSON_NEEDED}: {block}")
