@@ -106,8 +106,13 @@ class Policy:
     def approval_description(self) -> str:
         """What the approval PUT writes on the connection: the token first, the user's text, then the operator and
         this object, so whoever looks at the target in the portal can tell who approved it and why."""
-        text = f"{self.token} {self.spec.description.strip()} (promptflow-netiso, {self.reference})"
-        return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 3].rstrip() + "..."
+        suffix = f" (promptflow-netiso, {self.reference})"
+        text = self.spec.description.strip()
+        room = MAX_DESCRIPTION - len(self.token) - 1 - len(suffix)
+        if len(text) > room:  # the user's text gives way first, then (very long names) the end of the reference
+            text = text[: max(room - 3, 0)].rstrip() + "..." if room > 3 else ""
+        full = f"{self.token} {text}{suffix}" if text else f"{self.token}{suffix}"
+        return full if len(full) <= MAX_DESCRIPTION else full[: MAX_DESCRIPTION - 3].rstrip() + "..."
 
     def carries_token(self, description: str | None) -> bool:
         """Exact prefix test, never a substring one. On its own this proves nothing (a person can copy the text):
@@ -328,6 +333,7 @@ class Row:
     previous_reason: str = ""
     recovered: bool = False  # our in-flight approval landed while the process that sent it was gone: record it once
     in_flight: Mapping | None = None  # status.inFlight record: an approval of ours was sent and is not settled yet
+    matched: str | None = None  # recovered: which allow rule named the requester
 
     @property
     def key(self) -> tuple[str, str]:
@@ -398,10 +404,13 @@ def _row(policy: Policy, target: str, conn: ConnectionLike, prev: Mapping | None
     first_seen = parse_time(prev.get("firstSeenPending")) or (whole_second_up(now) if pending else None)
     approved_at = parse_time(prev.get("approvedAt")) if prev.get("approvedAt") else None
     recovered = False
+    matched = None
     if (approved_at is None and in_flight is not None and (conn.status or "").lower() == APPROVED
             and policy.carries_token(conn.description)):
-        # Our recorded approval landed while no process of ours watched it (restart): record it, once, never redo.
+        # Our recorded approval landed (its operation ended, perhaps while no process of ours watched): record it
+        # once, never redo. Its Event was not posted yet: status records an approval before its Event.
         approved_at, recovered = now, True
+        matched = requester_match(target, conn.private_endpoint_id or "", policy, correlation)
     decision = decide(conn, target, policy, now, correlation, first_seen)
     if in_flight is not None and pending and in_flight.get("operationUrl"):
         decision = Decision(Verdict.WAITING, f"{decision.reason}; approval sent at {in_flight.get('startedAt', '?')} "
@@ -410,7 +419,8 @@ def _row(policy: Policy, target: str, conn: ConnectionLike, prev: Mapping | None
     if block is not None:
         decision = Decision(Verdict.WAITING, f"{decision.reason}; {PERSON_NEEDED}: {block}")
     return Row(target, conn, decision, first_seen, approved_at, prev.get("decision"), needs_person=block,
-               previous_reason=prev.get("reason") or "", recovered=recovered, in_flight=in_flight)
+               previous_reason=prev.get("reason") or "", recovered=recovered, in_flight=in_flight,
+               matched=matched)
 
 
 class OutcomeKind(Enum):
@@ -534,8 +544,8 @@ def _settle(policy: Policy, row: Row, outcome: Outcome | None, now: dt.datetime,
                 and row.in_flight is not None):
             # Our own earlier PUT got there first (e.g. a long-running approval that outlived a restart).
             entry.update(state=state, approvedAt=rfc3339(now), decision=StatusDecision.APPROVED,
-                         reason="approved by this policy")
-            _record_approval(policy, row, report, d.reason, recorded_late=True)
+                         reason=f"approved: {d.reason}")
+            _record_approval(policy, row, report, d.reason)
             return entry, None
         entry.update(state=state, decision=StatusDecision.UNTOUCHED,
                      reason=f"no longer Pending when approving ({outcome.error}); now {state}, left as it is")
@@ -556,26 +566,17 @@ def _settle(policy: Policy, row: Row, outcome: Outcome | None, now: dt.datetime,
     return entry, outcome.retry_in if outcome.retry_in is not None else intervals.pending
 
 
-def _record_approval(policy: Policy, row: Row, report: Report, why: str, recorded_late: bool = False) -> None:
-    """The audit trail of one approval: an Event, a structured log record, a metric."""
+def _record_approval(policy: Policy, row: Row, report: Report, why: str) -> None:
+    """The audit trail of one approval: an Event, a structured log record, a status.audit entry, a metric."""
     conn, requester = row.connection, row.connection.private_endpoint_id or ""
     report.approved_targets.append(row.target)
-    if recorded_late:
-        # The Event of the PUT may have been lost with the old process; a distinct reason keeps counts honest.
-        report.events.append(Event("Normal", "ApprovalRecorded", (
-            f"private endpoint connection {conn.name} on {row.target} requested by {requester} carries this "
-            f"policy's approval ({policy.reference}); recorded after an operator restart")))
-    else:
-        report.events.append(Event("Normal", "Approved", (
-            f"approved private endpoint connection {conn.name} on {row.target} requested by {requester} "
-            f"({why}; policy {policy.reference})")))
-    record = {"action": "approve", "target": row.target, "connection": conn.name, "requester": requester,
-              "policy": policy.reference, "matchedBy": why}
-    if recorded_late:
-        record["recordedAfterRestart"] = True
-    report.audit.append(record)
-    report.audit_trail.append({"time": rfc3339(report.now or dt.datetime.now(dt.timezone.utc)), "target": row.target, "connection": conn.name,
-                               "requester": requester, "matchedBy": why})
+    report.events.append(Event("Normal", "Approved", (
+        f"approved private endpoint connection {conn.name} on {row.target} requested by {requester} "
+        f"({why}; policy {policy.reference})")))
+    report.audit.append({"action": "approve", "target": row.target, "connection": conn.name, "requester": requester,
+                         "policy": policy.reference, "matchedBy": why})
+    report.audit_trail.append({"time": rfc3339(report.now or dt.datetime.now(dt.timezone.utc)), "target": row.target,
+                               "connection": conn.name, "requester": requester, "matchedBy": why})
 
 
 def _unacted(policy: Policy, row: Row, entry: dict, now: dt.datetime, intervals: Intervals, report: Report,
@@ -583,9 +584,13 @@ def _unacted(policy: Policy, row: Row, entry: dict, now: dt.datetime, intervals:
     d, conn = row.decision, row.connection
     if d.verdict is Verdict.UNTOUCHED and row.approved_at is not None:
         if row.recovered:
-            _record_approval(policy, row, report, d.reason, recorded_late=True)
+            why = f"requester is {row.matched}" if row.matched else "this policy's recorded approval"
+            _record_approval(policy, row, report, why)
+            entry.update(decision=StatusDecision.APPROVED, reason=f"approved: {why}")
+            return entry, None
         if (conn.status or "").lower() == APPROVED:
-            entry.update(decision=StatusDecision.APPROVED, reason="approved by this policy")
+            kept = row.previous_reason if row.previous_reason.startswith("approved") else ""
+            entry.update(decision=StatusDecision.APPROVED, reason=kept or "approved by this policy")
         else:
             entry.update(decision=StatusDecision.UNTOUCHED,
                          reason=f"approved by this policy, since then {conn.status}: left as it is")

@@ -236,10 +236,17 @@ def test_description_opens_with_the_policy_token_and_names_operator_and_policy_o
     assert pol.carries_token(text)
 
 
-def test_long_description_is_shortened_but_keeps_the_token_first():
+def test_long_description_is_shortened_but_keeps_the_token_first_and_names_the_policy():
     pol = policy(description="x" * 500)
     text = pol.approval_description()
     assert len(text) <= p.MAX_DESCRIPTION and pol.carries_token(text)
+    assert text.endswith("(promptflow-netiso, PrivateEndpointApproval team-a/openai-approvals)")
+
+
+def test_very_long_names_are_cut_at_the_end_never_at_the_token():
+    pol = Policy("n" * 63, "a" * 200, policy().spec, uid="u")
+    text = pol.approval_description()
+    assert len(text) == p.MAX_DESCRIPTION and pol.carries_token(text)
 
 
 def test_attribution_is_exact_not_a_substring():
@@ -372,9 +379,9 @@ def test_restart_mid_approval_records_our_landed_approval_without_a_second_put()
     [entry] = report.connections
     assert entry["decision"] == "Approved" and entry["approvedAt"] == "2026-03-01T12:00:00Z"
     assert entry["firstSeenPending"] == "2026-03-01T11:00:00Z"
-    # The old process's Event may be lost: recorded under a reason of its own, so "Approved" is never doubled.
-    assert [e.reason for e in report.events] == ["ApprovalRecorded"]
-    assert report.audit[0]["recordedAfterRestart"] is True and report.approved_count == 1
+    # Status records an approval before its Event, so the old process posted none: this one does, once.
+    assert [e.reason for e in report.events] == ["Approved"]
+    assert report.audit[0]["matchedBy"] == f"requester is allowed subscription {SUB}" and report.approved_count == 1
     assert report.in_flight == [] and len(report.audit_trail) == 1
     _, later = check(pol, [observe(landed)], report.connections, in_flight=report.in_flight)
     assert later.events == [] and later.audit == [] and later.approved_targets == []
@@ -472,7 +479,7 @@ def test_not_pending_because_our_own_earlier_put_landed_is_recorded_once():
     _, report = check(pol, [observe(conn)], outcomes={p.connection_key(OPENAI, "c1"): outcome}, in_flight=flying)
     entry = report.connections[0]
     assert entry["decision"] == "Approved" and entry["approvedAt"] == "2026-03-01T12:00:00Z"
-    assert [e.reason for e in report.events] == ["ApprovalRecorded"] and report.approved_count == 1
+    assert [e.reason for e in report.events] == ["Approved"] and report.approved_count == 1
     _, later = check(pol, [observe(ours)], report.connections)
     assert later.events == [] and later.approved_count == 1
 
