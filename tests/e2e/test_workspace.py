@@ -94,7 +94,7 @@ def test_create_converges_with_one_write_per_step_and_a_converged_workspace_gets
     assert all(r["createdByOperator"] for r in st["roleAssignments"])
     assert {c["type"]: c["status"] for c in st["conditions"]} == {
         "WorkspaceFound": "True", "LimitsSatisfied": "True", "IsolationApplied": "True",
-        "NetworkProvisioned": "True", "StorageRolesAssigned": "True", "Ready": "True"}
+        "NetworkProvisioned": "True", "StorageRolesAssigned": "True", "ApproverRoleAssigned": "True", "Ready": "True"}
     assert az.isolation_mode() == "AllowOnlyApprovedOutbound"
 
     calls = az.calls()
