@@ -50,8 +50,11 @@ def seed(sim: Simulator, docs: list[dict]) -> None:
         spec = d.get("spec", {})
         if d["kind"] == "PromptFlowWorkspace":
             a = spec["azure"]
-            admin.seed_workspace(a["subscriptionId"], a["resourceGroup"], a["workspaceName"])
-            say(f"simulator: workspace {a['workspaceName']} (isolation Disabled, managed network not provisioned)")
+            body = admin.seed_workspace(a["subscriptionId"], a["resourceGroup"], a["workspaceName"])
+            if (spec.get("network") or {}).get("mode") == "BringYourOwnVirtualNetwork":
+                seed_own_network(admin, spec, body["id"])
+            else:
+                say(f"simulator: workspace {a['workspaceName']} (isolation Disabled, managed network not provisioned)")
         elif d["kind"] == "OutboundRule" and spec.get("type") == "PrivateEndpoint":
             target = spec["privateEndpoint"]["serviceResourceId"]
             # The stuck case from Azure's guidance: the connection stays Pending until someone approves it.
@@ -60,6 +63,24 @@ def seed(sim: Simulator, docs: list[dict]) -> None:
         elif d["kind"] == "PrivateEndpointApproval":
             for t in spec.get("targets", []):
                 admin.seed_target(t["resourceId"], pe_behaviour="pending")
+
+
+def seed_own_network(admin, spec: dict, workspace_id: str) -> None:
+    """The customer's side of a bring-your-own-VNet sample: the VNet with a private-endpoint subnet and an AKS
+    subnet, the workspace's Approved private endpoint there, and the AKS cluster (without the Azure ML extension,
+    unless the sample does not ask the operator to install it)."""
+    vnet, aks = spec["network"]["virtualNetworkId"], spec["deploymentTarget"]["aksClusterId"]
+    admin.seed_vnet(vnet, ["10.20.0.0/16"], subnets=[{"name": "pe", "addressPrefix": "10.20.0.0/24"},
+                                                     {"name": "aks", "addressPrefix": "10.20.4.0/22"}])
+    pe = f"{vnet.split('/providers/')[0]}/providers/Microsoft.Network/privateEndpoints/pe-{workspace_id.rsplit('/', 1)[-1]}"
+    admin.seed_private_endpoint(pe, f"{vnet}/subnets/pe", workspace_id)
+    admin.seed_aks(aks, f"{vnet}/subnets/aks")
+    installs = ((spec["deploymentTarget"].get("extension") or {}).get("install"))
+    if not installs:
+        admin.seed_extension(aks)
+    say(f"simulator: workspace {workspace_id.rsplit('/', 1)[-1]} in VNet {vnet.rsplit('/', 1)[-1]} (Approved private "
+        f"endpoint), AKS {aks.rsplit('/', 1)[-1]} in the same VNet"
+        + (", Azure ML extension not installed yet" if installs else ""))
 
 
 def converged(kube: Kube, docs: list[dict]) -> bool:

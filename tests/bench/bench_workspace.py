@@ -2,10 +2,13 @@
 
     python -m tests.bench.bench_workspace                 # 5 workspaces, 3 drift checks each
     python -m tests.bench.bench_workspace --workspaces 20 --drift-checks 5
+    python -m tests.bench.bench_workspace --byo           # bring-your-own VNet + AKS target instead
 
 Runs the real thing (etcd + kube-apiserver, the Azure simulator, the operator as a subprocess), counts requests in
 the simulator's log per workspace (each workspace lives in its own subscription), and prints the figures with the
-target for a converged check: zero writes and at most two reads. Exit status 1 when the target is missed.
+target for a converged check: zero writes and at most two reads (managed VNet), or at most eight reads with
+`--byo` (workspace, role assignments, the workspace's private endpoint connections, its private endpoint, the VNet,
+the AKS cluster, the cluster's extensions, the compute; docs/byo-vnet.md). Exit status 1 when the target is missed.
 Figures, not timings: nothing here depends on the machine's speed.
 """
 
@@ -27,7 +30,7 @@ from tests.support.stack import LocalStack
 
 KIND = "PromptFlowWorkspace"
 NAMESPACE = "bench-workspace"
-TARGET_WRITES, TARGET_READS = 0, 2
+TARGET_WRITES, TARGET_READS, TARGET_READS_BYO = 0, 2, 8
 BENCH_ENV = {"PROMPTFLOW_NETISO_DRIFT_INTERVAL": "2", "PROMPTFLOW_NETISO_SLOW_RETRY": "3",
              "PROMPTFLOW_NETISO_TRANSIENT_RETRY": "1"}
 
@@ -37,6 +40,24 @@ def manifest(name: str, sub: str, rg: str, ws: str) -> str:
                        "spec": {"azure": {"subscriptionId": sub, "resourceGroup": rg, "workspaceName": ws},
                                 "network": {"mode": "ManagedVirtualNetwork", "isolationMode": "AllowOnlyApprovedOutbound",
                                             "provision": {"enabled": True}}}})
+
+
+def byo_manifest(name: str, sub: str, rg: str, ws: str, admin) -> str:
+    """Seed a bring-your-own-VNet estate (one VNet with the workspace's private endpoint and the AKS cluster, the
+    Azure ML extension installed) and return the workspace manifest that targets it."""
+    base = f"/subscriptions/{sub}/resourceGroups/{rg}/providers"
+    vnet, aks = f"{base}/Microsoft.Network/virtualNetworks/vnet", f"{base}/Microsoft.ContainerService/managedClusters/aks"
+    admin.seed_vnet(vnet, ["10.1.0.0/16"], subnets=[{"name": "pe", "addressPrefix": "10.1.0.0/24"},
+                                                    {"name": "aks", "addressPrefix": "10.1.4.0/22"}])
+    admin.seed_private_endpoint(f"{base}/Microsoft.Network/privateEndpoints/ws-pe", f"{vnet}/subnets/pe",
+                                f"{base}/Microsoft.MachineLearningServices/workspaces/{ws}")
+    admin.seed_aks(aks, f"{vnet}/subnets/aks")
+    admin.seed_extension(aks)
+    return json.dumps({"apiVersion": "netiso.promptflow.dev/v1alpha1", "kind": KIND, "metadata": {"name": name},
+                       "spec": {"azure": {"subscriptionId": sub, "resourceGroup": rg, "workspaceName": ws},
+                                "network": {"mode": "BringYourOwnVirtualNetwork", "virtualNetworkId": vnet,
+                                            "publicNetworkAccess": "Disabled"},
+                                "deploymentTarget": {"type": "Kubernetes", "aksClusterId": aks}}})
 
 
 def per_workspace(requests: list[dict], subs: dict[str, str]) -> dict[str, list[dict]]:
@@ -100,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workspaces", type=int, default=5)
     ap.add_argument("--drift-checks", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--byo", action="store_true", help="bring-your-own VNet with an AKS target")
     args = ap.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-workspace-"))
@@ -113,21 +135,28 @@ def main(argv: list[str] | None = None) -> int:
             ws = f"ws-{uuid.uuid4().hex[:8]}"
             admin.seed_workspace(sub, rg, ws)
             subs[f"pf-{i}"] = sub.lower()
-            kube.apply(manifest(f"pf-{i}", sub, rg, ws), NAMESPACE)
+            body = byo_manifest(f"pf-{i}", sub, rg, ws, admin) if args.byo else manifest(f"pf-{i}", sub, rg, ws)
+            kube.apply(body, NAMESPACE)
         names = sorted(subs)
         start = 0
         wait_all(kube, names, is_ready, args.timeout, "to be Ready")
 
         first = per_workspace(admin.requests(since=start), subs)
-        summarize(f"first reconcile ({args.workspaces} workspaces: isolation mode, provisioning, 2 storage roles)", first)
+        what = ("bring-your-own VNet: publicNetworkAccess, 1 storage role, compute attach" if args.byo
+                else "isolation mode, provisioning, 2 storage roles")
+        summarize(f"first reconcile ({args.workspaces} workspaces: {what})", first)
 
         mark = admin.last_request_seq()
         checks = count_drift_checks(kube, names, args.drift_checks, args.timeout)
         converged = per_workspace(admin.requests(since=mark), subs)
-        reads, writes = summarize(f"converged drift check (per check; {sum(checks.values())} checks observed)",
-                                  converged, divide_by=checks)
-        ok = writes <= TARGET_WRITES and reads <= TARGET_READS
-        print(f"\ntarget per converged check: {TARGET_WRITES} writes, at most {TARGET_READS} reads -> "
+        # Every check GETs the workspace exactly once: that count is the number of checks in the window (watching
+        # lastDriftCheck misses checks that land between two polls of a slow machine).
+        ran = {n: sum(1 for r in items if r.get("route") == "ml.workspace.get") for n, items in converged.items()}
+        reads, writes = summarize(f"converged drift check (per check; {sum(ran.values())} checks ran, "
+                                  f"{sum(checks.values())} seen in status)", converged, divide_by=ran)
+        target_reads = TARGET_READS_BYO if args.byo else TARGET_READS
+        ok = writes <= TARGET_WRITES and reads <= target_reads
+        print(f"\ntarget per converged check: {TARGET_WRITES} writes, at most {target_reads} reads -> "
               f"{'met' if ok else 'MISSED'} (worst workspace: {writes:.2f} writes, {reads:.2f} reads)")
         return 0 if ok else 1
 

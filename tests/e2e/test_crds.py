@@ -150,8 +150,9 @@ def test_minimal_workspace_gets_documented_defaults(control_plane, namespace):
         pytest.param(WORKSPACE, "pfws",
                      {"isolationMode": "AllowOnlyApprovedOutbound", "managedNetworkStatus": "Active",
                       "workspaceKind": "Default", "conditions": ready("Converged")},
-                     ["NAME", "READY", "REASON", "ISOLATION", "NETWORK", "KIND", "AGE"],
-                     ["True", "Converged", "AllowOnlyApprovedOutbound", "Active", "Default"], id="workspace"),
+                     ["NAME", "READY", "REASON", "ISOLATION", "NETWORK", "KIND", "TARGET", "COMPUTE", "AGE"],
+                     ["True", "Converged", "AllowOnlyApprovedOutbound", "Active", "Default", "ManagedOnlineEndpoint"],
+                     id="workspace"),
         pytest.param(PE_RULE, "pfor",
                      {"destination": "aoai-promptflow/account", "ruleStatus": "Active",
                       "privateEndpointConnection": {"state": "Pending"}, "conditions": ready("Applied")},
@@ -275,7 +276,8 @@ def test_status_written_through_the_main_resource_is_ignored(control_plane, name
 
 
 # --- admission refuses bad input, naming the field -----------------------------------------------------------------
-WS_BYO = variant(WORKSPACE, {"spec.network": {"mode": "BringYourOwnVirtualNetwork", "virtualNetworkId": VNET}})
+WS_BYO = variant(WORKSPACE, {"spec.network": {"mode": "BringYourOwnVirtualNetwork", "virtualNetworkId": VNET},
+                             "spec.deploymentTarget": {"type": "Kubernetes", "aksClusterId": AKS}})
 PE_TARGET_SQL = f"{RG_ID}/Microsoft.Sql/servers/sql-promptflow"
 
 INVALID = [
@@ -302,6 +304,14 @@ INVALID = [
      "spec.deploymentTarget.aksClusterId"),
     ("ws-kubernetes-with-managed-network", WORKSPACE,
      {"spec.deploymentTarget": {"type": "Kubernetes", "aksClusterId": AKS}}, "spec.deploymentTarget.type"),
+    ("ws-own-vnet-with-managed-online-endpoint", WS_BYO, {"spec.deploymentTarget": {"type": "ManagedOnlineEndpoint"}},
+     "spec.deploymentTarget.type"),
+    ("ws-public-access-with-managed-network", WORKSPACE, {"spec.network.publicNetworkAccess": "Disabled"},
+     "spec.network.publicNetworkAccess"),
+    ("ws-extension-install-without-tls", WS_BYO, {"spec.deploymentTarget.extension": {"install": True}},
+     "spec.deploymentTarget.extension.inference.sslSecret"),
+    ("ws-compute-name-too-long", WS_BYO, {"spec.deploymentTarget.computeName": "a-very-long-compute-name"},
+     "spec.deploymentTarget.computeName"),
     ("ws-aks-id-of-wrong-type", WS_BYO, {"spec.deploymentTarget": {"type": "Kubernetes", "aksClusterId": VNET}},
      "spec.deploymentTarget.aksClusterId"),
     ("ws-min-pending-over-a-day", WORKSPACE, {"spec.privateEndpointApproval": {"minPendingSeconds": 86401}},

@@ -112,10 +112,48 @@ class SimAdmin:
         self._call("POST", "principals", {"principalId": principal_id, "principalType": principal_type})
 
     def seed_vnet(self, resource_id: str, address_prefixes: list[str] | None = None, subnets: list[dict] | None = None,
-                  peerings: list[dict] | None = None, location: str = "eastus") -> dict[str, Any]:
-        """subnets: [{name, addressPrefix, delegations?}], peerings: [{name, remoteVirtualNetworkId, peeringState?}]."""
+                  peerings: list[dict] | None = None, location: str = "eastus",
+                  nat_gateway_id: str | None = None) -> dict[str, Any]:
+        """subnets: [{name, addressPrefix, delegations?}], peerings: [{name, remoteVirtualNetworkId, peeringState?}]
+        (one side each: seed the other VNet's peering back to make it Connected both ways)."""
         return self._call("POST", "vnets", {"resourceId": resource_id, "addressPrefixes": address_prefixes,
-                                            "subnets": subnets, "peerings": peerings, "location": location})
+                                            "subnets": subnets, "peerings": peerings, "location": location,
+                                            "natGatewayId": nat_gateway_id})
+
+    def set_peering_state(self, vnet_id: str, name: str, state: str | None,
+                          remote_vnet_id: str | None = None) -> dict[str, Any]:
+        """One side of a peering: Initiated | Connected | Disconnected; None removes it; a new one needs the remote."""
+        return self._call("PATCH", "vnets/peerings", {"vnetId": vnet_id, "name": name, "peeringState": state or "",
+                                                      "remoteVirtualNetworkId": remote_vnet_id})
+
+    def seed_private_endpoint(self, resource_id: str, subnet_id: str, target_id: str, *, status: str = "Approved",
+                              connection_name: str | None = None, group_ids: list[str] | None = None) -> dict[str, Any]:
+        """A private endpoint in `subnet_id` connected to `target_id` (a workspace: listed among its connections)."""
+        return self._call("POST", "privateEndpoints", {"privateEndpointId": resource_id, "subnetId": subnet_id,
+                                                       "targetId": target_id, "status": status,
+                                                       "connectionName": connection_name, "groupIds": group_ids})
+
+    def seed_extension(self, cluster_id: str, name: str = "azureml", *, extension_type: str | None = None,
+                       provisioning_state: str = "Succeeded", configuration_settings: dict | None = None,
+                       fail_with: str | None = None, delete: bool = False) -> dict[str, Any]:
+        """An extension on a cluster (default: the Azure ML one, Succeeded); delete=True removes it."""
+        return self._call("POST", "extensions", {"clusterId": cluster_id, "name": name, "extensionType": extension_type,
+                                                 "provisioningState": provisioning_state,
+                                                 "configurationSettings": configuration_settings,
+                                                 "failWith": fail_with, "delete": delete})
+
+    def seed_compute(self, workspace_id: str, name: str, cluster_id: str, *, namespace: str = "default",
+                     description: str | None = None, instance_types: dict | None = None,
+                     default_instance_type: str | None = None) -> dict[str, Any]:
+        """A Kubernetes compute attached by someone else (Succeeded)."""
+        return self._call("POST", "computes", {"workspaceId": workspace_id, "name": name, "resourceId": cluster_id,
+                                               "namespace": namespace, "description": description,
+                                               "instanceTypes": instance_types,
+                                               "defaultInstanceType": default_instance_type})
+
+    def computes(self, workspace_id: str) -> list[dict[str, Any]]:
+        """The workspace's computes: name, resourceId, namespace, computeType, provisioningState."""
+        return self._call("GET", "computes", query={"workspaceId": workspace_id})
 
     def seed_aks(self, resource_id: str, agent_pool_subnet_id: str | None = None, *, agent_pools: list[dict] | None = None,
                  location: str = "eastus", kubernetes_version: str = "1.32.0") -> dict[str, Any]:

@@ -17,10 +17,13 @@ AUTHORIZATION_API_VERSIONS = frozenset({"2022-04-01"})
 NETWORK_API_VERSIONS = frozenset(
     {
         "2023-09-01", "2023-11-01", "2024-01-01", "2024-03-01", "2024-05-01", "2024-07-01", "2024-10-01",
-        "2025-01-01", "2025-03-01", "2025-05-01", "2025-07-01", "2026-01-01", "2026-03-01",
+        "2025-01-01", "2025-03-01", "2025-05-01", "2025-07-01", "2025-09-01", "2026-01-01", "2026-03-01",
     }
 )
-AKS_API_VERSIONS = frozenset({"2024-09-01", "2024-10-01", "2025-01-01", "2025-05-01", "2025-07-01", "2025-10-01"})
+AKS_API_VERSIONS = frozenset({"2024-09-01", "2024-10-01", "2025-01-01", "2025-05-01", "2025-07-01", "2025-10-01",
+                              "2026-08-01"})
+KUBERNETES_CONFIGURATION_API_VERSIONS = frozenset({"2023-05-01", "2024-11-01", "2025-03-01"})
+AZUREML_EXTENSION_TYPE = "microsoft.azureml.kubernetes"
 RESOURCES_API_VERSIONS = frozenset({"2021-04-01", "2022-09-01", "2024-03-01", "2024-11-01", "2025-04-01"})
 
 # api-versions whose responses drop null-valued properties (the newer TypeSpec-generated examples do).

@@ -42,7 +42,8 @@ def rule_body(ws: Workspace, rule: OutboundRule, api_version: str, *, v2: bool =
 def managed_network(network: Workspace, api_version: str) -> dict[str, Any]:
     """`properties.managedNetwork` of a workspace (for a project: its hub's network)."""
     body: dict[str, Any] = {"isolationMode": network.isolation_mode,
-                            "changeableIsolationModes": list(CHANGEABLE_ISOLATION_MODES[network.isolation_mode])}
+                            "changeableIsolationModes": list(CHANGEABLE_ISOLATION_MODES[network.isolation_mode]),
+                            **network.monitoring}
     if network.isolation_mode == "Disabled":
         return body
     body["networkId"] = network.network_id

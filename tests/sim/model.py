@@ -58,6 +58,7 @@ class Workspace:
     spark_ready: bool = False
     firewall_sku: str = "Standard"
     public_network_access: str = "Enabled"
+    monitoring: dict[str, bool] = field(default_factory=dict)  # managedNetwork.enableFirewallLog / enableNetworkMonitor
     rules: dict[str, OutboundRule] = field(default_factory=dict)  # key: rule name lowercased
     user_assigned_identities: dict[str, dict[str, str]] = field(default_factory=dict)
     extra_properties: dict[str, Any] = field(default_factory=dict)  # unmodelled properties, echoed verbatim
@@ -125,6 +126,7 @@ class VirtualNetwork:
     address_prefixes: list[str] = field(default_factory=lambda: ["10.0.0.0/16"])
     subnets: list[dict[str, Any]] = field(default_factory=list)  # {name, addressPrefix, delegations?, ...}
     peerings: list[dict[str, Any]] = field(default_factory=list)  # {name, remoteVirtualNetworkId, peeringState}
+    nat_gateway_id: str | None = None  # properties.defaultPublicNatGateway
 
 
 @dataclass
@@ -134,6 +136,64 @@ class ManagedCluster:
     kubernetes_version: str = "1.32.0"
     agent_pools: list[dict[str, Any]] = field(default_factory=list)  # {name, vnetSubnetID, count, vmSize, mode}
     network_plugin: str = "azure"
+
+
+@dataclass
+class PrivateEndpoint:
+    """A customer's private endpoint (Microsoft.Network/privateEndpoints) in one subnet, connected to one resource.
+    A workspace target makes it show among the workspace's own privateEndpointConnections."""
+
+    id: str
+    subnet_id: str
+    target_id: str = ""
+    group_ids: list[str] = field(default_factory=lambda: ["amlworkspace"])
+    connection_name: str = ""
+    status: str = "Approved"  # the connection's privateLinkServiceConnectionState.status
+    description: str = "Auto-Approved"
+    location: str = "eastus"
+
+
+@dataclass
+class ClusterExtension:
+    """Microsoft.KubernetesConfiguration/extensions on a cluster (AKS or Arc)."""
+
+    cluster_id: str
+    name: str
+    extension_type: str = "microsoft.azureml.kubernetes"
+    provisioning_state: str = "Succeeded"  # Creating while its install runs
+    release_namespace: str = "azureml"
+    configuration_settings: dict[str, str] = field(default_factory=dict)
+    version: str = "1.1.60"
+    release_train: str = "stable"
+    auto_upgrade_minor_version: bool = True
+    fail_with: str | None = None  # admin: the install ends Failed with this message
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def id(self) -> str:
+        return f"{self.cluster_id.rstrip('/')}/providers/Microsoft.KubernetesConfiguration/extensions/{self.name}"
+
+
+@dataclass
+class MlCompute:
+    """workspaces/{ws}/computes/{name}; only computeType Kubernetes is modelled."""
+
+    workspace_id: str
+    name: str
+    resource_id: str
+    namespace: str = "default"
+    compute_type: str = "Kubernetes"
+    provisioning_state: str = "Succeeded"
+    description: str | None = None
+    location: str = "eastus"
+    created_on: float = field(default_factory=time.time)
+    modified_on: float = field(default_factory=time.time)
+    instance_types: dict[str, Any] | None = None
+    default_instance_type: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.workspace_id}/computes/{self.name}"
 
 
 @dataclass
@@ -154,6 +214,9 @@ class Estate:
     role_assignments: dict[str, RoleAssignment] = field(default_factory=dict)  # key: ids.key(assignment id)
     vnets: dict[str, VirtualNetwork] = field(default_factory=dict)
     clusters: dict[str, ManagedCluster] = field(default_factory=dict)
+    private_endpoints: dict[str, PrivateEndpoint] = field(default_factory=dict)
+    extensions: dict[str, ClusterExtension] = field(default_factory=dict)  # key: ids.key(extension id)
+    computes: dict[str, MlCompute] = field(default_factory=dict)  # key: ids.key(compute id)
     principals: dict[str, str] = field(default_factory=dict)  # object id (lower) -> principalType
     denies: list[Deny] = field(default_factory=list)
 
@@ -183,7 +246,8 @@ class Estate:
         if len(parts) == 4:
             return True
         k = ids.key(scope)
-        return any(k in table for table in (self.workspaces, self.resources, self.vnets, self.clusters))
+        return any(k in table for table in (self.workspaces, self.resources, self.vnets, self.clusters,
+                                            self.private_endpoints))
 
     # ---- persistence (standalone --state-file) -------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -211,6 +275,9 @@ class Estate:
             role_assignments=table("role_assignments", RoleAssignment),
             vnets=table("vnets", VirtualNetwork),
             clusters=table("clusters", ManagedCluster),
+            private_endpoints=table("private_endpoints", PrivateEndpoint),
+            extensions=table("extensions", ClusterExtension),
+            computes=table("computes", MlCompute),
             principals=dict(data.get("principals") or {}),
             denies=[Deny(**d) for d in data.get("denies") or []],
         )

@@ -41,6 +41,8 @@ class MachineLearningRoutes:
         router.add("ml.v2.rule.get", "GET", V2 + RULE_NAME, self.get_rule_v2, v2, RULE_TYPE)
         router.add("ml.v2.rule.put", "PUT", V2 + RULE_NAME, self.put_rule_v2, v2, RULE_TYPE)
         router.add("ml.v2.rule.delete", "DELETE", V2 + RULE_NAME, self.delete_rule_v2, v2, RULE_TYPE)
+        router.add("ml.v2.rules.batch", "POST", V2 + "/batchOutboundRules", self.batch_rules_v2, v1 | v2, RULE_TYPE,
+                   action=f"{WS_TYPE}/managedNetworks/batchOutboundRules/action")
 
     # ---- helpers -------------------------------------------------------------------------------------------
     def _ws(self, ctx: Ctx) -> Workspace:
@@ -79,8 +81,18 @@ class MachineLearningRoutes:
             ws.tags = {str(k): str(v) for k, v in body["tags"].items()}
         for key in ("publicNetworkAccess",):
             if isinstance(props.get(key), str):
+                if props[key] not in ("Enabled", "Disabled"):
+                    raise user_error(f"Invalid publicNetworkAccess '{props[key]}'. Allowed values: Enabled, Disabled.")
                 ws.public_network_access = props[key]
+        for key in ("friendlyName", "description"):  # echoed verbatim from then on
+            if isinstance(props.get(key), str):
+                ws.extra_properties[key] = props[key]
         wanted = props.get("managedNetwork")
+        if isinstance(wanted, dict):  # monitoring switches live beside the isolation settings
+            for key in ("enableFirewallLog", "enableNetworkMonitor"):
+                if isinstance(wanted.get(key), bool):
+                    ws.monitoring[key] = wanted[key]
+            wanted = {k: v for k, v in wanted.items() if k not in ("enableFirewallLog", "enableNetworkMonitor")}
         if not wanted:
             return json_response(200, workspace_body(ws, self.w.mn.owner(ws), ctx.api_version))
         if not isinstance(wanted, dict):
@@ -222,6 +234,37 @@ class MachineLearningRoutes:
         ws.updating = True
         headers = self._start(ctx, ws, effect,
                               lambda: (200, managed_network_v2_body(ws, self.w.mn.owner(ws), ctx.api_version)))
+        return json_response(202, None, headers)
+
+    async def batch_rules_v2(self, ctx: Ctx) -> web.Response:
+        """POST managedNetworks/default/batchOutboundRules (stable 2025-12-01): several rules in one body, added or
+        replaced (others stay); 202 + Location, whose final answer lists the rules written."""
+        ws = self._ws(ctx)
+        props = (await ctx.json()).get("properties") or {}
+        self.w.mn.ensure_writable(ws)
+        mode = props.get("isolationMode", ws.isolation_mode)
+        self.w.mn.validate_mode_change(ws, mode)
+        rules = props.get("outboundRules")
+        if not isinstance(rules, dict) or not rules:
+            raise user_error("'properties.outboundRules' must map at least one rule name to a rule.")
+        probe = dataclasses.replace(ws, isolation_mode=mode, rules=dict(ws.rules))
+        parsed = [self.w.mn.parse_rule(probe, name, {"properties": r}) for name, r in rules.items()]
+        self._lock(ws)
+
+        def effect() -> None:
+            if mode != ws.isolation_mode:
+                self.w.mn.apply_mode(ws, mode)
+            if isinstance(props.get("enableNetworkMonitor"), bool):
+                ws.monitoring["enableNetworkMonitor"] = props["enableNetworkMonitor"]
+            for rule in parsed:
+                self.w.mn.store_rule(ws, rule)
+                self.w.mn.realise(ws, rule)
+
+        def final() -> tuple[int, dict]:
+            written = [ws.rules[r.name.lower()] for r in parsed if r.name.lower() in ws.rules]
+            return 200, {"value": [rule_body(ws, r, ctx.api_version, v2=True) for r in written]}
+
+        headers = self._start(ctx, ws, effect, final)
         return json_response(202, None, headers)
 
     async def list_rules_v2(self, ctx: Ctx) -> web.Response:

@@ -18,60 +18,83 @@ AKS = RG + r"/providers/Microsoft\.ContainerService/managedClusters/(?P<cluster>
 VNET_TYPE = "Microsoft.Network/virtualNetworks"
 
 
-def _etag(obj: Any) -> str:
-    return f'W/"{abs(hash(repr(obj))) % 10**12:012d}"'
-
-
 def subnet_body(vnet: VirtualNetwork, subnet: dict[str, Any]) -> dict[str, Any]:
-    props: dict[str, Any] = {"provisioningState": "Succeeded", "addressPrefix": subnet.get("addressPrefix", "10.0.0.0/24"),
-                             "delegations": subnet.get("delegations", []),
-                             "privateEndpointNetworkPolicies": subnet.get("privateEndpointNetworkPolicies", "Disabled"),
-                             "privateLinkServiceNetworkPolicies": subnet.get("privateLinkServiceNetworkPolicies", "Enabled")}
-    for extra in ("networkSecurityGroup", "routeTable", "serviceEndpoints"):
+    """Shaped like the 2025-09-01 examples; optional properties only when seeded."""
+    props: dict[str, Any] = {"addressPrefix": subnet.get("addressPrefix", "10.0.0.0/24")}
+    for extra in ("ipConfigurations", "delegations", "privateEndpointNetworkPolicies", "privateLinkServiceNetworkPolicies",
+                  "networkSecurityGroup", "routeTable", "serviceEndpoints"):
         if extra in subnet:
             props[extra] = subnet[extra]
-    return {"name": subnet["name"], "id": f"{vnet.id}/subnets/{subnet['name']}", "etag": _etag(subnet),
-            "type": f"{VNET_TYPE}/subnets", "properties": props}
+    props["provisioningState"] = "Succeeded"
+    return {"name": subnet["name"], "id": f"{vnet.id}/subnets/{subnet['name']}", "properties": props}
 
 
-def peering_body(vnet: VirtualNetwork, peering: dict[str, Any]) -> dict[str, Any]:
-    props = {"provisioningState": "Succeeded", "peeringState": peering.get("peeringState", "Connected"),
-             "peeringSyncLevel": peering.get("peeringSyncLevel", "FullyInSync"),
-             "remoteVirtualNetwork": {"id": peering["remoteVirtualNetworkId"]},
-             "allowVirtualNetworkAccess": peering.get("allowVirtualNetworkAccess", True),
-             "allowForwardedTraffic": peering.get("allowForwardedTraffic", False),
+def peering_body(vnet: VirtualNetwork, peering: dict[str, Any], remote: VirtualNetwork | None = None) -> dict[str, Any]:
+    """`peeringState` (Initiated | Connected | Disconnected) is each side's own, independent of provisioningState."""
+    remote_prefixes = {"addressPrefixes": list(remote.address_prefixes) if remote else []}
+    props = {"allowForwardedTraffic": peering.get("allowForwardedTraffic", False),
              "allowGatewayTransit": peering.get("allowGatewayTransit", False),
+             "allowVirtualNetworkAccess": peering.get("allowVirtualNetworkAccess", True),
+             "peeringState": peering.get("peeringState", "Connected"),
+             "peeringSyncLevel": peering.get("peeringSyncLevel", "FullyInSync"),
+             "provisioningState": "Succeeded",
+             "remoteAddressSpace": remote_prefixes,
+             "remoteBgpCommunities": {"regionalCommunity": "12076:50004", "virtualNetworkCommunity": "12076:20002"},
+             "remoteVirtualNetwork": {"id": peering["remoteVirtualNetworkId"]},
+             "remoteVirtualNetworkAddressSpace": remote_prefixes,
              "useRemoteGateways": peering.get("useRemoteGateways", False)}
-    return {"name": peering["name"], "id": f"{vnet.id}/virtualNetworkPeerings/{peering['name']}", "etag": _etag(peering),
-            "type": f"{VNET_TYPE}/virtualNetworkPeerings", "properties": props}
+    return {"name": peering["name"], "id": f"{vnet.id}/virtualNetworkPeerings/{peering['name']}", "properties": props}
 
 
-def vnet_body(vnet: VirtualNetwork) -> dict[str, Any]:
+def vnet_body(vnet: VirtualNetwork, lookup=lambda vnet_id: None) -> dict[str, Any]:
     name = vnet.id.rstrip("/").rsplit("/", 1)[-1]
-    return {"name": name, "id": vnet.id, "etag": _etag(vnet.address_prefixes), "type": VNET_TYPE,
-            "location": vnet.location,
-            "properties": {"provisioningState": "Succeeded", "resourceGuid": "00000000-0000-0000-0000-000000000000",
-                           "addressSpace": {"addressPrefixes": list(vnet.address_prefixes)},
-                           "subnets": [subnet_body(vnet, s) for s in vnet.subnets],
-                           "virtualNetworkPeerings": [peering_body(vnet, p) for p in vnet.peerings],
-                           "enableDdosProtection": False}}
+    props: dict[str, Any] = {"addressSpace": {"addressPrefixes": list(vnet.address_prefixes)}}
+    if vnet.nat_gateway_id:
+        props["defaultPublicNatGateway"] = {"id": vnet.nat_gateway_id}
+    props.update({"provisioningState": "Succeeded",
+                  "subnets": [subnet_body(vnet, s) for s in vnet.subnets],
+                  "virtualNetworkPeerings": [peering_body(vnet, p, lookup(p["remoteVirtualNetworkId"])) for p in vnet.peerings]})
+    return {"name": name, "type": VNET_TYPE, "id": vnet.id, "location": vnet.location, "properties": props}
 
 
 def cluster_body(cluster: ManagedCluster) -> dict[str, Any]:
+    """Shaped like the 2026-08-01 ManagedClusters_Get example; agent pools add `mode`, `type` and (when in a subnet
+    of yours) `vnetSubnetID`, all in the schema."""
     name = cluster.id.rstrip("/").rsplit("/", 1)[-1]
-    pools = [{"name": p["name"], "count": p.get("count", 1), "vmSize": p.get("vmSize", "Standard_D4s_v5"),
-              "mode": p.get("mode", "System"), "osType": "Linux", "type": "VirtualMachineScaleSets",
-              "provisioningState": "Succeeded", "orchestratorVersion": cluster.kubernetes_version,
+    rg = cluster.id.split("/")[4]
+    v = cluster.kubernetes_version
+    pools = [{"name": p["name"], "availabilityZones": ["1", "2", "3"], "count": p.get("count", 3),
+              "currentOrchestratorVersion": v, "eTag": "nvewbvoi", "maxPods": 110,
+              "mode": p.get("mode", "System"), "nodeImageVersion": "AKSUbuntu-2204gen2containerd-202511.01.0",
+              "orchestratorVersion": v, "osType": "Linux", "provisioningState": "Succeeded",
+              "upgradeSettings": {"maxSurge": "33%"},
+              "vmSize": p.get("vmSize", "Standard_D4s_v5"),
               **({"vnetSubnetID": p["vnetSubnetID"]} if p.get("vnetSubnetID") else {})}
              for p in cluster.agent_pools]
-    return {"id": cluster.id, "name": name, "type": "Microsoft.ContainerService/ManagedClusters",
-            "location": cluster.location, "identity": {"type": "SystemAssigned"},
-            "properties": {"provisioningState": "Succeeded", "powerState": {"code": "Running"},
-                           "kubernetesVersion": cluster.kubernetes_version, "dnsPrefix": name,
-                           "agentPoolProfiles": pools,
-                           "networkProfile": {"networkPlugin": cluster.network_plugin, "serviceCidr": "10.240.0.0/16",
-                                              "dnsServiceIP": "10.240.0.10", "outboundType": "loadBalancer"},
-                           "oidcIssuerProfile": {"enabled": True}, "securityProfile": {"workloadIdentity": {"enabled": True}}}}
+    fqdn = f"{name}-dns-1a2b3c4d.hcp.{cluster.location}.azmk8s.io"
+    outbound_ip = (f"/subscriptions/{cluster.id.split('/')[2]}/resourceGroups/MC_{rg}_{name}_{cluster.location}"
+                   "/providers/Microsoft.Network/publicIPAddresses/outbound-ip-1")
+    return {"name": name, "type": "Microsoft.ContainerService/ManagedClusters", "eTag": "beywbwei", "id": cluster.id,
+            "location": cluster.location,
+            "properties": {
+                "agentPoolProfiles": pools, "azurePortalFQDN": f"{name}-dns-1a2b3c4d.portal.hcp.{cluster.location}.azmk8s.io",
+                "currentKubernetesVersion": v, "diskEncryptionSetID": None, "dnsPrefix": f"{name}-dns",
+                "enableRBAC": True, "fqdn": fqdn, "kubernetesVersion": v,
+                "linuxProfile": {"adminUsername": "azureuser", "ssh": {"publicKeys": [{"keyData": "ssh-rsa AAAA"}]}},
+                "maxAgentPools": 100,
+                "networkProfile": {"dnsServiceIP": "10.240.0.10", "ipFamilies": ["IPv4"],
+                                   "loadBalancerProfile": {"allocatedOutboundPorts": 0,
+                                                           "effectiveOutboundIPs": [{"id": outbound_ip}],
+                                                           "idleTimeoutInMinutes": 30,
+                                                           "outboundIPs": {"publicIPs": [{"id": outbound_ip}]}},
+                                   "loadBalancerSku": "standard", "networkPlugin": cluster.network_plugin,
+                                   "outboundType": "loadBalancer", "podCidr": "10.244.0.0/16",
+                                   "podCidrs": ["10.244.0.0/16"],
+                                   "serviceCidr": "10.240.0.0/16", "serviceCidrs": ["10.240.0.0/16"]},
+                "nodeResourceGroup": f"MC_{rg}_{name}_{cluster.location}", "provisioningState": "Succeeded",
+                "servicePrincipalProfile": {"clientId": "msi"},
+                "upgradeSettings": {"overrideSettings": {"forceUpgrade": False, "until": None}}},
+            "tags": {"createdBy": "sim"}}
 
 
 class NetworkRoutes:
@@ -102,10 +125,14 @@ class NetworkRoutes:
     async def list_vnets(self, ctx: Ctx) -> web.Response:
         self.w.require_resource_group(ctx.params["sub"], ctx.params["rg"])
         prefix = f"/subscriptions/{ctx.params['sub']}/resourcegroups/{ctx.params['rg']}/".lower()
-        return json_response(200, {"value": [vnet_body(v) for k, v in self.w.estate.vnets.items() if k.startswith(prefix)]})
+        return json_response(200, {"value": [vnet_body(v, self._lookup) for k, v in self.w.estate.vnets.items()
+                                             if k.startswith(prefix)]})
+
+    def _lookup(self, vnet_id: str) -> VirtualNetwork | None:
+        return self.w.estate.vnets.get(ids.key(vnet_id))
 
     async def get_vnet(self, ctx: Ctx) -> web.Response:
-        return json_response(200, vnet_body(self._vnet(ctx)))
+        return json_response(200, vnet_body(self._vnet(ctx), self._lookup))
 
     async def list_subnets(self, ctx: Ctx) -> web.Response:
         vnet = self._vnet(ctx)
@@ -120,13 +147,14 @@ class NetworkRoutes:
 
     async def list_peerings(self, ctx: Ctx) -> web.Response:
         vnet = self._vnet(ctx)
-        return json_response(200, {"value": [peering_body(vnet, p) for p in vnet.peerings]})
+        return json_response(200, {"value": [peering_body(vnet, p, self._lookup(p["remoteVirtualNetworkId"]))
+                                             for p in vnet.peerings]})
 
     async def get_peering(self, ctx: Ctx) -> web.Response:
         vnet = self._vnet(ctx)
         for p in vnet.peerings:
             if p["name"].lower() == ctx.params["peering"].lower():
-                return json_response(200, peering_body(vnet, p))
+                return json_response(200, peering_body(vnet, p, self._lookup(p["remoteVirtualNetworkId"])))
         raise not_found(f"{VNET_TYPE}/virtualNetworkPeerings", ctx.params["peering"], ctx.params["rg"])
 
     async def get_cluster(self, ctx: Ctx) -> web.Response:

@@ -11,7 +11,7 @@ from . import ids
 from .armhttp import ArmError
 from .constants import BUILTIN_ROLES, PE_BEHAVIOURS, PE_STATES
 from .ml_bodies import workspace_body
-from .model import Deny, ManagedCluster, Resource, ResourceGroup, RoleAssignment, Subscription, VirtualNetwork, Workspace
+from .model import ClusterExtension, Deny, ManagedCluster, MlCompute, PrivateEndpoint, Resource, ResourceGroup, RoleAssignment, Subscription, VirtualNetwork, Workspace
 from .routes_roles import assignment_body, covers
 from .world import World
 
@@ -129,7 +129,8 @@ class Seeder:
         vnet = VirtualNetwork(id=str(rid), location=data.get("location", "eastus"),
                               address_prefixes=list(data.get("addressPrefixes") or ["10.0.0.0/16"]),
                               subnets=[dict(s) for s in data.get("subnets") or []],
-                              peerings=[dict(p) for p in data.get("peerings") or []])
+                              peerings=[dict(p) for p in data.get("peerings") or []],
+                              nat_gateway_id=data.get("natGatewayId"))
         for s in vnet.subnets:
             _require(s, "name")
         for p in vnet.peerings:
@@ -149,6 +150,80 @@ class Seeder:
                                  network_plugin=data.get("networkPlugin", "azure"))
         self.w.estate.clusters[ids.key(resource_id)] = cluster
         return cluster
+
+    def peering_state(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Change one side of a peering behind everybody's back (Initiated | Connected | Disconnected); a missing
+        peering is added when `remoteVirtualNetworkId` is given, removed with state "" (None)."""
+        vnet_id, name = _require(data, "vnetId", "name")
+        vnet = self.w.estate.vnets.get(ids.key(vnet_id))
+        if vnet is None:
+            raise SeedError(f"unknown vnet {vnet_id}")
+        state = data.get("peeringState")
+        found = next((p for p in vnet.peerings if p["name"].lower() == name.lower()), None)
+        if not state:
+            vnet.peerings = [p for p in vnet.peerings if p is not found]
+            return {"removed": found is not None}
+        if state not in ("Initiated", "Connected", "Disconnected"):
+            raise SeedError("peeringState must be Initiated, Connected or Disconnected")
+        if found is None:
+            (remote,) = _require(data, "remoteVirtualNetworkId")
+            found = {"name": name, "remoteVirtualNetworkId": remote}
+            vnet.peerings.append(found)
+        found["peeringState"] = state
+        return dict(found)
+
+    def private_endpoint(self, data: dict[str, Any]) -> PrivateEndpoint:
+        """A customer's private endpoint in a subnet, connected to `targetId` (a workspace: then it is among the
+        workspace's privateEndpointConnections)."""
+        pe_id, subnet_id = _require(data, "privateEndpointId", "subnetId")
+        rid = _parse_id(pe_id)
+        self.resource_group(rid.subscription, rid.resource_group)
+        status = data.get("status", "Approved")
+        if status not in PE_STATES:
+            raise SeedError(f"status must be one of {PE_STATES}")
+        pe = PrivateEndpoint(id=str(rid), subnet_id=subnet_id, target_id=data.get("targetId") or "",
+                             group_ids=list(data.get("groupIds") or ["amlworkspace"]),
+                             connection_name=data.get("connectionName") or f"{rid.name}.{uuid.uuid4()}",
+                             status=status, description=data.get("description") or
+                             ("Auto-Approved" if status == "Approved" else ""),
+                             location=data.get("location", "eastus"))
+        self.w.estate.private_endpoints[ids.key(pe.id)] = pe
+        return pe
+
+    def extension(self, data: dict[str, Any]) -> ClusterExtension:
+        """An extension already on a cluster (as `az k8s-extension create` leaves it). `failWith`: a later PUT of
+        it (a reinstall with other settings) ends Failed with this message."""
+        cluster_id, name = _require(data, "clusterId", "name")
+        state = data.get("provisioningState", "Succeeded")
+        ext = ClusterExtension(cluster_id=cluster_id, name=name,
+                               extension_type=data.get("extensionType") or "microsoft.azureml.kubernetes",
+                               provisioning_state=state, release_namespace=data.get("releaseNamespace") or "azureml",
+                               configuration_settings={str(k): str(v) for k, v in (data.get("configurationSettings") or {}).items()},
+                               fail_with=data.get("failWith"))
+        if data.get("delete"):
+            self.w.estate.extensions.pop(ids.key(ext.id), None)
+        else:
+            self.w.estate.extensions[ids.key(ext.id)] = ext
+        return ext
+
+    def compute(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A Kubernetes compute attached by someone else (Succeeded at once)."""
+        workspace_id, name, cluster_id = _require(data, "workspaceId", "name", "resourceId")
+        ws = self.w.estate.workspaces.get(ids.key(workspace_id))
+        if ws is None:
+            raise SeedError(f"unknown workspace {workspace_id}")
+        c = MlCompute(workspace_id=ws.id, name=name, resource_id=cluster_id, namespace=data.get("namespace") or "default",
+                      description=data.get("description"), location=ws.location,
+                      instance_types=data.get("instanceTypes"), default_instance_type=data.get("defaultInstanceType"))
+        self.w.estate.computes[ids.key(c.id)] = c
+        return {"id": c.id, "name": c.name}
+
+    def computes(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        (workspace_id,) = _require(data, "workspaceId")
+        prefix = ids.key(workspace_id) + "/computes/"
+        return [{"name": c.name, "resourceId": c.resource_id, "namespace": c.namespace, "computeType": c.compute_type,
+                 "provisioningState": c.provisioning_state}
+                for k, c in self.w.estate.computes.items() if k.startswith(prefix)]
 
     # ---- connections ---------------------------------------------------------------------------------------
     def _target(self, data: dict[str, Any]) -> Resource:

@@ -27,6 +27,7 @@ from .faults import Faults
 from .model import Estate
 from .requestlog import RequestLog
 from .router import Router
+from .routes_byo import ByoRoutes
 from .routes_ml import MachineLearningRoutes
 from .routes_network import NetworkRoutes
 from .routes_pec import PrivateEndpointConnectionRoutes
@@ -75,7 +76,7 @@ class Simulator:
         self.log = RequestLog(request_log_size)
         self.router = Router()
         for routes in (MachineLearningRoutes(self.world), PrivateEndpointConnectionRoutes(self.world),
-                       RoleAssignmentRoutes(self.world), NetworkRoutes(self.world)):
+                       RoleAssignmentRoutes(self.world), NetworkRoutes(self.world), ByoRoutes(self.world)):
             routes.register(self.router)
         ops = self.world.ops
         op_base = r"/subscriptions/(?P<sub>[^/]+)/providers/(?P<ns>[^/]+)/locations/(?P<loc>[^/]+)"

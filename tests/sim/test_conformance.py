@@ -97,9 +97,103 @@ def _seed_workspace_like_the_example(admin: SimAdmin, p: dict, example: dict) ->
                          user_assigned_identities=uai, extra_properties=unmodelled)
 
 
+def _vnet_path(p: dict) -> str:
+    return f"{_rg(p)}/providers/Microsoft.Network/virtualNetworks/{p['virtualNetworkName']}"
+
+
+def _seed_vnet_like_the_example(admin: SimAdmin, p: dict, example: dict) -> None:
+    """The example's VNet (or the VNet holding the example's subnet / peerings), and the remote VNets it peers with."""
+    body = (example["responses"]["200"].get("body") or {})
+    if "value" in body:  # peerings list
+        peerings = body["value"]
+    elif "remoteVirtualNetwork" in (body.get("properties") or {}):  # one peering
+        peerings = [body]
+    else:
+        peerings = []
+    for peer in peerings:
+        admin.seed_vnet(peer["properties"]["remoteVirtualNetwork"]["id"], ["12.0.0.0/8"])
+    props = body.get("properties") or {}
+    subnets = [{"name": s["name"], "addressPrefix": s["properties"]["addressPrefix"],
+                **({"ipConfigurations": s["properties"]["ipConfigurations"]} if "ipConfigurations" in s["properties"] else {})}
+               for s in props.get("subnets") or []]
+    if "subnetName" in p:
+        subnets = [{"name": p["subnetName"], "addressPrefix": props["addressPrefix"]}]
+    nat = (props.get("defaultPublicNatGateway") or {}).get("id")
+    admin.seed_vnet(_vnet_path(p), (props.get("addressSpace") or {}).get("addressPrefixes") or ["10.0.0.0/16"],
+                    subnets=subnets, nat_gateway_id=nat,
+                    peerings=[{"name": peer["id"].rsplit("/", 1)[-1], "remoteVirtualNetworkId": peer["properties"]["remoteVirtualNetwork"]["id"],
+                               "peeringState": peer["properties"]["peeringState"],
+                               "allowForwardedTraffic": peer["properties"]["allowForwardedTraffic"]} for peer in peerings])
+
+
+def _seed_private_endpoint(admin: SimAdmin, p: dict, example: dict) -> None:
+    props = example["responses"]["200"]["body"]["properties"]
+    pls = props["privateLinkServiceConnections"][0]["properties"]
+    admin.seed_resource(pls["privateLinkServiceId"])
+    admin.seed_private_endpoint(f"{_rg(p)}/providers/Microsoft.Network/privateEndpoints/{p['privateEndpointName']}",
+                                props["subnet"]["id"], pls["privateLinkServiceId"], group_ids=pls["groupIds"])
+
+
+def _seed_workspace_endpoints(admin: SimAdmin, p: dict, example: dict) -> None:
+    admin.seed_workspace(p["subscriptionId"], p["resourceGroupName"], p["workspaceName"])
+    subnet = f"{_rg(p)}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/pe"
+    for i, item in enumerate(example["responses"]["200"]["body"]["value"]):
+        admin.seed_private_endpoint(f"{item['properties']['privateEndpoint']['id']}{i}", subnet, _ws(p),
+                                    connection_name=f"{item['name']}{i}")
+
+
+def _cluster_id(p: dict) -> str:
+    rp = p.get("clusterRp", "Microsoft.ContainerService") + "/" + p.get("clusterResourceName", "managedClusters")
+    return f"{_rg(p)}/providers/{rp}/{p.get('clusterName') or p.get('resourceName')}"
+
+
+def _seed_cluster(with_extension: bool):
+    def setup(admin: SimAdmin, p: dict, example: dict) -> None:
+        admin.seed_resource(_cluster_id(p))  # an Arc (connectedClusters) cluster: a plain resource here
+        if with_extension:
+            props = example["responses"]["200"]["body"]["properties"]
+            admin.seed_extension(_cluster_id(p), p["extensionName"], extension_type=props["extensionType"],
+                                 configuration_settings=props["configurationSettings"])
+    return setup
+
+
+def _seed_aks_like_the_example(admin: SimAdmin, p: dict, example: dict) -> None:
+    pools = example["responses"]["200"]["body"]["properties"]["agentPoolProfiles"]
+    admin.seed_aks(_cluster_id(p), agent_pools=[{"name": pool["name"], "count": pool["count"]} for pool in pools])
+
+
+def _compute_path(p: dict) -> str:
+    return f"{_ws(p)}/computes/{p['computeName']}"
+
+
+def _seed_compute_target(attached: bool):
+    def setup(admin: SimAdmin, p: dict, example: dict) -> None:
+        admin.seed_workspace(p["subscriptionId"], p["resourceGroupName"], p["workspaceName"])
+        body = (p.get("parameters") or example["responses"]["200"].get("body") or {}).get("properties") or {}
+        cluster = body.get("resourceId") or f"{_rg(p)}/providers/Microsoft.ContainerService/managedClusters/aks"
+        admin.seed_aks(cluster)
+        admin.seed_extension(cluster)
+        if attached:
+            inner = body.get("properties") or {}
+            admin.seed_compute(_ws(p), p["computeName"], cluster, namespace=inner.get("namespace", "default"),
+                               description=body.get("description"), instance_types=inner.get("instanceTypes"),
+                               default_instance_type=inner.get("defaultInstanceType"))
+    return setup
+
+
 WORKSPACE_EXTRAS = frozenset({"$.kind", "$.sku", "$.tags", "$.properties.provisioningState", "$.properties.workspaceId",
                               "$.properties.managedNetwork.changeableIsolationModes",
                               "$.properties.managedNetwork.firewallSku"})
+
+# Azure fills these too (in the schema, absent from the update example's answer).
+WORKSPACE_UPDATE_EXTRAS = WORKSPACE_EXTRAS | frozenset({
+    "$.identity.userAssignedIdentities", "$.properties.hbiWorkspace", "$.properties.allowPublicAccessWhenBehindVnet",
+    "$.properties.privateLinkCount", "$.properties.privateEndpointConnections",
+    "$.properties.sharedPrivateLinkResources", "$.properties.serviceProvisionedResourceGroup",
+    "$.properties.managedNetwork.isolationMode"})
+# AKS agent pools: `mode` always, `vnetSubnetID` when in a subnet of yours (all in the 2026-08-01 schema).
+AKS_EXTRAS = frozenset({"$.properties.agentPoolProfiles[0].mode",
+                        "$.properties.agentPoolProfiles[0].vnetSubnetID"})
 
 COGNITIVE, SEARCH = "Microsoft.CognitiveServices/accounts", "Microsoft.Search/searchServices"
 STORAGE, KEYVAULT = "Microsoft.Storage/storageAccounts", "Microsoft.KeyVault/vaults"
@@ -116,6 +210,8 @@ CASES: dict[str, Case] = {
     "ml/provisionManagedNetwork_2025-12-01.json": Case("POST", lambda p: f"{_ws(p)}/provisionManagedNetwork", "body",
                                                        _seed_ws(provisioned=False)),
     "ml/v2_managedNetwork_put_2026-03-15-preview.json": Case("PUT", _v2_path, "body", _seed_ws("AllowInternetOutbound")),
+    "ml/v2_batchOutboundRules_post_2025-12-01.json": Case("POST", lambda p: _v2_path(p, "/batchOutboundRules"), "body",
+                                                          _seed_ws()),
     "ml/v2_outboundRule_createOrUpdate_2026-03-15-preview.json": Case(
         "PUT", lambda p: _v2_path(p, f"/outboundRules/{p['ruleName']}"), "body", _seed_ws()),
     "ml/workspace_get_with_managedNetwork_2025-12-01.json": Case("GET", _ws, setup=_seed_workspace_like_the_example,
@@ -129,6 +225,40 @@ CASES: dict[str, Case] = {
     "pec/search_put_2025-05-01.json": _pec("PUT", SEARCH, "searchServiceName", "privateEndpointConnection"),
     "pec/storage_get_2025-01-01.json": _pec("GET", STORAGE, "accountName"),
     "pec/storage_put_2025-01-01.json": _pec("PUT", STORAGE, "accountName", "properties"),
+    "ml/workspace_update_2025-12-01.json": Case("PATCH", _ws, "parameters", _seed_ws("Disabled", provisioned=False),
+                                                allowed_extra=WORKSPACE_UPDATE_EXTRAS),
+    "ml/workspace_privateEndpointConnections_list_2025-12-01.json": Case(
+        "GET", lambda p: f"{_ws(p)}/privateEndpointConnections", setup=_seed_workspace_endpoints),
+    "ml/compute_createOrUpdate_kubernetes_2025-12-01.json": Case("PUT", _compute_path, "parameters",
+                                                                 _seed_compute_target(attached=False)),
+    "ml/compute_get_kubernetes_2025-12-01.json": Case("GET", _compute_path, setup=_seed_compute_target(attached=True)),
+    "ml/compute_delete_2025-12-01.json": Case("DELETE", _compute_path, setup=_seed_compute_target(attached=True)),
+    "network/privateEndpoint_get_2025-05-01.json": Case(
+        "GET", lambda p: f"{_rg(p)}/providers/Microsoft.Network/privateEndpoints/{p['privateEndpointName']}",
+        setup=_seed_private_endpoint),
+    "network/subnet_get_2025-09-01.json": Case("GET", lambda p: f"{_vnet_path(p)}/subnets/{p['subnetName']}",
+                                               setup=_seed_vnet_like_the_example),
+    "network/virtualNetwork_get_2025-09-01.json": Case("GET", _vnet_path, setup=_seed_vnet_like_the_example),
+    "network/virtualNetworkPeering_get_2025-09-01.json": Case(
+        "GET", lambda p: f"{_vnet_path(p)}/virtualNetworkPeerings/{p['virtualNetworkPeeringName']}",
+        setup=_seed_vnet_like_the_example),
+    "network/virtualNetworkPeering_list_2025-09-01.json": Case(
+        "GET", lambda p: f"{_vnet_path(p)}/virtualNetworkPeerings", setup=_seed_vnet_like_the_example),
+    "aks/managedCluster_get_2026-08-01.json": Case("GET", _cluster_id, setup=_seed_aks_like_the_example,
+                                                   allowed_extra=AKS_EXTRAS),
+    "k8sconfig/extension_create_2025-03-01.json": Case(
+        "PUT", lambda p: f"{_cluster_id(p)}/providers/Microsoft.KubernetesConfiguration/extensions/{p['extensionName']}",
+        "extension", _seed_cluster(with_extension=False)),
+    "k8sconfig/extension_get_2025-03-01.json": Case(
+        "GET", lambda p: f"{_cluster_id(p)}/providers/Microsoft.KubernetesConfiguration/extensions/{p['extensionName']}",
+        setup=_seed_cluster(with_extension=True)),
+    "authorization/roleAssignments_listForScope_2022-04-01.json": Case(
+        "GET", lambda p: f"/{p['scope'].lstrip('/')}/providers/Microsoft.Authorization/roleAssignments",
+        setup=lambda admin, p, example: [
+            (admin.seed_subscription(p["subscriptionId"]), admin.seed_principal(a["properties"]["principalId"], "User"),
+             admin.seed_role_assignment("/" + p["scope"].lstrip("/"), a["properties"]["roleDefinitionId"],
+                                        a["properties"]["principalId"], name=a["name"]))
+            for a in example["responses"]["200"]["body"]["value"]]),
     "authorization/roleAssignments_createForResource_2022-04-01.json": Case(
         "PUT", lambda p: f"/{p['scope'].lstrip('/')}/providers/Microsoft.Authorization/roleAssignments/{p['roleAssignmentName']}",
         "parameters", lambda admin, p, example: (admin.seed_resource("/" + p["scope"].lstrip("/")),
@@ -195,6 +325,8 @@ async def test_simulator_answers_like_the_official_example(name, azure_sim, sim_
     await asyncio.to_thread(case.setup, sim_admin, params, example)
     responses = example["responses"]
     url = f"{azure_sim.url}{case.path(params)}?api-version={params['api-version']}"
+    if "underlyingResourceAction" in params:  # the compute DELETE's own query parameter
+        url += f"&underlyingResourceAction={params['underlyingResourceAction']}"
     body = params.get(case.body_param) if case.body_param else None
     async with raw_session(azure_sim) as session:
         token = await access_token(azure_sim, session)

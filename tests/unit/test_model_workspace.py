@@ -49,20 +49,20 @@ def test_minimal_workspace_takes_the_documented_defaults():
     assert spec.deletion_policy == DeletionPolicy.RETAIN
 
 
-def readme_example(kind: str) -> dict:
-    """The YAML examples in crds/samples/README.md (kept honest by this test and tests/e2e/test_crds.py)."""
-    text = (SAMPLES / "README.md").read_text()
-    blocks = [yaml.safe_load(b.split("```", 1)[0]) for b in text.split("```yaml\n")[1:]]
-    return next(b for b in blocks if b["kind"] == kind)
-
-
 def test_own_vnet_workspace_has_no_isolation_mode_and_deploys_to_aks():
-    spec = WorkspaceSpec.from_dict(readme_example("PromptFlowWorkspace")["spec"])
+    spec = WorkspaceSpec.from_dict(sample("promptflowworkspace-byo-vnet.yaml"))
     assert not spec.network.managed
     assert spec.network.isolation_mode is None
     assert spec.network.virtual_network_id.endswith("/virtualNetworks/vnet-promptflow")
-    assert spec.deployment_target.type == DeploymentTargetType.KUBERNETES
-    assert spec.deployment_target.aks_cluster_id.endswith("/managedClusters/aks-promptflow")
+    assert spec.network.public_network_access == "Disabled"
+    target = spec.deployment_target
+    assert target.type == DeploymentTargetType.KUBERNETES
+    assert target.aks_cluster_id.endswith("/managedClusters/aks-promptflow")
+    assert (target.compute_name, target.namespace, target.extension.install) == ("pf-aks", "promptflow", True)
+    assert target.extension.configuration_settings() == {
+        "enableInference": "True", "inferenceRouterServiceType": "LoadBalancer", "allowInsecureConnections": "False",
+        "inferenceRouterHA": "True", "internalLoadBalancerProvider": "azure", "sslSecret": "azureml-fe-tls",
+        "sslCname": "scoring.promptflow.contoso.internal"}
 
 
 def test_enums_compare_equal_to_the_strings_azure_uses():

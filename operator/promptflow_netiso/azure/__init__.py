@@ -20,6 +20,7 @@ from azure.mgmt.network.aio import NetworkManagementClient
 from . import credentials
 from .arm import ArmClient
 from .clouds import AzureSettings, Cloud
+from .compute import Computes
 from .errors import AzureError, ErrorKind
 from .limits import Limits
 from .ml import MachineLearning
@@ -46,6 +47,7 @@ class Azure:
     roles: RoleAssignments
     pec: PrivateEndpointConnections
     network: Network
+    computes: Computes
 
     def __init__(
         self,
@@ -77,6 +79,7 @@ class Azure:
         self.roles = RoleAssignments(self._authorization)
         self.pec = PrivateEndpointConnections(self._arm)
         self.network = Network(self._network, self._arm)
+        self.computes = Computes(self._arm, self.limits)
         log.info(
             "Azure: cloud %s, ARM %s, identity %s, at most %d requests per subscription",
             self.cloud.name, self.cloud.arm_endpoint, credentials.describe() if self._owns_credential else "injected",

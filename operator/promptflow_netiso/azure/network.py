@@ -17,9 +17,11 @@ from .errors import AzureError, ErrorKind
 from .pipeline import operation_option
 from .sdk import PerSubscription
 
-# Pinned, not the SDK's newest default: sovereign clouds get new network API versions months later.
-NETWORK_API_VERSION = "2024-05-01"
-AKS_API_VERSION = "2025-05-01"
+# Pinned, not the SDK's newest default (azure-mgmt-network 33.1 defaults to 2026-03-01): sovereign clouds get new
+# network API versions months later. Versions of the official examples (FACTS.md).
+NETWORK_API_VERSION = "2025-09-01"
+PRIVATE_ENDPOINT_API_VERSION = "2025-05-01"
+AKS_API_VERSION = "2026-08-01"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,25 @@ class VirtualNetwork:
     address_prefixes: tuple[str, ...]
     subnets: tuple[Subnet, ...] = ()
     peerings: tuple[Peering, ...] = ()
+
+
+@dataclass(frozen=True)
+class PrivateEndpoint:
+    id: str
+    name: str
+    subnet_id: str | None  # the subnet its network interface lives in
+
+    @property
+    def virtual_network_id(self) -> str | None:
+        return vnet_of_subnet(self.subnet_id)
+
+
+def vnet_of_subnet(subnet_id: str | None) -> str | None:
+    """`.../virtualNetworks/<vnet>/subnets/<subnet>` -> `.../virtualNetworks/<vnet>` (None for anything else)."""
+    if not subnet_id:
+        return None
+    head, sep, _ = subnet_id.rstrip("/").rpartition("/subnets/")
+    return head if sep and "/virtualnetworks/" in head.lower() else None
 
 
 @dataclass(frozen=True)
@@ -121,6 +142,12 @@ def parse_aks_cluster(body: dict) -> AksCluster:
     )
 
 
+def parse_private_endpoint(body: dict) -> PrivateEndpoint:
+    props = body.get("properties") or {}
+    return PrivateEndpoint(id=body.get("id", ""), name=body.get("name", ""),
+                           subnet_id=(props.get("subnet") or {}).get("id"))
+
+
 def require_type(resource_id: str, resource_type: str, child_type: str | None = None) -> ids.ResourceId:
     rid = ids.parse(resource_id)
     if rid.resource_type.lower() != resource_type.lower() or (rid.child_type or "").lower() != (child_type or "").lower():
@@ -168,6 +195,17 @@ class Network:
             return [parse_peering(p.as_dict()) async for p in pager]
         except CoreAzureError as exc:
             raise errors.from_exception(exc, "vnetPeering.list") from exc
+
+    async def get_private_endpoint(self, pe_id: str) -> PrivateEndpoint:
+        rid = require_type(pe_id, "Microsoft.Network/privateEndpoints")
+        try:
+            body = await self._clients.get(rid.subscription).private_endpoints.get(
+                rid.resource_group, rid.name, api_version=PRIVATE_ENDPOINT_API_VERSION, cls=_raw_json,
+                **operation_option("privateEndpoint.get")
+            )
+        except CoreAzureError as exc:
+            raise errors.from_exception(exc, "privateEndpoint.get") from exc
+        return parse_private_endpoint(body)
 
     async def get_aks_cluster(self, cluster_id: str) -> AksCluster:
         rid = require_type(cluster_id, "Microsoft.ContainerService/managedClusters")

@@ -34,11 +34,12 @@ from ..model import (
     VERSION,
 )
 from ..model.common import SpecError
-from ..model.workspace import WorkspaceSpec
+from ..model.workspace import NetworkMode, WorkspaceSpec
+from ..planning import byo_network as byo_planning
 from ..planning import workspace as planning
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
-from . import approver_role
+from . import approver_role, byo_network
 from .common import SKIP, azure_from, post_event, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
@@ -176,17 +177,38 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
     if failure is None and not planning.limit_violations(spec, ws):
         failure = await approver_role.reconcile_workspace(body, plan, spec, ws, targets, assignments, policy != SKIP,
                                                           azure, logger, status.get("roleAssignments"))
+    byo_follow, byo_error = (False, None) if spec.network.managed else await _reconcile_byo(
+        body, plan, spec, ws, azure, status, policy, logger)
     ready = _write(body, memo, patch, status, plan.status, plan.conditions, drift)
     metrics.set_managed_network_status(ns, name, plan.status.get("managedNetworkStatus"))
 
-    error = failure or poll_error or roles_error
+    error = failure or poll_error or roles_error or byo_error
     if error is not None:
         raise_for_azure_error(error, settings)
+    if byo_follow:
+        raise kopf.TemporaryError("waiting for the AKS target's extension install or attach to finish in Azure "
+                                  "(not a failure)", delay=settings.transient_retry)
     if plan.follow_provisioning:
         # Not an error: the operation runs in Azure; look again soon (kopf keeps this retry across restarts).
         raise kopf.TemporaryError("waiting for managed network provisioning to finish in Azure (not a failure)",
                                   delay=settings.transient_retry)
     return ready
+
+
+async def _reconcile_byo(body: kopf.Body, plan: Plan, spec: WorkspaceSpec, ws: Any, azure: Any, status: Mapping,
+                         policy: str, logger: logging.Logger) -> tuple[bool, AzureError | None]:
+    """Bring-your-own VNet: the AKS target's steps (handlers/byo_network.py) join the plan's conditions and status."""
+    if planning.limit_violations(spec, ws):
+        plan.conditions += byo_planning.blocked_conditions()
+        plan.status["deploymentTarget"] = status.get("deploymentTarget")  # kept for deletion
+        return False, None
+    ns, name = body.meta["namespace"], body.meta["name"]
+    conds, fields, follow, error = await byo_network.reconcile(
+        body, spec, ws, azure, status, policy != planning.POLICY_SKIP,
+        lambda f: _patch_workspace_status(ns, name, f, logger), _now, logger)
+    plan.conditions += conds
+    plan.status.update(fields)
+    return follow, error
 
 
 async def _read_assignments(azure: Any, spec: WorkspaceSpec, ws: Any,
@@ -246,7 +268,8 @@ def _write(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, previous: Mappin
     generation = body.meta.get("generation")
     ns, name = body.meta["namespace"], body.meta["name"]
     merged = conditions.merge(previous.get("conditions"), step_conditions, generation)
-    ready = ready or conditions.ready_summary(merged, planning.STEPS)
+    byo = ((body.spec or {}).get("network") or {}).get("mode") == NetworkMode.BRING_YOUR_OWN
+    ready = ready or conditions.ready_summary(merged, planning.STEPS + (byo_planning.STEPS if byo else ()))
     merged = conditions.merge(merged, [ready], generation)
     new = {**fields, "observedGeneration": generation, "conditions": merged}
     if drift:
@@ -261,7 +284,8 @@ def _write(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, previous: Mappin
         old = before.get(c["type"], {})
         if c["status"] != conditions.TRUE and (old.get("status"), old.get("reason"), old.get("message")) != (c["status"], c["reason"], c["message"]):
             if c["reason"] not in (planning.REASON_APPLYING, planning.REASON_ASSIGNING, planning.REASON_PROVISIONING,
-                                   planning.REASON_WAITING_FOR_WORKSPACE, planning.REASON_BLOCKED):
+                                   planning.REASON_WAITING_FOR_WORKSPACE, planning.REASON_BLOCKED) \
+                    and c["reason"] not in byo_planning.QUIET_REASONS:
                 post_event(body, "Warning", c["reason"], f"{c['type']}: {c['message']}")
     metrics.set_object_ready(KIND_WORKSPACE, ns, name, ready["status"] == conditions.TRUE, ready["reason"])
     return ready
@@ -285,6 +309,16 @@ async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Log
         # A `<workspace>-auto` PrivateEndpointApproval left by an older version: ownerReferences would let the garbage
         # collector do this; deleting explicitly works without it too.
         await _delete_auto_approval(ns, f"{name}-auto", body.meta["uid"], logger)
+
+        try:
+            await byo_network.delete(body, spec, policy not in (planning.POLICY_SKIP, planning.POLICY_DETACH), status,
+                                     azure_from(memo))
+        except AzureError as err:
+            if runtime.total_seconds() < DELETE_GIVE_UP_AFTER:
+                post_event(body, "Warning", "DeleteFailed",
+                           f"{err}. Will retry; to leave Azure as it is, annotate {RECONCILE_POLICY_ANNOTATION}=detach-on-delete")
+                raise_for_azure_error(err, settings)
+            post_event(body, "Warning", "DeletionAbandoned", f"gave up detaching the Kubernetes compute ({err})")
 
         dp = planning.plan_delete(spec, policy, status.get("roleAssignments") or ())
         remaining = list(dp.actions)

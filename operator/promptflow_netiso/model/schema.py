@@ -55,7 +55,18 @@ from .common import (
     arm_id_re,
 )
 from .outbound_rule import Protocol, RuleAction, RuleType
-from .workspace import DeletionPolicy, DeploymentTargetType, IsolationMode, NetworkMode
+from .workspace import (
+    DEFAULT_COMPUTE_NAME,
+    DEFAULT_COMPUTE_NAMESPACE,
+    DEFAULT_EXTENSION_NAME,
+    DEFAULT_EXTENSION_NAMESPACE,
+    DeletionPolicy,
+    DeploymentTargetType,
+    InferenceRouterServiceType,
+    IsolationMode,
+    NetworkMode,
+    PublicNetworkAccess,
+)
 
 REGENERATE = "python -m promptflow_netiso.model.schema --out crds/"
 ARM_ID_MAX = 1024
@@ -295,6 +306,9 @@ def workspace_spec() -> Schema:
                 }, default={"enabled": False, "includeSpark": False}),
             "virtualNetworkId": arm_id(f"ARM ID of your Microsoft.Network/virtualNetworks; required with mode "
                                        f"{byo}, forbidden otherwise.", VIRTUAL_NETWORK_TYPE),
+            "publicNetworkAccess": enum_of(
+                f"Only with mode {byo}: the workspace's publicNetworkAccess the operator keeps (Disabled: reachable "
+                "only through its private endpoints). Left out: not managed.", PublicNetworkAccess),
         },
         # Defaults spelled out in full: the API server validates a default without applying the nested ones.
         default={"mode": managed, "provision": {"enabled": False, "includeSpark": False}},
@@ -307,6 +321,9 @@ def workspace_spec() -> Schema:
                  reason="FieldValueRequired"),
             rule(f"self.mode == '{byo}' || !has(self.virtualNetworkId)",
                  f"virtualNetworkId applies only to mode {byo}", field_path=".virtualNetworkId",
+                 reason="FieldValueForbidden"),
+            rule(f"self.mode == '{byo}' || !has(self.publicNetworkAccess)",
+                 f"publicNetworkAccess applies only to mode {byo}", field_path=".publicNetworkAccess",
                  reason="FieldValueForbidden"),
             rule(f"self.mode == '{managed}' || !has(self.provision) || !self.provision.enabled",
                  f"provisioning applies only to mode {managed}", field_path=".provision.enabled",
@@ -366,6 +383,57 @@ def workspace_spec() -> Schema:
                                     DeploymentTargetType.MANAGED_ONLINE_ENDPOINT),
                     "aksClusterId": arm_id(f"ARM ID of the Microsoft.ContainerService/managedClusters; required "
                                            f"when type is {kubernetes}, forbidden otherwise.", AKS_CLUSTER_TYPE),
+                    "computeName": string(
+                        f"Name of the Kubernetes compute the cluster is attached as (type {kubernetes}); "
+                        f"{DEFAULT_COMPUTE_NAME} when left out.",
+                        max_length=16, min_length=2,
+                        rules=[matches(r"^[a-zA-Z][a-zA-Z0-9-]{1,15}$", "must be a compute name: 2-16 letters, "
+                                       "digits or '-', starting with a letter")]),
+                    "namespace": string(
+                        "Kubernetes namespace on the cluster that Azure ML deploys prompt flows into; "
+                        f"{DEFAULT_COMPUTE_NAMESPACE} when left out.",
+                        max_length=63, min_length=1,
+                        rules=[matches(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+                                       "must be a Kubernetes namespace name (lower-case RFC 1123 label)")]),
+                    "extension": obj(
+                        "The Azure ML cluster extension (microsoft.azureml.kubernetes) that a Kubernetes compute needs. "
+                        "Always verified; installed only when install is true.",
+                        {
+                            "install": boolean("Install the extension when the cluster has none (the install runs "
+                                               "for minutes; the operator follows it across restarts).", False),
+                            "name": string("Extension name used when installing.", max_length=253, min_length=1,
+                                           default=DEFAULT_EXTENSION_NAME, rules=[matches(
+                                               r"^[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$",
+                                               "must be an extension name: letters, digits, '-', '_', '.'")]),
+                            "releaseNamespace": string(
+                                "Namespace of the extension's release on the cluster.", max_length=63, min_length=1,
+                                default=DEFAULT_EXTENSION_NAMESPACE, rules=[matches(
+                                    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+                                    "must be a Kubernetes namespace name (lower-case RFC 1123 label)")]),
+                            "inference": obj(
+                                "Inference settings of the extension (configurationSettings).",
+                                {
+                                    "routerServiceType": enum_of("inferenceRouterServiceType.",
+                                                                 InferenceRouterServiceType,
+                                                                 InferenceRouterServiceType.LOAD_BALANCER),
+                                    "internalLoadBalancer": boolean(
+                                        "With LoadBalancer: a private IP in your VNet (internalLoadBalancerProvider "
+                                        "azure), as a network-isolated workspace needs.", True),
+                                    "allowInsecureConnections": boolean("Serve scoring over HTTP (no TLS).", False),
+                                    "sslSecret": string("Kubernetes secret (in releaseNamespace) holding the HTTPS "
+                                                        "certificate and key.", max_length=253, min_length=1),
+                                    "sslCname": string("Host name the HTTPS certificate is for.", max_length=253,
+                                                       min_length=1),
+                                    "highAvailability": boolean("inferenceRouterHA: run the router with replicas "
+                                                                "(needs at least 3 nodes).", True),
+                                },
+                                ),
+                        },
+                        rules=[rule("!self.install || (has(self.inference) && (self.inference.allowInsecureConnections"
+                                    " || (has(self.inference.sslSecret) && has(self.inference.sslCname))))",
+                                    "installing the extension with HTTPS scoring needs inference.sslSecret and "
+                                    "inference.sslCname; or set inference.allowInsecureConnections true",
+                                    field_path=".inference.sslSecret", reason="FieldValueRequired")]),
                 },
                 default={"type": DeploymentTargetType.MANAGED_ONLINE_ENDPOINT.value},
                 rules=[
@@ -386,7 +454,11 @@ def workspace_spec() -> Schema:
             f"!has(self.deploymentTarget) || self.deploymentTarget.type != '{kubernetes}' || "
             f"(has(self.network) && self.network.mode == '{byo}')",
             f"deployment to Kubernetes (AKS) needs network.mode {byo}; a managed virtual network deploys to "
-            "ManagedOnlineEndpoint", field_path=".deploymentTarget.type")],
+            "ManagedOnlineEndpoint", field_path=".deploymentTarget.type"),
+            rule(f"!has(self.network) || self.network.mode != '{byo}' || "
+                 f"(has(self.deploymentTarget) && self.deploymentTarget.type == '{kubernetes}')",
+                 f"a managed online endpoint needs a managed virtual network: with network.mode {byo} set "
+                 f"deploymentTarget.type {kubernetes} and aksClusterId", field_path=".deploymentTarget.type")],
     )
 
 
@@ -416,6 +488,23 @@ def workspace_status() -> Schema:
                                                  "deletionPolicy Delete)."),
             }},
         },
+        "publicNetworkAccess": status_str("The workspace's publicNetworkAccess as Azure reports it."),
+        "deploymentTarget": status_obj("The AKS deployment target of a bring-your-own-VNet workspace.", {
+            "aksClusterId": status_str("ARM ID of the AKS cluster."),
+            "computeName": status_str("Name of the Kubernetes compute in the workspace."),
+            "computeId": status_str("ARM ID of that compute, when it exists."),
+            "computeAttachedByOperator": status_bool("Whether the operator attached it (only then is it detached "
+                                                     "with deletionPolicy Delete)."),
+            "extensionName": status_str("Name of the Azure ML extension found (or installed) on the cluster."),
+            "extensionInstalledByOperator": status_bool("Whether the operator installed the extension."),
+            "extensionOperation": status_obj("An extension install in progress (resumed after restarts).", {
+                "operationUrl": status_str("Azure's operation URL to poll."),
+                "startedAt": status_str("When the install started (RFC 3339)."),
+            }),
+            "virtualNetworks": {"type": "array", "nullable": True,
+                                "items": {"type": "string", "description": "ARM ID of a VNet."},
+                                "description": "VNets verified: the workspace's first, then peered ones in use."},
+        }),
         "lastDriftCheck": status_str("When the operator last compared Azure with the spec (RFC 3339)."),
     })
 
@@ -747,7 +836,11 @@ def build_crds() -> dict[str, Schema]:
              printer("Isolation", ".status.isolationMode", "Isolation mode in Azure."),
              printer("Network", ".status.managedNetworkStatus", "Managed network status in Azure."),
              printer("Kind", ".status.workspaceKind", "Azure workspace kind."),
+             printer("Target", ".spec.deploymentTarget.type", "ManagedOnlineEndpoint or Kubernetes."),
+             printer("Compute", ".status.deploymentTarget.computeName", "Kubernetes compute the AKS cluster is "
+                     "attached as (bring-your-own VNet)."),
              AGE,
+             printer("AKS", ".spec.deploymentTarget.aksClusterId", "AKS cluster of the Kubernetes target.", priority=1),
              printer("Workspace", ".spec.azure.workspaceName", "Azure workspace name.", priority=1),
              MESSAGE]),
         KIND_OUTBOUND_RULE: crd(

@@ -23,6 +23,11 @@ CONDITION_ISOLATION_APPLIED = "IsolationApplied"
 CONDITION_NETWORK_PROVISIONED = "NetworkProvisioned"
 CONDITION_STORAGE_ROLES_ASSIGNED = "StorageRolesAssigned"
 CONDITION_APPROVER_ROLE_ASSIGNED = "ApproverRoleAssigned"
+# Bring-your-own VNet with an AKS deployment target (planning/byo_network.py).
+CONDITION_NETWORK_VERIFIED = "NetworkVerified"
+CONDITION_EXTENSION_READY = "ExtensionReady"
+CONDITION_COMPUTE_ATTACHED = "ComputeAttached"
+BYO_CONDITION_TYPES = (CONDITION_NETWORK_VERIFIED, CONDITION_EXTENSION_READY, CONDITION_COMPUTE_ATTACHED)
 CONDITION_TYPES = (
     CONDITION_READY,
     CONDITION_WORKSPACE_FOUND,
@@ -31,6 +36,7 @@ CONDITION_TYPES = (
     CONDITION_NETWORK_PROVISIONED,
     CONDITION_STORAGE_ROLES_ASSIGNED,
     CONDITION_APPROVER_ROLE_ASSIGNED,
+    *BYO_CONDITION_TYPES,
 )
 
 
@@ -49,6 +55,17 @@ class IsolationMode(StrEnum):
 class DeploymentTargetType(StrEnum):
     MANAGED_ONLINE_ENDPOINT = "ManagedOnlineEndpoint"
     KUBERNETES = "Kubernetes"
+
+
+class PublicNetworkAccess(StrEnum):
+    ENABLED = "Enabled"
+    DISABLED = "Disabled"
+
+
+class InferenceRouterServiceType(StrEnum):
+    LOAD_BALANCER = "LoadBalancer"
+    NODE_PORT = "NodePort"
+    CLUSTER_IP = "ClusterIP"
 
 
 class DeletionPolicy(StrEnum):
@@ -85,6 +102,7 @@ class NetworkSpec:
     isolation_mode: IsolationMode | None = IsolationMode.ALLOW_INTERNET_OUTBOUND
     provision: Provisioning = field(default_factory=Provisioning)
     virtual_network_id: str | None = None
+    public_network_access: PublicNetworkAccess | None = None  # None: not managed by the operator
 
     @property
     def managed(self) -> bool:
@@ -113,10 +131,51 @@ class AutoApproval:
     min_pending_seconds: int = MIN_PENDING_SECONDS_DEFAULT
 
 
+DEFAULT_COMPUTE_NAME = "promptflow-aks"
+DEFAULT_COMPUTE_NAMESPACE = "default"  # Azure ML's own default for a Kubernetes compute
+DEFAULT_EXTENSION_NAME = "azureml"
+DEFAULT_EXTENSION_NAMESPACE = "azureml"  # where the extension's release lives on the cluster
+
+
+@dataclass(frozen=True)
+class ExtensionSpec:
+    """The Azure ML cluster extension (type microsoft.azureml.kubernetes): verified always, installed only when
+    `install` is set, with the inference settings prompt flow deployments need."""
+
+    install: bool = False
+    name: str = DEFAULT_EXTENSION_NAME
+    release_namespace: str = DEFAULT_EXTENSION_NAMESPACE
+    router_service_type: InferenceRouterServiceType = InferenceRouterServiceType.LOAD_BALANCER
+    internal_load_balancer: bool = True  # a private IP in the VNet: what a network-isolated workspace wants
+    allow_insecure_connections: bool = False
+    ssl_secret: str | None = None  # Kubernetes secret (in the release namespace) with the HTTPS certificate
+    ssl_cname: str | None = None
+    high_availability: bool = True
+
+    def configuration_settings(self) -> dict[str, str]:
+        """configurationSettings as Azure's "deploy the Azure ML extension" guidance names them (string values)."""
+        settings = {
+            "enableInference": "True",
+            "inferenceRouterServiceType": self.router_service_type.value,
+            "allowInsecureConnections": str(self.allow_insecure_connections),
+            "inferenceRouterHA": str(self.high_availability),
+        }
+        if self.internal_load_balancer and self.router_service_type == InferenceRouterServiceType.LOAD_BALANCER:
+            settings["internalLoadBalancerProvider"] = "azure"
+        if self.ssl_secret:
+            settings["sslSecret"] = self.ssl_secret
+        if self.ssl_cname:
+            settings["sslCname"] = self.ssl_cname
+        return settings
+
+
 @dataclass(frozen=True)
 class DeploymentTarget:
     type: DeploymentTargetType = DeploymentTargetType.MANAGED_ONLINE_ENDPOINT
     aks_cluster_id: str | None = None
+    compute_name: str = DEFAULT_COMPUTE_NAME
+    namespace: str = DEFAULT_COMPUTE_NAMESPACE  # Kubernetes namespace Azure ML deploys into
+    extension: ExtensionSpec = field(default_factory=ExtensionSpec)
 
 
 @dataclass(frozen=True)
@@ -173,6 +232,7 @@ def _network(net: Mapping[str, Any]) -> NetworkSpec:
     if mode == NetworkMode.BRING_YOUR_OWN and vnet is None:
         raise SpecError("spec.network.virtualNetworkId", "is required when mode is BringYourOwnVirtualNetwork")
     prov = sub(net, "provision")
+    pna = enum_field(PublicNetworkAccess, net, "publicNetworkAccess", "spec.network", None) if net.get("publicNetworkAccess") else None
     return NetworkSpec(
         mode=mode,
         isolation_mode=isolation,
@@ -180,6 +240,7 @@ def _network(net: Mapping[str, Any]) -> NetworkSpec:
             enabled=bool(prov.get("enabled", False)), include_spark=bool(prov.get("includeSpark", False))
         ),
         virtual_network_id=vnet,
+        public_network_access=pna,
     )
 
 
@@ -197,4 +258,22 @@ def _deployment_target(dt: Mapping[str, Any]) -> DeploymentTarget:
     aks = optional_str(dt, "aksClusterId")
     if kind == DeploymentTargetType.KUBERNETES and aks is None:
         raise SpecError("spec.deploymentTarget.aksClusterId", "is required when type is Kubernetes")
-    return DeploymentTarget(type=kind, aks_cluster_id=aks)
+    ext = sub(dt, "extension")
+    inference = sub(ext, "inference")
+    extension = ExtensionSpec(
+        install=bool(ext.get("install", False)),
+        name=optional_str(ext, "name") or DEFAULT_EXTENSION_NAME,
+        release_namespace=optional_str(ext, "releaseNamespace") or DEFAULT_EXTENSION_NAMESPACE,
+        router_service_type=enum_field(InferenceRouterServiceType, inference, "routerServiceType",
+                                       "spec.deploymentTarget.extension.inference",
+                                       InferenceRouterServiceType.LOAD_BALANCER),
+        internal_load_balancer=bool(inference.get("internalLoadBalancer", True)),
+        allow_insecure_connections=bool(inference.get("allowInsecureConnections", False)),
+        ssl_secret=optional_str(inference, "sslSecret"),
+        ssl_cname=optional_str(inference, "sslCname"),
+        high_availability=bool(inference.get("highAvailability", True)),
+    )
+    return DeploymentTarget(type=kind, aks_cluster_id=aks,
+                            compute_name=optional_str(dt, "computeName") or DEFAULT_COMPUTE_NAME,
+                            namespace=optional_str(dt, "namespace") or DEFAULT_COMPUTE_NAMESPACE,
+                            extension=extension)

@@ -334,7 +334,8 @@ def limit_violations(spec: WorkspaceSpec, ws: WorkspaceLike) -> list[tuple[str, 
     kind = (ws.kind or "Default").lower()
     if kind in WORKSPACE_KINDS_WITHOUT_BYO_VNET:
         found.append((REASON_BYO_VNET_NOT_SUPPORTED,
-                      f"{ws.kind} workspaces cannot use a bring-your-own virtual network; "
+                      f"{ws.kind} workspaces cannot use a bring-your-own virtual network (Azure's prompt flow "
+                      "guidance: hub and lean (project) workspaces support only the managed virtual network); "
                       "use network.mode ManagedVirtualNetwork"))
     if spec.deployment_target.type == DeploymentTargetType.MANAGED_ONLINE_ENDPOINT:
         found.append((REASON_ENDPOINT_NEEDS_MANAGED_VNET,
@@ -355,7 +356,7 @@ def _limits_summary(spec: WorkspaceSpec, ws: WorkspaceLike) -> str:
     else:
         where = f"bring-your-own virtual network {_short(spec.network.virtual_network_id or '')}"
     if target.type == DeploymentTargetType.KUBERNETES:
-        deploy = f"deployments to AKS cluster {_short(target.aks_cluster_id or '')} (attach it yourself: not automated yet)"
+        deploy = f"deployments to AKS cluster {_short(target.aks_cluster_id or '')} as compute {target.compute_name}"
     else:
         deploy = "deployments to managed online endpoints"
     return f"{ws.kind or 'Default'} workspace, {where}, {deploy}"

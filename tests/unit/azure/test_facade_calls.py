@@ -258,12 +258,12 @@ async def test_virtual_network_via_sdk_with_pinned_api_version(metric_calls):
     async with fake_azure(arm) as azure:
         vnet = await azure.network.get_virtual_network(VNET)
     assert vnet.address_prefixes == ("10.0.0.0/16",)
-    assert "api-version=2024-05-01" in arm.calls()[0].url and arm.calls()[0].headers["Authorization"].startswith("Bearer ")
+    assert "api-version=2025-09-01" in arm.calls()[0].url and arm.calls()[0].headers["Authorization"].startswith("Bearer ")
     assert metric_calls.requests == [("vnet.get", "200")]
 
 
 async def test_subnet_and_peerings_via_sdk():
-    page2 = f"{ARM}{VNET}/virtualNetworkPeerings?api-version=2024-05-01&$skiptoken=2"
+    page2 = f"{ARM}{VNET}/virtualNetworkPeerings?api-version=2025-09-01&$skiptoken=2"
     peering = {"name": "p", "id": VNET + "/virtualNetworkPeerings/p", "properties": {"peeringState": "Connected", "remoteVirtualNetwork": {"id": "/r"}}}
     arm = (
         FakeArm()
@@ -290,4 +290,4 @@ async def test_aks_cluster_via_arm_pipeline():
     arm = FakeArm().on("GET", aks, Reply(200, {"id": aks, "name": "aks", "properties": {"agentPoolProfiles": [{"vnetSubnetID": VNET + "/subnets/a"}]}}))
     async with fake_azure(arm) as azure:
         cluster = await azure.network.get_aks_cluster(aks)
-    assert cluster.agent_pool_subnet_ids == (VNET + "/subnets/a",) and "api-version=2025-05-01" in arm.calls()[0].url
+    assert cluster.agent_pool_subnet_ids == (VNET + "/subnets/a",) and "api-version=2026-08-01" in arm.calls()[0].url
