@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit e2e bench tools venv crds lint clean
+.PHONY: demo test unit e2e bench tools venv crds lock argocd-health lint clean
 
 ## demo: local control plane + Azure simulator + operator + samples, converging (Ctrl-C stops everything)
 demo: tools venv
@@ -24,7 +24,8 @@ e2e: tools venv
 bench: tools venv
 	@for b in tests/bench/bench_*.py; do m=$$(basename $$b .py); echo "== $$m"; $(PY) -m tests.bench.$$m || exit 1; done
 
-## tools: etcd, kube-apiserver, helm, kubeconform (built from Go modules, cached per machine) and promtool
+## tools: etcd, kube-apiserver, helm, kubeconform, prometheus + promtool, luahealth, kstatus (built from Go modules,
+## cached per machine, no root; versions in scripts/build-tools.sh)
 tools:
 	@bash scripts/build-tools.sh all >/dev/null
 
@@ -39,6 +40,17 @@ $(STAMP): pyproject.toml
 ## crds: regenerate crds/ from the Python models (the single source of truth)
 crds: venv
 	$(VENV)/bin/promptflow-netiso crds --out crds
+
+## lock: re-lock the image's Python dependencies (and build backend) with hashes; the Containerfile installs them with
+## --require-hashes. Resolve with the image's Python (3.11).
+lock: venv
+	$(VENV)/bin/pip install -q pip-tools
+	PIP_FIND_LINKS= $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --all-build-deps --output-file requirements.lock pyproject.toml
+
+## argocd-health: regenerate deploy/argocd/argocd-cm-health.yaml from deploy/argocd/health/health.lua
+argocd-health:
+	python3 deploy/argocd/health/render.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info operator/*.egg-info

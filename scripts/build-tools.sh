@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the test tools from their Go modules into a per-machine cache (nothing prebuilt can be
-# downloaded here): etcd, kube-apiserver, helm, kubeconform. promtool comes from Debian's prometheus.
-# Idempotent: a tool already in the cache is not rebuilt. Prints the bin directory on its last line.
+# downloaded here, and nothing needs root): etcd, kube-apiserver, helm, kubeconform, prometheus + promtool,
+# and two small programs of ours around real Go libraries (tests/support/go): luahealth (Argo CD's Lua
+# interpreter, gopher-lua) and kstatus (sigs.k8s.io/cli-utils/pkg/kstatus).
+# Every version lives here, once. Idempotent and incremental: a tool already in the cache (same version, and
+# for our programs a source no newer than the binary) is not rebuilt. Prints the bin directory on its last line.
 #
 # Honours KUBEBUILDER_ASSETS / TEST_ASSET_ETCD / TEST_ASSET_KUBE_APISERVER: when they point at
 # existing binaries, those are used and not built.
@@ -11,6 +14,12 @@ K8S_VERSION="${K8S_VERSION:-v1.33.13}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${HELM_VERSION:-v3.19.0}"
 KUBECONFORM_VERSION="${KUBECONFORM_VERSION:-v0.7.0}"
+# Prometheus 3.5 (LTS); its Go module is versioned v0.<major*100+minor>.<patch>.
+PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v3.5.1}"
+GOPHER_LUA_VERSION="${GOPHER_LUA_VERSION:-v1.1.1}"   # the version Argo CD's go.mod requires
+CLI_UTILS_VERSION="${CLI_UTILS_VERSION:-v0.37.2}"     # sigs.k8s.io/cli-utils (kstatus)
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+GO_SRC="$HERE/../tests/support/go"
 CACHE="${PROMPTFLOW_NETISO_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/promptflow-netiso/tools}"
 BIN="$CACHE/bin"
 mkdir -p "$BIN" "$CACHE/src"
@@ -81,19 +90,48 @@ build_kubeconform() {
   mv "$CACHE/src/gobin-kc/kubeconform" "$out"
 }
 
-ensure_promtool() {
-  command -v promtool >/dev/null 2>&1 && return
-  [ -x /usr/bin/promtool ] && return
-  say "installing promtool and prometheus from Debian's prometheus package"
-  if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >&2 ||
-      { say "could not install Debian's prometheus package (promtool): install it by hand"; exit 1; }
-  else
-    say "promtool is missing: 'sudo apt-get install prometheus' (Debian) provides it"; exit 1
-  fi
-  # The package starts a service on some systems; the tests start their own Prometheus.
-  (command -v systemctl >/dev/null && systemctl stop prometheus 2>/dev/null) || pkill -x prometheus 2>/dev/null || true
+prometheus_module_version() {  # v3.5.1 -> v0.305.1
+  local v="${PROMETHEUS_VERSION#v}" major minor patch
+  IFS=. read -r major minor patch <<<"$v"
+  echo "v0.$((major * 100 + minor)).$patch"
 }
+
+build_prometheus() {
+  local out_p="$BIN/prometheus-$PROMETHEUS_VERSION" out_t="$BIN/promtool-$PROMETHEUS_VERSION"
+  [ -x "$out_p" ] && [ -x "$out_t" ] && return
+  local mod dir gomod
+  mod=$(prometheus_module_version)
+  say "building prometheus and promtool $PROMETHEUS_VERSION (module $mod; a wrapper module: its go.mod has replace and exclude lines)"
+  dir="$CACHE/src/prometheus-$PROMETHEUS_VERSION"; rm -rf "$dir"; mkdir -p "$dir"
+  gomod=$(go mod download -json "github.com/prometheus/prometheus@$mod" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
+  {
+    echo "module local/prometheuswrap"
+    grep -E '^go [0-9]' "$gomod"
+    echo "require github.com/prometheus/prometheus $mod"
+    # Carry its exclude and replace directives (single lines and blocks) so the build sees the same graph.
+    awk '/^(exclude|replace) \(/{blk=1} blk{print; if ($0 ~ /^\)/) blk=0; next} /^(exclude|replace) /{print}' "$gomod"
+  } >"$dir/go.mod"
+  local ldflags="-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION#v} -X github.com/prometheus/common/version.Branch=release"
+  (cd "$dir" && go build -mod=mod -trimpath -ldflags "$ldflags" -o "$out_t.tmp" github.com/prometheus/prometheus/cmd/promtool &&
+    go build -mod=mod -trimpath -ldflags "$ldflags" -o "$out_p.tmp" github.com/prometheus/prometheus/cmd/prometheus)
+  mv "$out_t.tmp" "$out_t"; mv "$out_p.tmp" "$out_p"
+}
+
+# One of our small programs (tests/support/go/<name>/main.go) in a wrapper module requiring $2 at $3.
+build_goprog() {
+  local name="$1" module="$2" version="$3"
+  local src="$GO_SRC/$name/main.go" out="$BIN/$name-$version"
+  [ -f "$src" ] || { say "missing $src"; exit 1; }
+  [ -x "$out" ] && [ "$out" -nt "$src" ] && return
+  say "building $name ($module $version)"
+  local dir="$CACHE/src/$name-$version"; rm -rf "$dir"; mkdir -p "$dir"
+  printf 'module local/%s\ngo 1.24\nrequire %s %s\n' "$name" "$module" "$version" >"$dir/go.mod"
+  cp "$src" "$dir/main.go"
+  (cd "$dir" && go build -mod=mod -trimpath -ldflags "-s -w" -o "$out.tmp" .)
+  mv "$out.tmp" "$out"
+}
+build_luahealth() { build_goprog luahealth github.com/yuin/gopher-lua "$GOPHER_LUA_VERSION"; }
+build_kstatus() { build_goprog kstatus sigs.k8s.io/cli-utils "$CLI_UTILS_VERSION"; }
 
 what="${1:-all}"
 case "$what" in
@@ -101,9 +139,11 @@ case "$what" in
   kube-apiserver) build_apiserver ;;
   helm) build_helm ;;
   kubeconform) build_kubeconform ;;
-  promtool) ensure_promtool ;;
-  all) build_etcd; build_apiserver; build_helm; build_kubeconform; ensure_promtool ;;
-  *) say "usage: $0 [all|etcd|kube-apiserver|helm|kubeconform|promtool]"; exit 2 ;;
+  promtool|prometheus) build_prometheus ;;
+  luahealth) build_luahealth ;;
+  kstatus) build_kstatus ;;
+  all) build_etcd; build_apiserver; build_helm; build_kubeconform; build_prometheus; build_luahealth; build_kstatus ;;
+  *) say "usage: $0 [all|etcd|kube-apiserver|helm|kubeconform|prometheus|promtool|luahealth|kstatus]"; exit 2 ;;
 esac
 
 # Stable names for the fixtures and the demo (only for what exists).
@@ -112,4 +152,8 @@ link etcd "etcd-$ETCD_VERSION"
 link kube-apiserver "kube-apiserver-$K8S_VERSION"
 link helm "helm-$HELM_VERSION"
 link kubeconform "kubeconform-$KUBECONFORM_VERSION"
+link prometheus "prometheus-$PROMETHEUS_VERSION"
+link promtool "promtool-$PROMETHEUS_VERSION"
+link luahealth "luahealth-$GOPHER_LUA_VERSION"
+link kstatus "kstatus-$CLI_UTILS_VERSION"
 echo "$BIN"

@@ -44,7 +44,22 @@ def merge(existing: Iterable[dict] | None, updates: Iterable[dict], generation: 
         else:
             result[result.index(old)] = new
         by_type[new["type"]] = new
-    return result
+    return _with_stalled(result, generation, now)
+
+
+def _with_stalled(result: list[dict], generation: int | None, now: str) -> list[dict]:
+    """Keep `Stalled` in step with `Ready` (see stalled.py), so every kind is kstatus-compliant."""
+    from .stalled import STALLED, stalled_from
+
+    old = next((c for c in result if c.get("type") == STALLED), None)
+    want = stalled_from(next((c for c in result if c.get("type") == "Ready"), None))
+    if want is None:
+        return [c for c in result if c is not old]
+    want = {**want, "observedGeneration": generation,
+            "lastTransitionTime": old.get("lastTransitionTime", now) if old and old.get("status") == "True" else now}
+    if old is None:
+        return [*result, want]
+    return [want if c is old else c for c in result]
 
 
 def ready_summary(conditions: Iterable[dict], steps: Iterable[str]) -> dict:

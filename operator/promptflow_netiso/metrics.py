@@ -287,9 +287,14 @@ def inc_private_endpoint_approvals(namespace: str, name: str, target: str) -> No
 
 # --- helpers ----------------------------------------------------------------------------------------
 def _set_state(gauge: Gauge, namespace: str, name: str, status: str | None, states: tuple[str, ...]) -> None:
+    """One series per object, for its current state (value 1): the others are removed, not kept at 0, so an object
+    costs one series here instead of one per state (docs/scale.md). `{status="Failed"} == 1` still selects them."""
     current = status if status in states else "Unknown"
-    for state in states:
-        gauge.labels(namespace, name, state).set(1 if state == current else 0)
+    with _lock:
+        for state in states:
+            if state != current:
+                _remove(gauge, namespace, name, state)
+        gauge.labels(namespace, name, current).set(1)
 
 
 def _forget_targets(namespace: str, name: str, keep: set[str]) -> None:

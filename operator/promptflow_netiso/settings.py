@@ -19,6 +19,19 @@ def _float(name: str, default: float) -> float:
     return value
 
 
+def _count(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as e:
+        raise ValueError(f"{name}={raw!r} is not a whole number") from e
+    if value < 0:
+        raise ValueError(f"{name}={raw!r} must not be negative")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     drift_interval: float = 300.0  # seconds between drift checks of a converged object (jittered)
@@ -27,6 +40,7 @@ class Settings:
     dependency_wait: float = 5.0  # re-check delay while an object waits for another (e.g. its workspace)
     approval_pending_interval: float = 10.0  # approval check interval while a connection is Pending
     approval_settled_interval: float = 300.0  # approval check interval when nothing is Pending
+    kube_connections: int = 20  # most TCP connections to the API server at once (watches included); 0 = no cap
     metrics_port: int = 8080
     metrics_addr: str = "0.0.0.0"
 
@@ -39,6 +53,7 @@ class Settings:
             dependency_wait=_float("PROMPTFLOW_NETISO_DEPENDENCY_WAIT", cls.dependency_wait),
             approval_pending_interval=_float("PROMPTFLOW_NETISO_APPROVAL_PENDING_INTERVAL", cls.approval_pending_interval),
             approval_settled_interval=_float("PROMPTFLOW_NETISO_APPROVAL_SETTLED_INTERVAL", cls.approval_settled_interval),
+            kube_connections=_count("PROMPTFLOW_NETISO_KUBE_CONNECTIONS", cls.kube_connections),
             metrics_port=int(_float("PROMPTFLOW_NETISO_METRICS_PORT", cls.metrics_port)),
             metrics_addr=os.environ.get("PROMPTFLOW_NETISO_METRICS_ADDR", cls.metrics_addr),
         )

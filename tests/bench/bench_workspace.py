@@ -99,17 +99,28 @@ def wait_all(kube: Kube, names: list[str], predicate, timeout: float, what: str)
         raise SystemExit(f"timed out waiting for {sorted(pending)} {what}")
 
 
-def count_drift_checks(kube: Kube, names: list[str], checks: int, timeout: float) -> dict[str, int]:
-    """Watch status.lastDriftCheck until every workspace has stamped it `checks` more times; returns the counts."""
-    last = {n: (kube.get(KIND, NAMESPACE, n).get("status") or {}).get("lastDriftCheck") for n in names}
+def drift_stamps(op) -> dict[str, float]:
+    """name -> promptflow_netiso_last_drift_check_timestamp_seconds of this namespace's workspaces."""
+    out = {}
+    for line in op.scrape().splitlines():
+        if (line.startswith("promptflow_netiso_last_drift_check_timestamp_seconds{") and f'kind="{KIND}"' in line
+                and f'namespace="{NAMESPACE}"' in line):
+            labels, value = line.rsplit(" ", 1)
+            out[labels.split('name="', 1)[1].split('"', 1)[0]] = float(value)
+    return out
+
+
+def count_drift_checks(op, names: list[str], checks: int, timeout: float) -> dict[str, int]:
+    """Watch each workspace's last-drift-check metric until it has moved `checks` more times; returns the counts."""
+    last = drift_stamps(op)
     seen = {n: 0 for n in names}
     deadline = time.monotonic() + timeout
     while min(seen.values()) < checks and time.monotonic() < deadline:
+        now = drift_stamps(op)
         for n in names:
-            stamp = (kube.get(KIND, NAMESPACE, n).get("status") or {}).get("lastDriftCheck")
-            if stamp and stamp != last[n]:
+            if now.get(n) and now.get(n) != last.get(n):
                 seen[n] += 1
-                last[n] = stamp
+                last[n] = now[n]
         time.sleep(0.2)
     if min(seen.values()) < checks:
         raise SystemExit(f"drift checks did not run in {timeout}s: {seen}")
@@ -147,13 +158,13 @@ def main(argv: list[str] | None = None) -> int:
         summarize(f"first reconcile ({args.workspaces} workspaces: {what})", first)
 
         mark = admin.last_request_seq()
-        checks = count_drift_checks(kube, names, args.drift_checks, args.timeout)
+        checks = count_drift_checks(stack.op, names, args.drift_checks, args.timeout)
         converged = per_workspace(admin.requests(since=mark), subs)
         # Every check GETs the workspace exactly once: that count is the number of checks in the window (watching
-        # lastDriftCheck misses checks that land between two polls of a slow machine).
+        # the last-drift-check metric misses checks that land between two scrapes on a slow machine).
         ran = {n: sum(1 for r in items if r.get("route") == "ml.workspace.get") for n, items in converged.items()}
         reads, writes = summarize(f"converged drift check (per check; {sum(ran.values())} checks ran, "
-                                  f"{sum(checks.values())} seen in status)", converged, divide_by=ran)
+                                  f"{sum(checks.values())} seen in the metric)", converged, divide_by=ran)
         target_reads = TARGET_READS_BYO if args.byo else TARGET_READS
         ok = writes <= TARGET_WRITES and reads <= target_reads
         print(f"\ntarget per converged check: {TARGET_WRITES} writes, at most {target_reads} reads -> "

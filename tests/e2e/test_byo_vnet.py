@@ -5,6 +5,7 @@ Events, and which Azure requests were made (the simulator's log)."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -80,12 +81,21 @@ def wait_condition(kube, ns: str, type_: str, status: str, reason: str | None = 
     return kube.wait_for(KIND, ns, "pf", ok, WAIT, f"to show {type_}={status} {reason or ''}")
 
 
-def drift_checks(kube, ns: str, n: int = 2) -> None:
-    seen = (kube.get(KIND, ns, "pf").get("status") or {}).get("lastDriftCheck")
+def drift_checks(operator, ns: str, n: int = 2) -> None:
+    """Wait until `n` more drift checks of "pf" have run (each sets its last-drift-check metric; status is untouched)."""
+    def stamp():
+        for line in operator.scrape().splitlines():
+            if (line.startswith("promptflow_netiso_last_drift_check_timestamp_seconds{") and f'kind="{KIND}"' in line
+                    and f'namespace="{ns}"' in line and 'name="pf"' in line):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    seen, deadline = stamp(), time.monotonic() + WAIT * n
     for _ in range(n):
-        obj = kube.wait_for(KIND, ns, "pf", lambda o, s=seen: (o.get("status") or {}).get("lastDriftCheck") not in (None, s),
-                            WAIT, "to run a drift check")
-        seen = obj["status"]["lastDriftCheck"]
+        while stamp() in (None, seen):
+            assert time.monotonic() < deadline, f"no drift check of {ns}/pf within {WAIT * n}s"
+            time.sleep(0.25)
+        seen = stamp()
 
 
 def test_aks_in_the_workspace_vnet_is_verified_attached_then_left_alone_and_detached_on_delete(
@@ -118,7 +128,7 @@ def test_aks_in_the_workspace_vnet_is_verified_attached_then_left_alone_and_deta
     assert {"PublicNetworkAccessSet", "ComputeAttached"} <= set(reasons)
 
     since = az.mark()
-    drift_checks(kube, namespace, n=2)
+    drift_checks(operator, namespace, n=2)
     assert az.writes(since) == []  # converged: reads only
 
     kube.delete(KIND, namespace, "pf")
@@ -137,7 +147,7 @@ def test_aks_in_a_vnet_peered_both_ways_is_ready(operator, kube, namespace, sim_
     assert "peerings Connected in both directions" in condition(obj, "NetworkVerified")["message"]
 
     since = az.mark()
-    drift_checks(kube, namespace, n=2)
+    drift_checks(operator, namespace, n=2)
     calls = az.calls(since)
     checks = sum(1 for r in calls if r.get("route") == "ml.workspace.get")
     assert az.writes(since) == []
@@ -212,7 +222,7 @@ def test_hub_and_lean_workspaces_are_refused_with_the_guidance_reason(operator, 
     obj = wait_condition(kube, namespace, "LimitsSatisfied", "False", "BringYourOwnVnetNotSupportedForKind")
     assert "hub and lean (project) workspaces support only the managed virtual network" in condition(obj, "LimitsSatisfied")["message"]
     assert {condition(obj, t)["reason"] for t in ("NetworkVerified", "ExtensionReady", "ComputeAttached")} == {"LimitsNotSatisfied"}
-    drift_checks(kube, namespace, n=1)
+    drift_checks(operator, namespace, n=1)
     assert az.writes() == []
 
 

@@ -335,7 +335,6 @@ INVALID = [
     ("rule-port-above-65535", TAG_RULE, {"spec.serviceTag.portRanges": "443,70000"}, "spec.serviceTag.portRanges"),
     ("rule-port-zero", TAG_RULE, {"spec.serviceTag.portRanges": "0"}, "spec.serviceTag.portRanges"),
     ("rule-port-range-reversed", TAG_RULE, {"spec.serviceTag.portRanges": "8080-8000"}, "spec.serviceTag.portRanges"),
-    ("rule-port-list-with-spaces", TAG_RULE, {"spec.serviceTag.portRanges": "80, 443"}, "spec.serviceTag.portRanges"),
     ("rule-unknown-protocol", TAG_RULE, {"spec.serviceTag.protocol": "HTTP"}, "spec.serviceTag.protocol"),
     ("rule-unknown-action", TAG_RULE, {"spec.serviceTag.action": "Block"}, "spec.serviceTag.action"),
     ("rule-bad-address-prefix", TAG_RULE, {"spec.serviceTag.addressPrefixes": ["10.0.0.0/33"]},

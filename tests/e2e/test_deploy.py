@@ -83,9 +83,16 @@ def find(docs: list[dict], kind: str, name_suffix: str = "") -> dict:
 
 
 def repo_crds() -> dict[str, dict]:
-    docs = [yaml.safe_load(p.read_text()) for p in sorted(CRDS.glob("*.yaml"))]
+    docs = [d for p in sorted(CRDS.glob("*.yaml")) for d in yaml.safe_load_all(p.read_text())
+            if d["kind"] == "CustomResourceDefinition"]
     assert docs, f"no CRDs in {CRDS}: run `make crds`"
     return {d["metadata"]["name"]: d for d in docs}
+
+
+def repo_policies() -> set[str]:
+    """The unknown-field ValidatingAdmissionPolicies (and bindings) that ship next to the CRDs."""
+    return {f"{d['kind']}/{d['metadata']['name']}" for p in sorted(CRDS.glob("*.yaml"))
+            for d in yaml.safe_load_all(p.read_text()) if d["kind"].startswith("ValidatingAdmissionPolicy")}
 
 
 def container(deployment: dict) -> dict:
@@ -221,6 +228,11 @@ def test_chart_and_kustomize_ship_exactly_the_repository_crds(render):
     from_helm = {d["metadata"]["name"]: d for d in render(crds=True) if d["kind"] == "CustomResourceDefinition"}
     assert from_helm == expected, "charts/promptflow-netiso/crds must be crds/ (a symlink), not a copy"
 
+    policies = repo_policies()
+    assert len(policies) == 6
+    assert {f"{d['kind']}/{d['metadata']['name']}" for d in render(crds=True)} >= policies
+    assert {f"{d['kind']}/{d['metadata']['name']}" for d in kustomize(REPO / "deploy")} >= policies
+
     from_kustomize = {d["metadata"]["name"]: d for d in kustomize(REPO / "deploy")
                       if d["kind"] == "CustomResourceDefinition"}
     assert set(from_kustomize) == set(expected)
@@ -327,7 +339,7 @@ def test_chart_values_reach_the_operators_settings(render, monkeypatch):
 
     deployment = find(render({
         "azure": {"cloud": "Custom", "armEndpoint": "https://arm.example.test", "authorityHost": "https://login.example.test"},
-        "operator": {"driftInterval": 123, "maxConcurrency": 7, "metricsPort": 9090},
+        "operator": {"driftInterval": 123, "maxConcurrency": 7, "metricsPort": 9090, "kubeConnections": 33},
         "extraEnv": [{"name": "PROMPTFLOW_NETISO_SLOW_RETRY", "value": "45"}],
     }), "Deployment")
     env = env_of(deployment)
@@ -338,6 +350,7 @@ def test_chart_values_reach_the_operators_settings(render, monkeypatch):
 
     settings, azure = Settings.from_env(), AzureSettings.from_env(env)
     assert (settings.drift_interval, settings.metrics_port, settings.slow_retry) == (123, 9090, 45)
+    assert settings.kube_connections == 33
     assert azure.max_concurrency_per_subscription == 7
     cloud = azure.resolve_cloud()
     assert (cloud.arm_endpoint, cloud.authority_host) == ("https://arm.example.test", "https://login.example.test")

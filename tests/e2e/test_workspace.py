@@ -8,6 +8,7 @@ Each test uses its own subscription and resource group, so the shared simulator'
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -64,15 +65,25 @@ def ready(kube, ns: str, name: str, timeout: float = WAIT) -> dict:
     return kube.wait_for(KIND, ns, name, is_ready, timeout, "to be Ready")
 
 
-def drift_checks(kube, ns: str, name: str, n: int = 2) -> dict:
-    """Wait until `n` more drift checks have run (each one stamps status.lastDriftCheck)."""
-    seen = (kube.get(KIND, ns, name).get("status") or {}).get("lastDriftCheck")
-    obj = None
+def drift_stamp(operator, ns: str, name: str) -> float | None:
+    """promptflow_netiso_last_drift_check_timestamp_seconds of one workspace (a drift check leaves no trace in status)."""
+    for line in operator.scrape().splitlines():
+        if (line.startswith("promptflow_netiso_last_drift_check_timestamp_seconds{") and 'kind="PromptFlowWorkspace"' in line
+                and f'namespace="{ns}"' in line and f'name="{name}"' in line):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def drift_checks(operator, kube, ns: str, name: str, n: int = 2) -> dict:
+    """Wait until `n` more drift checks have run (each one sets the workspace's last-drift-check metric)."""
+    seen = drift_stamp(operator, ns, name)
+    deadline = time.monotonic() + WAIT * n
     for _ in range(n):
-        obj = kube.wait_for(KIND, ns, name, lambda o, s=seen: (o.get("status") or {}).get("lastDriftCheck") not in (None, s),
-                            WAIT, "to run a drift check")
-        seen = obj["status"]["lastDriftCheck"]
-    return obj
+        while drift_stamp(operator, ns, name) in (None, seen):
+            assert time.monotonic() < deadline, f"no drift check of {ns}/{name} within {WAIT * n}s"
+            time.sleep(0.25)
+        seen = drift_stamp(operator, ns, name)
+    return kube.get(KIND, ns, name)
 
 
 def reasons(kube, ns: str, name: str) -> list[str]:
@@ -106,8 +117,12 @@ def test_create_converges_with_one_write_per_step_and_a_converged_workspace_gets
     assert seen.count("RoleAssigned") == 2
 
     since = az.mark()
-    drift_checks(kube, namespace, "pf", n=2)
+    drift_checks(operator, kube, namespace, "pf", n=1)
+    version = kube.get(KIND, namespace, "pf")["metadata"]["resourceVersion"]
+    drift_checks(operator, kube, namespace, "pf", n=2)
     assert az.writes(since) == []
+    # Nor a Kubernetes write: when it was checked is a metric, not status (no etcd churn, no GitOps refresh).
+    assert kube.get(KIND, namespace, "pf")["metadata"]["resourceVersion"] == version
 
 
 def test_isolation_change_is_applied_with_exactly_one_azure_write(operator, kube, namespace, sim_admin):
@@ -148,7 +163,7 @@ def test_provisioning_starts_once_and_roles_are_not_duplicated_when_the_operator
 
     operator.restart()
     since = az.mark()
-    drift_checks(kube, namespace, "pf", n=2)
+    drift_checks(operator, kube, namespace, "pf", n=2)
     assert az.writes(since) == []
     assert count(az.calls(), "PUT", "/roleAssignments/") == 0
 
@@ -199,7 +214,7 @@ def test_a_role_assignment_deleted_by_hand_is_restored_by_the_next_drift_check(o
     assert sorted(r["name"] for r in obj["status"]["roleAssignments"]) == sorted(r["name"] for r in recorded.values())
 
     since = az.mark()
-    drift_checks(kube, namespace, "pf", n=2)
+    drift_checks(operator, kube, namespace, "pf", n=2)
     assert az.writes(since) == []  # converged again: nothing more to correct
 
 
@@ -235,7 +250,7 @@ def test_skip_observes_and_reports_but_writes_nothing(operator, kube, namespace,
     assert condition(obj, "Ready")["status"] == "False"
     assert condition(obj, "StorageRolesAssigned")["reason"] == "ReconcileSkipped"
     assert obj["status"]["isolationMode"] == "Disabled"
-    drift_checks(kube, namespace, "pf", n=2)
+    drift_checks(operator, kube, namespace, "pf", n=2)
     assert az.writes() == []
     assert az.isolation_mode() == "Disabled"
 
@@ -323,7 +338,7 @@ def test_a_hub_asked_for_bring_your_own_vnet_is_refused_with_a_clear_reason(oper
     assert "Hub workspaces cannot use a bring-your-own virtual network" in limits["message"]
     assert (condition(obj, "Ready")["status"], condition(obj, "Ready")["reason"]) == ("False", "BringYourOwnVnetNotSupportedForKind")
     assert obj["status"]["workspaceKind"] == "Hub"
-    drift_checks(kube, namespace, "pf", n=1)
+    drift_checks(operator, kube, namespace, "pf", n=1)
     assert az.writes() == []
 
 

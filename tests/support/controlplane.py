@@ -30,8 +30,10 @@ def free_port() -> int:
 
 
 class ControlPlane:
-    def __init__(self, workdir: Path | None = None, *, crds: Path | None = CRDS, log=print):
+    def __init__(self, workdir: Path | None = None, *, crds: Path | None = CRDS, log=print,
+                 apiserver_args: tuple[str, ...] = ()):
         self._own_dir = workdir is None
+        self.apiserver_args = tuple(apiserver_args)  # e.g. an audit policy for a benchmark that counts writes
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="pfnetiso-cp-"))
         self.crds = crds
         self.log = log
@@ -86,6 +88,7 @@ class ControlPlane:
                 f"--service-account-signing-key-file={sa_key}",
                 "--allow-privileged=true",
                 "--v=0",
+                *self.apiserver_args,
             ],
         )
         self.server = f"https://127.0.0.1:{secure}"

@@ -15,7 +15,7 @@ from .controlplane import free_port
 
 class OperatorProcess:
     def __init__(self, env: dict[str, str], logdir: Path, extra_args: tuple[str, ...] = (),
-                 namespaces: tuple[str, ...] | None = None):
+                 namespaces: tuple[str, ...] | None = None, verbose: bool = True):
         self.env = {**os.environ, **env}
         self.metrics_port = int(self.env.get("PROMPTFLOW_NETISO_METRICS_PORT") or free_port())
         self.env["PROMPTFLOW_NETISO_METRICS_PORT"] = str(self.metrics_port)
@@ -26,6 +26,7 @@ class OperatorProcess:
         self.scope = ["--all-namespaces"] if namespaces is None else [f"--namespace={n}" for n in namespaces]
         self.proc: subprocess.Popen | None = None
         self.starts = 0
+        self.verbose = verbose  # tests want DEBUG logs; a benchmark measures what a deployment logs (INFO)
 
     @property
     def metrics_url(self) -> str:
@@ -41,7 +42,8 @@ class OperatorProcess:
         log.write(f"\n===== operator start #{self.starts} =====\n".encode())
         log.flush()
         argv = [sys.executable, "-m", "promptflow_netiso", "run", *self.scope, "--standalone",
-                f"--liveness=http://127.0.0.1:{self.health_port}/healthz", "--verbose", *self.args]
+                f"--liveness=http://127.0.0.1:{self.health_port}/healthz",
+                *(["--verbose"] if self.verbose else []), *self.args]
         self.proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_healthy(timeout)
         return self

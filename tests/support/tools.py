@@ -1,4 +1,5 @@
-"""Finds the real binaries the tests drive (etcd, kube-apiserver, kubectl, helm, kubeconform, promtool, prometheus).
+"""Finds the real binaries the tests drive (etcd, kube-apiserver, kubectl, helm, kubeconform, promtool, prometheus,
+luahealth and kstatus).
 
 Look-up order per tool: TEST_ASSET_<NAME> (envtest convention), KUBEBUILDER_ASSETS/<name>, the per-machine cache that
 scripts/build-tools.sh fills, then PATH. A missing tool is a test failure with the command that provides it.
@@ -19,8 +20,10 @@ _HOW = {
     "kube-apiserver": "bash scripts/build-tools.sh kube-apiserver",
     "helm": "bash scripts/build-tools.sh helm",
     "kubeconform": "bash scripts/build-tools.sh kubeconform",
-    "promtool": "bash scripts/build-tools.sh promtool  (Debian's prometheus package)",
-    "prometheus": "bash scripts/build-tools.sh promtool  (Debian's prometheus package)",
+    "promtool": "bash scripts/build-tools.sh prometheus  (built from its Go module, no root needed)",
+    "prometheus": "bash scripts/build-tools.sh prometheus  (built from its Go module, no root needed)",
+    "luahealth": "bash scripts/build-tools.sh luahealth  (gopher-lua, Argo CD's Lua interpreter)",
+    "kstatus": "bash scripts/build-tools.sh kstatus  (sigs.k8s.io/cli-utils/pkg/kstatus)",
     "kubectl": "install kubectl (https://kubernetes.io/docs/tasks/tools/)",
 }
 

@@ -78,7 +78,7 @@ def test_fqdn_pattern_refuses_urls_ips_and_inner_wildcards(bad):
 
 
 @pytest.mark.parametrize("value,ok", [("443", True), ("80,443", True), ("8000-8080", True), ("*", True),
-                                      ("80,8000-8080", True), ("80, 443", False), ("", False), ("443-", False),
+                                      ("80,8000-8080", True), ("80, 443", True), ("80, 443, 8080-8089", True), ("", False), ("443-", False), ("80,,443", False), ("80  ,443", False),
                                       ("http", False)])
 def test_port_ranges_shape(value, ok):
     assert bool(re.match(PORT_RANGES_RE, value)) is ok

@@ -26,6 +26,18 @@ def tls_context(environ: Mapping[str, str] | None = None) -> ssl.SSLContext:
     return ctx
 
 
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def proxy_configured(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether to let aiohttp honour HTTPS_PROXY / NO_PROXY (and ~/.netrc), like azure-core's own transport.
+
+    Only when a proxy is set: with trust_env on, aiohttp looks the proxy up and reads ~/.netrc on a thread for every
+    request, 10-16% of the operator's CPU at steady state for nothing when there is no proxy (docs/scale.md)."""
+    env = os.environ if environ is None else environ
+    return any(env.get(var) for var in PROXY_VARIABLES)
+
+
 class SharedSession:
     """Creates the aiohttp session lazily: it must be created inside the running event loop."""
 
@@ -36,7 +48,7 @@ class SharedSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(ssl=tls_context(), limit=100),
-                trust_env=True,  # HTTPS_PROXY / NO_PROXY, like azure-core's own transport
+                trust_env=proxy_configured(),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=False,  # azure-core decodes bodies itself
             )

@@ -44,9 +44,10 @@ _SETTINGS = Settings.from_env()
 # A change handler reads Azure at most this stale: enough to share one LIST among rules applied together, short
 # enough that a rule made by hand moments ago is seen (and not overwritten) before our first PUT.
 CHANGE_MAX_AGE = 2.0
-# A drift check accepts a LIST up to half a period old: with jittered timers, each workspace is listed about twice
-# per period however many rules it has; drift is seen within 1.5 periods.
-DRIFT_MAX_AGE = _SETTINGS.drift_interval / 2
+# A drift check accepts a LIST up to one period old: with jittered timers, each workspace is listed about once per
+# period however many rules it has (and each PrivateEndpoint target once, however many workspaces share it); drift
+# is seen within two periods. docs/scale.md.
+DRIFT_MAX_AGE = _SETTINGS.drift_interval
 
 
 # --- shared reads ----------------------------------------------------------------------------------------------------
@@ -99,6 +100,10 @@ class SharedReads:
         if key in self._late_writes:
             self._late_writes[key].append(apply)
 
+    def put(self, key: Any, value: Any) -> None:
+        """A fresh value read elsewhere."""
+        self._entries[key] = _Entry(asyncio.get_running_loop().time(), value)
+
     def forget(self, key: Any) -> None:
         self._entries.pop(key, None)
 
@@ -132,6 +137,13 @@ async def _network_id(azure: Any, c: Coordinates, max_age: float) -> str | None:
         ws = await azure.ml.get_workspace(*c.as_tuple())
         return ws.managed_network.network_id if ws.managed_network else None
     return await _network_ids.get(_ws_key(c), fetch, max_age)
+
+
+def note_workspace(subscription_id: str, resource_group: str, workspace_name: str, network_id: str | None) -> None:
+    """The workspace handler read the workspace anyway: its managed network id serves the rules too (no second GET)."""
+    key = _ws_key(Coordinates(subscription_id, resource_group, workspace_name))
+    _network_ids.update(key, lambda _old: network_id)
+    _network_ids.put(key, network_id)
 
 
 async def _connections(azure: Any, target: str, max_age: float) -> list:
@@ -324,7 +336,8 @@ async def _with_connections(ctx: _Context, spec: OutboundRuleSpec, coords: Coord
     assert spec.private_endpoint is not None
     max_age = ctx.max_age if max_age is None else max_age
     try:
-        network_id = await _network_id(ctx.azure, coords, max(max_age, CHANGE_MAX_AGE))  # it rarely changes
+        # It rarely changes, and the workspace's own checks refresh it (note_workspace).
+        network_id = await _network_id(ctx.azure, coords, max(2 * max_age, CHANGE_MAX_AGE))
         conns = await _connections(ctx.azure, spec.private_endpoint.service_resource_id, max_age)
     except AzureError as err:
         return Observed(rule, connections_error=str(err)), None

@@ -10,6 +10,7 @@ from .. import metrics
 from ..azure import Azure
 from ..azure.clouds import AzureSettings
 from ..settings import Settings
+from . import kube_session
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +32,16 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 60
+    # No kopf worker_limit: below the number of objects of one kind it deadlocks the start (each worker waits for
+    # every index to be complete while holding its slot; the objects still queued never get one). What is bounded
+    # instead: API server connections (kube_session.py) and Azure requests per subscription. docs/scale.md.
+    kube_session.quiet_routine_success()
 
 
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> None:
-    configure_kopf(settings)
     memo.settings = Settings.from_env()
+    configure_kopf(settings)
     memo.azure = Azure.from_settings(AzureSettings.from_env())
     metrics.start_server(memo.settings.metrics_port, memo.settings.metrics_addr)
     log.info("promptflow-netiso started: metrics on :%s, drift interval %ss", memo.settings.metrics_port, memo.settings.drift_interval)

@@ -39,7 +39,7 @@ from ..planning import byo_network as byo_planning
 from ..planning import workspace as planning
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
-from . import approver_role, byo_network
+from . import approver_role, byo_network, outbound_rule
 from .common import SKIP, azure_from, post_event, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,7 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
         ready = _write(body, memo, patch, status, {}, planning.unreachable_conditions(err.code, str(err), passing), drift)
         raise_for_azure_error(err, settings)
         return ready  # not reached
+    outbound_rule.note_workspace(sub, rg, ws_name, ws.managed_network.network_id if ws.managed_network else None)
 
     result, poll_error = None, None
     if previous.provisioning:
@@ -263,8 +264,8 @@ async def _execute(body: kopf.Body, plan: Plan, spec: WorkspaceSpec, azure: Any,
 
 def _write(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, previous: Mapping, fields: Mapping,
            step_conditions: list[dict], drift: bool, ready: dict | None = None) -> dict:
-    """Patch only what changed (a converged check writes nothing but lastDriftCheck), post a Warning Event when a
-    step turns bad, update metrics. Returns the Ready condition."""
+    """Patch only what changed (a converged check writes nothing: when it ran is a metric, not status), post a
+    Warning Event when a step turns bad, update metrics. Returns the Ready condition."""
     generation = body.meta.get("generation")
     ns, name = body.meta["namespace"], body.meta["name"]
     merged = conditions.merge(previous.get("conditions"), step_conditions, generation)
@@ -272,8 +273,8 @@ def _write(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, previous: Mappin
     ready = ready or conditions.ready_summary(merged, planning.STEPS + (byo_planning.STEPS if byo else ()))
     merged = conditions.merge(merged, [ready], generation)
     new = {**fields, "observedGeneration": generation, "conditions": merged}
-    if drift:
-        new["lastDriftCheck"] = _now()
+    if previous.get("lastDriftCheck") is not None:
+        new["lastDriftCheck"] = None  # written by earlier versions on every check; removed once, never again
     for key, value in new.items():
         if previous.get(key) != value:
             patch.status[key] = value
@@ -407,7 +408,8 @@ async def _call(method: str, *args: Any, **kwargs: Any) -> Any:
         raise KubeError(f"{type(e).__name__}: {e}") from e
 
 
-async def _delete_auto_approval(namespace: str, name: str, owner_uid: str, logger: logging.Logger) -> None:
+async def _delete_auto_approval(namespace: str, name: str, owner_uid: str, logger: logging.Logger,
+                                raise_errors: bool = False) -> None:
     """Delete `<workspace>-auto` only when this workspace owns it (a person may have made one by that name)."""
     try:
         obj = await _call("get_namespaced_custom_object", GROUP, VERSION, namespace, PLURAL_APPROVAL, name)
@@ -419,6 +421,8 @@ async def _delete_auto_approval(namespace: str, name: str, owner_uid: str, logge
             return
         await _call("delete_namespaced_custom_object", GROUP, VERSION, namespace, PLURAL_APPROVAL, name)
     except KubeError as e:
+        if raise_errors:  # the caller reports it and tries again next time
+            raise
         logger.warning("could not delete PrivateEndpointApproval %s/%s: %s", namespace, name, e)
 
 

@@ -60,8 +60,9 @@ K8S_NAME_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*
 # leading '*.' label. Scheme, path, port and inner wildcards are refused by more specific rules first.
 _LABEL = r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?"
 FQDN_RE = rf"^(\*\.)?({_LABEL}\.)+[a-zA-Z]([-a-zA-Z0-9]{{0,61}}[a-zA-Z0-9])?$"
-# "443", "80,443", "8000-8080", "80,8000-8080" or "*" (any port). Numeric bounds are checked separately.
-PORT_RANGES_RE = r"^(\*|[0-9]{1,5}(-[0-9]{1,5})?(,[0-9]{1,5}(-[0-9]{1,5})?)*)$"
+# "443", "80,443", "8000-8080", "80,8000-8080" or "*" (any port). Numeric bounds are checked separately. Spaces
+# after commas are allowed: Azure accepts them (the Azure ML SDK's own example is "80, 443, 8080-8089").
+PORT_RANGES_RE = r"^(\*|[0-9]{1,5}(-[0-9]{1,5})?( ?, ?[0-9]{1,5}(-[0-9]{1,5})?)*)$"
 SERVICE_TAG_RE = r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)?$"
 SUBRESOURCE_RE = r"^[a-zA-Z][a-zA-Z0-9_]{0,63}$"
 

@@ -55,6 +55,8 @@ from .common import (
     arm_id_re,
 )
 from .outbound_rule import Protocol, RuleAction, RuleType
+from .private_link import GROUP_IDS
+from .strict_fields import keep_unknown_fields, strict_fields_policy
 from .workspace import (
     DEFAULT_COMPUTE_NAME,
     DEFAULT_COMPUTE_NAMESPACE,
@@ -231,7 +233,8 @@ def local_ref(description: str) -> Schema:
 def conditions(types: Iterable[str]) -> Schema:
     return array(
         f"Latest observations of the object's state (Kubernetes convention). Types: {', '.join(types)}; "
-        "Ready summarises the others.",
+        "Ready summarises the others. Stalled (present only when True) means the object cannot converge without a "
+        "change: kstatus, Flux and Argo CD read it as failed/degraded.",
         {
             "type": "object",
             "description": "One condition.",
@@ -283,6 +286,24 @@ POLICY_DOC = (f" The annotation {RECONCILE_POLICY_ANNOTATION} (manage | skip | d
 
 
 # --- PromptFlowWorkspace ------------------------------------------------------------------------------------------
+def network_transition_rules() -> list[Schema]:
+    """Edits Azure cannot follow, refused at admission (transition rules: only checked on update). Tightening
+    (AllowInternetOutbound -> AllowOnlyApprovedOutbound) stays allowed."""
+    managed, byo = NetworkMode.MANAGED.value, NetworkMode.BRING_YOUR_OWN.value
+    approved = IsolationMode.ALLOW_ONLY_APPROVED_OUTBOUND.value
+    return [
+        rule(f"!(oldSelf.mode == '{managed}' && self.mode == '{byo}')",
+             f"cannot change from {managed} to {byo}: Azure cannot move a workspace's managed virtual network to "
+             "your own virtual network; create a new workspace (and PromptFlowWorkspace) with your network",
+             field_path=".mode", reason="FieldValueForbidden"),
+        rule(f"!has(oldSelf.isolationMode) || oldSelf.isolationMode != '{approved}' || "
+             f"(has(self.isolationMode) && self.isolationMode == '{approved}')",
+             f"cannot loosen isolationMode from {approved}: Azure does not allow going back to "
+             "AllowInternetOutbound; allow what the workspace needs with OutboundRule objects instead",
+             field_path=".isolationMode", reason="FieldValueForbidden"),
+    ]
+
+
 def workspace_spec() -> Schema:
     managed, byo = NetworkMode.MANAGED.value, NetworkMode.BRING_YOUR_OWN.value
     network = obj(
@@ -328,6 +349,7 @@ def workspace_spec() -> Schema:
             rule(f"self.mode == '{managed}' || !has(self.provision) || !self.provision.enabled",
                  f"provisioning applies only to mode {managed}", field_path=".provision.enabled",
                  reason="FieldValueForbidden"),
+            *network_transition_rules(),
         ],
     )
     kubernetes = DeploymentTargetType.KUBERNETES.value
@@ -505,7 +527,8 @@ def workspace_status() -> Schema:
                                 "items": {"type": "string", "description": "ARM ID of a VNet."},
                                 "description": "VNets verified: the workspace's first, then peered ones in use."},
         }),
-        "lastDriftCheck": status_str("When the operator last compared Azure with the spec (RFC 3339)."),
+        "lastDriftCheck": status_str("No longer written (the operator removes it): when a drift check last ran is "
+                                     "the metric promptflow_netiso_last_drift_check_timestamp_seconds."),
     })
 
 
@@ -528,17 +551,59 @@ def fqdn_schema() -> Schema:
 
 def port_ranges_schema() -> Schema:
     shape = f"self.matches({cel_str(PORT_RANGES_RE)})"
-    in_range = "self == '*' || self.split(',').all(r, r.split('-').all(p, int(p) >= 1 && int(p) <= 65535))"
-    ordered = ("self == '*' || self.split(',').all(r, r.split('-').size() == 1 || "
-               "int(r.split('-')[0]) <= int(r.split('-')[1]))")
+    in_range = ("self == '*' || self.split(',').all(r, r.trim().split('-').all(p, int(p) >= 1 && "
+                "int(p) <= 65535))")
+    ordered = ("self == '*' || self.split(',').all(r, r.trim().split('-').size() == 1 || "
+               "int(r.trim().split('-')[0]) <= int(r.trim().split('-')[1]))")
     return string(
-        "Destination ports: a port (443), a range (8000-8080), a comma list (80,443,8000-8080) or * for any.",
+        "Destination ports: a port (443), a range (8000-8080), a comma list (80,443,8000-8080 or 80, 443) or * for "
+        "any.",
         max_length=128, min_length=1,
         rules=first_failing([
-            (shape, "must be ports and ranges separated by commas, e.g. 443, 80,443 or 8000-8080, or *"),
+            (shape, "must be ports and ranges separated by commas, e.g. 443, 80,443, 80, 443 or 8000-8080, or *"),
             (in_range, "ports must be within 1-65535"),
             (ordered, "a port range must go from low to high, e.g. 8000-8080"),
         ]),
+    )
+
+
+def private_endpoint_schema() -> Schema:
+    """Target and sub-resource from one table (private_link.GROUP_IDS), and a target Azure cannot repoint."""
+    types = "|".join(re.escape(t) for t in GROUP_IDS)
+    return obj(
+        "Private endpoint from the managed network to an Azure resource. Required when type is PrivateEndpoint.",
+        {
+            "serviceResourceId": string(
+                "ARM ID of the target resource, a private-link-capable type, e.g. an Azure OpenAI account "
+                "(Microsoft.CognitiveServices/accounts). Immutable: Azure cannot repoint a private endpoint.",
+                max_length=ARM_ID_MAX,
+                rules=[
+                    matches(arm_id_re(f"({types})", escape=False),
+                            "must be the ARM ID of a resource that accepts private endpoints: "
+                            f"{', '.join(GROUP_IDS)}"),
+                    rule("self.lowerAscii() == oldSelf.lowerAscii()",
+                         "is immutable: Azure cannot repoint a private endpoint at another resource; create a new "
+                         "OutboundRule (and delete this one)"),
+                ]),
+            "subresourceTarget": string(
+                "Sub-resource (group ID) of the target, one the target's type has: account (Azure OpenAI, AI "
+                "services), searchService, blob, file, table, queue, dfs, vault, ... Immutable.", max_length=64,
+                rules=[
+                    matches(SUBRESOURCE_RE, "must be a sub-resource name such as account, blob or searchService"),
+                    rule("self.lowerAscii() == oldSelf.lowerAscii()",
+                         "is immutable: Azure cannot change the sub-resource of a private endpoint; create a new "
+                         "OutboundRule (and delete this one)"),
+                ]),
+            "sparkEnabled": boolean("Also make the endpoint available to serverless Spark.", False),
+        },
+        required=["serviceResourceId", "subresourceTarget"],
+        # One cheap rule per type (CRD CEL in Kubernetes 1.33 has no cel.bind): the type is read off the ID's tail.
+        rules=[rule(
+            f"!self.serviceResourceId.matches({cel_str('(?i)/providers/' + re.escape(t) + '/[^/]+$')}) || "
+            f"self.subresourceTarget.matches({cel_str('(?i)^(' + '|'.join(ids) + ')$')})",
+            message_expression=(f"'subresourceTarget ' + self.subresourceTarget + ' is not a sub-resource of {t}; "
+                                f"it has: {', '.join(ids)}'"),
+            field_path=".subresourceTarget", reason="FieldValueInvalid") for t, ids in GROUP_IDS.items()],
     )
 
 
@@ -569,20 +634,7 @@ def outbound_rule_spec() -> Schema:
                                "Azure resource) or ServiceTag (an Azure service tag). Immutable.", RuleType),
                      "x-kubernetes-validations": [immutable("delete and recreate the OutboundRule")]},
             "fqdn": fqdn_schema(),
-            "privateEndpoint": obj(
-                "Private endpoint from the managed network to an Azure resource. Required when type is "
-                "PrivateEndpoint.",
-                {
-                    "serviceResourceId": arm_id("ARM ID of the target resource, e.g. an Azure OpenAI account "
-                                                "(Microsoft.CognitiveServices/accounts).", None),
-                    "subresourceTarget": string(
-                        "Sub-resource (group ID) of the target: account (Azure OpenAI, AI services), "
-                        "searchService, blob, file, table, queue, dfs, vault, ...", max_length=64,
-                        rules=[matches(SUBRESOURCE_RE, "must be a sub-resource name such as account, blob or "
-                                       "searchService")]),
-                    "sparkEnabled": boolean("Also make the endpoint available to serverless Spark.", False),
-                },
-                required=["serviceResourceId", "subresourceTarget"]),
+            "privateEndpoint": private_endpoint_schema(),
             "serviceTag": obj(
                 "Azure service tag destination. Required when type is ServiceTag.",
                 {
@@ -787,7 +839,7 @@ def crd(kind: str, description: str, spec: Schema, status: Schema, columns: list
             "apiVersion": {"type": "string", "description": f"API version of this object: {GROUP}/{VERSION}."},
             "kind": {"type": "string", "description": f"Kind of this object: {kind}."},
             "metadata": {"type": "object"},
-            "spec": spec,
+            "spec": keep_unknown_fields(spec),  # typos refused by name, see strict_fields.py
             "status": status,
         },
     }
@@ -880,14 +932,24 @@ class _Dumper(yaml.SafeDumper):
     """Block style, and long descriptions kept on one line (stable diffs, no re-wrapping)."""
 
 
+STRICT_FIELDS_FILE = f"{GROUP}_strict-fields-policies.yaml"
+
+
 def render_crds() -> dict[str, str]:
-    """File name -> YAML text of every CRD (what crds/ must contain)."""
+    """File name -> YAML text of every CRD (what crds/ must contain), plus the policies refusing unknown fields
+    (they ship with the CRDs, so no install has the CRDs without them)."""
     header = f"# Generated from promptflow_netiso/model/schema.py. Do not edit: run `{REGENERATE}`.\n"
-    return {
-        file_name(kind): header + yaml.dump(manifest, Dumper=_Dumper, sort_keys=False, width=100_000,
-                                            default_flow_style=False, allow_unicode=True)
-        for kind, manifest in build_crds().items()
-    }
+
+    def dump(doc: Schema) -> str:
+        return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=100_000, default_flow_style=False,
+                         allow_unicode=True)
+
+    crds = build_crds()
+    files = {file_name(kind): header + dump(manifest) for kind, manifest in crds.items()}
+    policies = [doc for kind, manifest in crds.items()
+                for doc in strict_fields_policy(kind, manifest["spec"]["versions"][0]["schema"]["openAPIV3Schema"])]
+    files[STRICT_FIELDS_FILE] = header + "---\n".join(dump(doc) for doc in policies)
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,93 @@
+"""The scale knobs: API server connection and worker caps, quiet routine logs, proxy look-ups only with a proxy."""
+
+import asyncio
+import logging
+
+import kopf
+import pytest
+
+from promptflow_netiso.azure.transport import proxy_configured
+from promptflow_netiso.handlers import kube_session, outbound_rule
+from promptflow_netiso.handlers.startup import configure_kopf
+from promptflow_netiso.settings import Settings
+
+
+def test_the_connection_cap_has_a_bounded_default_and_zero_means_no_cap(monkeypatch):
+    monkeypatch.delenv("PROMPTFLOW_NETISO_KUBE_CONNECTIONS", raising=False)
+    assert kube_session.connection_limit(Settings.from_env()) == 20
+    monkeypatch.setenv("PROMPTFLOW_NETISO_KUBE_CONNECTIONS", "0")
+    assert kube_session.connection_limit(Settings.from_env()) == 0  # aiohttp: no limit
+
+
+def test_a_connection_cap_below_the_watch_streams_is_raised():
+    assert kube_session.connection_limit(Settings(kube_connections=3)) == kube_session.MIN_KUBE_CONNECTIONS
+
+
+def test_no_kopf_worker_limit_that_would_deadlock_the_start_behind_the_indexes():
+    settings = kopf.OperatorSettings()
+    configure_kopf(settings)
+    assert settings.queueing.worker_limit is None
+
+
+@pytest.mark.parametrize("raw", ["many", "-2", "1.5"])
+def test_bad_caps_name_the_variable(monkeypatch, raw):
+    monkeypatch.setenv("PROMPTFLOW_NETISO_KUBE_CONNECTIONS", raw)
+    with pytest.raises(ValueError, match="PROMPTFLOW_NETISO_KUBE_CONNECTIONS"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize("message, routine", [
+    ("Timer 'check_outbound_rule_drift' succeeded.", True),
+    ("Handler 'workspace_rule_event' succeeded.", True),
+    ("Handler 'workspace_reconcile' succeeded.", False),  # a change was handled: news
+    ("Timer 'workspace_drift' failed temporarily: 403 AuthorizationFailed", False),
+])
+def test_routine_success_is_debug_and_the_rest_stays(message, routine):
+    assert kube_session.routine(message) is routine
+
+
+def test_the_filter_drops_routine_success_at_info_and_keeps_it_at_debug():
+    f = kube_session.RoutineSuccessAtDebug()
+    logger = logging.getLogger("kopf.objects")
+    old = logger.level
+    try:
+        logger.setLevel(logging.INFO)
+        record = logger.makeRecord("kopf.objects", logging.INFO, __file__, 1, "Timer 'x' succeeded.", (), None)
+        assert f.filter(record) is False and record.levelno == logging.DEBUG
+        logger.setLevel(logging.DEBUG)
+        record = logger.makeRecord("kopf.objects", logging.INFO, __file__, 1, "Timer 'x' succeeded.", (), None)
+        assert f.filter(record) is True
+        warning = logger.makeRecord("kopf.objects", logging.WARNING, __file__, 1, "Timer 'x' succeeded.", (), None)
+        assert f.filter(warning) is True and warning.levelno == logging.WARNING
+    finally:
+        logger.setLevel(old)
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({}, False),
+    ({"NO_PROXY": "*"}, False),
+    ({"HTTPS_PROXY": "http://proxy:3128"}, True),
+    ({"https_proxy": "http://proxy:3128"}, True),
+    ({"HTTPS_PROXY": ""}, False),
+])
+def test_proxy_lookups_only_when_a_proxy_is_configured(env, expected):
+    assert proxy_configured(env) is expected
+
+
+def test_the_workspace_check_feeds_the_rules_network_id_so_rules_do_not_read_the_workspace_again():
+    async def scenario():
+        calls = []
+
+        class Ml:
+            async def get_workspace(self, *coords):
+                calls.append(coords)
+                raise AssertionError("no GET expected")
+
+        class Azure:
+            ml = Ml()
+
+        outbound_rule.note_workspace("Sub", "RG", "WS", "net-1")
+        coords = outbound_rule.Coordinates("sub", "rg", "ws")
+        return await outbound_rule._network_id(Azure(), coords, max_age=60), calls
+
+    assert asyncio.run(scenario()) == ("net-1", [])
