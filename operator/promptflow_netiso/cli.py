@@ -15,6 +15,9 @@ def _run(args: argparse.Namespace) -> int:
     import kopf
 
     kopf.configure(debug=args.debug, verbose=args.verbose, quiet=args.quiet, log_format=kopf.LogFormat[args.log_format.upper()])
+    from . import audit
+
+    audit.configure()  # after kopf: its own handler and level, so --quiet cannot hide approvals
     from . import handlers  # noqa: F401  (registers the handlers)
     from .handlers import leadership
 

@@ -1,19 +1,23 @@
-"""PrivateEndpointApproval: how soon an eligible connection is approved, and what watching a settled target costs.
+"""Private endpoint connections: both ways a Pending connection gets approved, and what watching costs.
 
-    python -m tests.bench.bench_approval                          # 8 targets, minPendingSeconds 5
+    python -m tests.bench.bench_approval                          # 8 targets per path, minPendingSeconds 5
     python -m tests.bench.bench_approval --targets 20 --settled-interval 300 --window 3600   # the full hour
 
 Runs the real thing (etcd + kube-apiserver, the Azure simulator, the operator as a subprocess with *default*
-settings). A workspace with a provisioned managed network gets one PrivateEndpoint OutboundRule per target (Azure
-OpenAI, AI Search, Storage, Key Vault in turn); every target leaves its connection Pending, and one
-PrivateEndpointApproval (allow.workspaceManagedNetwork) watches them all.
+settings). Every target (Azure OpenAI, AI Search, Storage, Key Vault in turn) leaves connections Pending unless the
+requester may approve itself.
 
-1. Delay from eligibility to approval, per connection: the approval PUT's time in the simulator's log minus (the
-   connection's creation time in Azure + minPendingSeconds). Target: p95 under 30 s with default settings.
-2. Azure reads per target per hour once nothing is Pending: LISTs of each target's connections counted in the
+1. The cure (approver role): a workspace with `approverRole.assign: true` gets one PrivateEndpoint OutboundRule per
+   target. Time from `kubectl apply` of the rule to its connection reading Approved in Azure (the operator assigns
+   the role on the target, writes the rule, Azure approves by itself), and the number of approval PUTs the operator
+   sent (expected: 0).
+2. Operator-side approval: a second workspace without the role, and one PrivateEndpointApproval naming the managed
+   network's subscription (narrowed to the workspace's endpoints). Delay from eligibility to approval per
+   connection: the approval PUT's time in the simulator's log minus (the connection's creation time in Azure +
+   minPendingSeconds). Target: p95 under 30 s with default settings.
+3. Azure reads per target per hour once nothing is Pending: LISTs of each target's connections counted in the
    simulator's log over a window. The operator is restarted with `--settled-interval` (default 10 s, so the run
-   takes a minute) and the figure is also scaled to the default settled interval (300 s); pass
-   `--settled-interval 300 --window 3600` to measure the default directly.
+   takes a minute) and the figure is also scaled to the default settled interval (300 s).
 
 Prints figures; exit status 1 when the delay target is missed. Nothing here asserts the machine's speed.
 """
@@ -37,6 +41,7 @@ from tests.support.kube import is_ready  # noqa: E402
 from tests.support.stack import LocalStack, wait  # noqa: E402
 
 API = "netiso.promptflow.dev/v1alpha1"
+MS_SUB = "6a1c5f0e-3b7d-4c2a-9e8f-0d4b2a7c91e3"  # the simulator's managed-network subscription (Observe mode shows it)
 NAMESPACE = "bench-approval"
 DEFAULT_SETTLED = 300.0  # settings.py default of PROMPTFLOW_NETISO_APPROVAL_SETTLED_INTERVAL
 TARGET_P95 = 30.0
@@ -105,6 +110,39 @@ def main(argv: list[str] | None = None) -> int:
     with LocalStack(workdir, namespace=NAMESPACE) as stack:
         kube, admin = stack.kube, stack.admin
 
+        # 1. The cure: the approver role, Azure approves by itself.
+        sub, rg, ws, role_targets = seed(admin, args.targets)
+        kube.apply(obj("PromptFlowWorkspace", "pf-role", {
+            "azure": {"subscriptionId": sub, "resourceGroup": rg, "workspaceName": ws},
+            "network": {"mode": "ManagedVirtualNetwork", "isolationMode": "AllowOnlyApprovedOutbound",
+                        "provision": {"enabled": True}}, "approverRole": {"assign": True}}), NAMESPACE)
+        wait("for workspace pf-role to be Ready", lambda: is_ready(kube.get("PromptFlowWorkspace", NAMESPACE, "pf-role")
+                                                                   or {"metadata": {}}), args.timeout)
+        role_since = admin.last_request_seq()
+        applied: dict[str, float] = {}
+        for i, target in enumerate(role_targets):
+            applied[target] = time.time()  # the simulator runs on this machine's clock
+            kube.apply(obj("OutboundRule", f"role-{i}", {
+                "workspaceRef": {"name": "pf-role"}, "type": "PrivateEndpoint",
+                "privateEndpoint": {"serviceResourceId": target, "subresourceTarget": KINDS[i % len(KINDS)][2]}}),
+                NAMESPACE)
+        approved_at: dict[str, float] = {}
+        deadline = time.monotonic() + args.timeout
+        while len(approved_at) < len(role_targets) and time.monotonic() < deadline:
+            for target in role_targets:
+                if target not in approved_at and any(c["status"] == "Approved" for c in admin.connections(target)):
+                    approved_at[target] = time.time()
+            time.sleep(0.2)
+        if len(approved_at) < len(role_targets):
+            raise SystemExit(f"timed out: {len(approved_at)}/{len(role_targets)} approved through the role")
+        via_role = [approved_at[t] - applied[t] for t in role_targets]
+        operator_puts = [r for r in admin.requests(since=role_since) if r["method"] == "PUT"
+                         and "/privateendpointconnections/" in r["path"].lower()]
+        print(f"\nthrough the approver role: time from rule apply to Approved, {len(via_role)} rules, default settings:")
+        print(f"  p50 {percentile(via_role, 0.5):.1f}s  p95 {percentile(via_role, 0.95):.1f}s  max {max(via_role):.1f}s"
+              f"  (operator approval PUTs: {len(operator_puts)})")
+
+        # 2. Operator-side approval of a declared requester.
         sub, rg, ws, targets = seed(admin, args.targets)
         kube.apply(obj("PromptFlowWorkspace", "pf", {
             "azure": {"subscriptionId": sub, "resourceGroup": rg, "workspaceName": ws},
@@ -112,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                         "provision": {"enabled": True}}}), NAMESPACE)
         kube.apply(obj("PrivateEndpointApproval", "pf-targets", {
             "workspaceRef": {"name": "pf"}, "targets": [{"resourceId": t} for t in targets],
-            "allow": {"workspaceManagedNetwork": True}, "minPendingSeconds": args.min_pending, "mode": "Approve"}),
-            NAMESPACE)
+            "allow": {"subscriptionIds": [MS_SUB], "workspaceManagedNetwork": True},
+            "minPendingSeconds": args.min_pending, "mode": "Approve"}), NAMESPACE)
         wait("for the workspace to be Ready", lambda: is_ready(kube.get("PromptFlowWorkspace", NAMESPACE, "pf") or
                                                                {"metadata": {}}), args.timeout)
         since = admin.last_request_seq()
@@ -130,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         wait(f"for {len(targets)} approvals", all_approved, args.timeout)
         d = delays(admin, targets, since, args.min_pending)
         p95 = percentile(d, 0.95)
-        print(f"\ndelay from eligibility (created in Azure + minPendingSeconds {args.min_pending}) to approval, "
-              f"{len(d)} connections, default settings:")
+        print(f"\noperator approval: delay from eligibility (created in Azure + minPendingSeconds {args.min_pending}) "
+              f"to approval, {len(d)} connections, default settings:")
         print(f"  p50 {percentile(d, 0.5):.1f}s  p95 {p95:.1f}s  max {max(d):.1f}s  mean {statistics.mean(d):.1f}s")
         print(f"  target p95 < {TARGET_P95:.0f}s -> {'met' if p95 < TARGET_P95 else 'MISSED'}")
         if min(d) < 0:

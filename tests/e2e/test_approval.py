@@ -25,6 +25,7 @@ pytestmark = pytest.mark.e2e
 API = "netiso.promptflow.dev/v1alpha1"
 KIND = "privateendpointapproval"
 MS_SUB = "6a1c5f0e-3b7d-4c2a-9e8f-0d4b2a7c91e3"  # where the simulator puts managed-network private endpoints
+APPROVER = "b556d68e-0be0-4f35-a333-ad7ee1ce17ea"  # Azure AI Enterprise Network Connection Approver
 
 
 # --- helpers -----------------------------------------------------------------------------------------------------------
@@ -108,8 +109,9 @@ def test_openai_connection_stuck_pending_is_approved_after_the_minimum_time(kube
     kube.apply(yaml.safe_dump({"apiVersion": API, "kind": "OutboundRule", "metadata": {"name": "aoai"}, "spec": {
         "workspaceRef": {"name": "pf"}, "type": "PrivateEndpoint",
         "privateEndpoint": {"serviceResourceId": openai, "subresourceTarget": "account"}}}), namespace)
-    kube.apply(approval("aoai-approvals", [openai], {"workspaceManagedNetwork": True}, min_pending=4,
-                        workspace="pf"), namespace)
+    # The managed network's subscription is declared (Observe mode shows it); the workspace narrows it to its own.
+    kube.apply(approval("aoai-approvals", [openai], {"subscriptionIds": [MS_SUB], "workspaceManagedNetwork": True},
+                        min_pending=4, workspace="pf"), namespace)
 
     rule = kube.wait_for("outboundrule", namespace, "aoai",
                          lambda o: o["status"]["privateEndpointConnection"]["state"] == "Approved", timeout=180,
@@ -117,6 +119,7 @@ def test_openai_connection_stuck_pending_is_approved_after_the_minimum_time(kube
     conn_name = rule["status"]["privateEndpointConnection"]["name"]
     conn = sim_connection(sim_admin, openai, conn_name)
     assert conn["privateEndpointId"].lower().startswith(f"/subscriptions/{MS_SUB}/")  # a managed-network endpoint
+    assert conn["description"].startswith("[pfn-")  # attribution first: it survives any truncation
     assert f"PrivateEndpointApproval {namespace}/aoai-approvals" in conn["description"]
     [put] = writes_to(sim_admin, openai, since, conn_name)
     assert put["method"] == "PUT"
@@ -125,27 +128,39 @@ def test_openai_connection_stuck_pending_is_approved_after_the_minimum_time(kube
     pea = kube.wait_for(KIND, namespace, "aoai-approvals", decided(conn_name, "Approved"), 30)
     e = entry(pea, conn_name)
     assert e["state"] == "Approved" and e["approvedAt"] and e["firstSeenPending"]
-    assert "workspace pf's managed network" in e["reason"]
+    assert f"allowed subscription {MS_SUB}" in e["reason"] and "workspace pf's managed network" in e["reason"]
+    assert e["requesterSubscription"] == MS_SUB
     assert pea["status"]["approvedCount"] == 1
     assert condition(pea, "Ready")["status"] == "True"
     [event] = events(kube, namespace, "aoai-approvals", "Approved")
     for part in (conn_name, openai, conn["privateEndpointId"], f"PrivateEndpointApproval {namespace}/aoai-approvals"):
         assert part in event["message"]
-    assert re.search(r'"action": "approve".*' + re.escape(conn_name), operator.logs())  # the audit log line
+    # The workspace's own connection is never announced as NotAllowed on the way (it waited for the workspace).
+    assert events(kube, namespace, "aoai-approvals", "NotAllowed") == []
+    [audit] = pea["status"]["audit"]
+    assert audit["connection"] == conn_name and audit["requester"] == conn["privateEndpointId"]
+    assert re.search(r'AUDIT promptflow_netiso.audit .*"action": "approve".*' + re.escape(conn_name), operator.logs())
 
 
-def test_workspace_asking_for_auto_approval_gets_its_rules_connections_approved(kube, namespace, sim_admin, operator,
-                                                                                sim_names):
+def approver_role_puts(sim_admin, target: str, since: int) -> list[dict]:
+    return [r for r in sim_admin.requests(since=since) if r["method"] == "PUT"
+            and r["path"].lower().startswith(target.lower() + "/providers/microsoft.authorization/roleassignments/")]
+
+
+@pytest.mark.parametrize("setting", [{"approverRole": {"assign": True}}, {"privateEndpointApproval": {"auto": True}}],
+                         ids=["approverRole", "legacy-auto"])
+def test_approver_role_lets_azure_approve_with_no_operator_approval(kube, namespace, sim_admin, operator, sim_names,
+                                                                    setting):
     sub, rg = sim_names
     ws_name = f"ws-{short()}"
     search = arm(sub, rg, "Microsoft.Search/searchServices", f"srch-{short()}")
-    sim_admin.seed_workspace(sub, rg, ws_name)
-    sim_admin.seed_target(search, pe_behaviour="pending")
+    ws = sim_admin.seed_workspace(sub, rg, ws_name)
+    sim_admin.seed_target(search, pe_behaviour="pending")  # without the role: stuck
+    since = sim_admin.last_request_seq()
     kube.apply(yaml.safe_dump({"apiVersion": API, "kind": "PromptFlowWorkspace", "metadata": {"name": "pf"}, "spec": {
         "azure": {"subscriptionId": sub, "resourceGroup": rg, "workspaceName": ws_name},
         "network": {"mode": "ManagedVirtualNetwork", "isolationMode": "AllowInternetOutbound",
-                    "provision": {"enabled": True}},
-        "privateEndpointApproval": {"auto": True, "minPendingSeconds": 1}}}), namespace)
+                    "provision": {"enabled": True}}, **setting}}), namespace)
     kube.apply(yaml.safe_dump({"apiVersion": API, "kind": "OutboundRule", "metadata": {"name": "search"}, "spec": {
         "workspaceRef": {"name": "pf"}, "type": "PrivateEndpoint",
         "privateEndpoint": {"serviceResourceId": search, "subresourceTarget": "searchService"}}}), namespace)
@@ -153,10 +168,43 @@ def test_workspace_asking_for_auto_approval_gets_its_rules_connections_approved(
     rule = kube.wait_for("outboundrule", namespace, "search",
                          lambda o: o["status"]["privateEndpointConnection"]["state"] == "Approved", timeout=180,
                          what="to show its private endpoint connection Approved")
-    conn_name = rule["status"]["privateEndpointConnection"]["name"]
-    assert f"PrivateEndpointApproval {namespace}/pf-auto" in sim_connection(sim_admin, search, conn_name)["description"]
-    pea = kube.wait_for(KIND, namespace, "pf-auto", decided(conn_name, "Approved"), 30)
-    assert pea["metadata"]["ownerReferences"][0]["name"] == "pf"
+    assert condition(rule, "Ready")["status"] == "True"
+    requests = sim_admin.requests(since=since)
+    # Azure approved it: the operator sent no approval, only the role assignment on the target, before the rule.
+    assert writes_to(sim_admin, search, since) == []
+    role_puts = approver_role_puts(sim_admin, search, since)
+    assert [r["status"] for r in role_puts] == [201]  # one assignment, under a deterministic name
+    rule_puts = [r for r in requests if r["method"] == "PUT" and r["path"].lower().endswith("/outboundrules/search")]
+    assert rule_puts and role_puts[0]["seq"] < rule_puts[0]["seq"], "the rule was written before its target's role"
+    granted = sim_admin.role_assignments(search, ws["identity"]["principalId"])
+    assert [a["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] for a in granted] == [APPROVER]
+    pf = kube.wait_for("promptflowworkspace", namespace, "pf",
+                       lambda o: condition(o, "ApproverRoleAssigned")["status"] == "True", 60)
+    assert any(r["scope"].lower() == search.lower() and r["createdByOperator"]
+               for r in pf["status"]["roleAssignments"])
+    assert kube.get(KIND, namespace, "pf-auto") is None  # no operator-side approval policy any more
+
+
+def test_without_the_role_the_pending_rule_names_the_missing_role(kube, namespace, sim_admin, operator, sim_names):
+    sub, rg = sim_names
+    ws_name = f"ws-{short()}"
+    vault = arm(sub, rg, "Microsoft.KeyVault/vaults", f"kv-{short()}")
+    sim_admin.seed_workspace(sub, rg, ws_name)
+    sim_admin.seed_target(vault, pe_behaviour="pending")
+    kube.apply(yaml.safe_dump({"apiVersion": API, "kind": "PromptFlowWorkspace", "metadata": {"name": "pf"}, "spec": {
+        "azure": {"subscriptionId": sub, "resourceGroup": rg, "workspaceName": ws_name},
+        "network": {"mode": "ManagedVirtualNetwork", "isolationMode": "AllowInternetOutbound",
+                    "provision": {"enabled": True}}}}), namespace)
+    kube.apply(yaml.safe_dump({"apiVersion": API, "kind": "OutboundRule", "metadata": {"name": "kv-rule"}, "spec": {
+        "workspaceRef": {"name": "pf"}, "type": "PrivateEndpoint",
+        "privateEndpoint": {"serviceResourceId": vault, "subresourceTarget": "vault"}}}), namespace)
+
+    rule = kube.wait_for("outboundrule", namespace, "kv-rule",
+                         lambda o: condition(o, "Ready")["reason"] == "PrivateEndpointPending", timeout=180,
+                         what="to report its connection Pending")
+    message = condition(rule, "Ready")["message"]
+    assert "lacks Azure AI Enterprise Network Connection Approver" in message and vault.rsplit("/", 1)[-1] in message
+    assert "approverRole.assign" in message
 
 
 # --- the other providers, and who is allowed --------------------------------------------------------------------------
@@ -228,6 +276,7 @@ def test_observe_mode_writes_nothing_until_switched_to_approve(kube, namespace, 
     assert writes_to(sim_admin, vault, since) == []
     assert sim_connection(sim_admin, vault, name)["status"] == "Pending"
     assert condition(pea, "Ready")["reason"] == "Observing"
+    assert entry(pea, name)["requesterSubscription"] == customer  # what a person pins in subscriptionIds
     assert len(events(kube, namespace, "kv", "WouldApprove")) == 1
 
     control_plane_patch(kube, namespace, "kv", {"spec": {"mode": "Approve"}})
@@ -277,32 +326,106 @@ def test_forbidden_target_asks_for_a_person_without_a_retry_storm(kube, namespac
 # --- restart in the middle of a long-running approval ----------------------------------------------------------------
 
 
-def test_operator_restart_mid_approval_neither_loses_nor_repeats_it(kube, namespace, sim_admin, operator, sim_names):
+def test_kill_during_a_long_running_approval_follows_it_and_never_sends_it_twice(kube, namespace, sim_admin, operator,
+                                                                                sim_names):
     sub, rg = sim_names
     customer = str(uuid.uuid4())
     openai = arm(sub, rg, "Microsoft.CognitiveServices/accounts", f"oai-{short()}")
     sim_admin.seed_target(openai, pe_behaviour="pending")
     name = sim_admin.seed_connection(openai, customer_pe(customer, "pe-1"))["name"]
-    # The approval PUT of this connection is long-running: keep the first one running for a while.
-    sim_admin.faults(re.escape(f"/privateEndpointConnections/{name}"), "stuck-lro", method="PUT", count=1, stuck_s=6)
+    # The approval PUT of this connection is long-running (202 + Location): keep it running for a while.
+    sim_admin.faults(re.escape(f"/privateEndpointConnections/{name}"), "stuck-lro", method="PUT", count=1, stuck_s=8)
     since = sim_admin.last_request_seq()
     kube.apply(approval("aoai", [openai], {"subscriptionIds": [customer]}), namespace)
 
-    deadline = time.monotonic() + 90
-    while not writes_to(sim_admin, openai, since, name):
-        assert time.monotonic() < deadline, "the operator never sent the approval"
-        time.sleep(0.2)
-    operator.restart(kill=True)  # SIGKILL while it follows the operation
+    # The poll URL is on record before anything waits on it; then the process dies (kill -9).
+    recorded = kube.wait_for(KIND, namespace, "aoai",
+                             lambda o: any(f.get("operationUrl") for f in o["status"].get("inFlight") or []), 90,
+                             what="to record the approval's poll URL")
+    [flight] = recorded["status"]["inFlight"]
+    assert flight["name"].lower() == name.lower() and flight["startedAt"]
+    operator.restart(kill=True)
 
     pea = kube.wait_for(KIND, namespace, "aoai", decided(name, "Approved"), 90, what="to record the approval")
     pea = next_check(kube, namespace, "aoai", pea)
     conn = sim_connection(sim_admin, openai, name)
     assert conn["status"] == "Approved" and f"PrivateEndpointApproval {namespace}/aoai" in conn["description"]
     assert pea["status"]["approvedCount"] == 1 and entry(pea, name)["approvedAt"]
-    recorded = events(kube, namespace, "aoai", "Approved") + events(kube, namespace, "aoai", "ApprovalRecorded")
+    assert not pea["status"].get("inFlight")
+    assert [r["method"] for r in writes_to(sim_admin, openai, since, name)] == ["PUT"]  # exactly one approval PUT
+    recorded = events(kube, namespace, "aoai", "Approved")
     assert len(recorded) == 1, [e["message"] for e in recorded]
     audit = [line for line in operator.logs().splitlines() if '"action": "approve"' in line and name in line]
     assert len(audit) == 1, audit
-    # At most the one PUT that was in flight plus one identical re-send after the restart (Azure answers the
-    # second with PrivateEndpointConnectionStatusNotPending or completes it; either way one approval).
-    assert 1 <= len(writes_to(sim_admin, openai, since, name)) <= 2
+    assert len(pea["status"]["audit"]) == 1
+
+
+# --- attacks: a name is not evidence ---------------------------------------------------------------------------------
+
+
+def test_an_endpoint_named_like_the_workspaces_stays_pending_under_every_policy_not_naming_its_subscription(
+        kube, namespace, sim_admin, operator, sim_names):
+    sub, rg = sim_names
+    attacker = str(uuid.uuid4())  # a customer subscription, not the managed network's
+    ws_name = f"ws-{short()}"
+    openai = arm(sub, rg, "Microsoft.CognitiveServices/accounts", f"oai-{short()}")
+    ws = sim_admin.seed_workspace(sub, rg, ws_name, isolation_mode="AllowInternetOutbound")
+    suffix = ws["properties"]["managedNetwork"]["networkId"].replace("-", "")[:8]
+    sim_admin.seed_target(openai, pe_behaviour="pending")
+    # Created before the rule exists, named exactly like the endpoint the managed network will create for it.
+    early = sim_admin.seed_connection(openai, customer_pe(attacker, f"aoai_{suffix}"))["name"]
+    since = sim_admin.last_request_seq()
+    kube.apply(yaml.safe_dump({"apiVersion": API, "kind": "PromptFlowWorkspace", "metadata": {"name": "pf"}, "spec": {
+        "azure": {"subscriptionId": sub, "resourceGroup": rg, "workspaceName": ws_name},
+        "network": {"mode": "ManagedVirtualNetwork", "isolationMode": "AllowInternetOutbound",
+                    "provision": {"enabled": True}},
+        "privateEndpointApproval": {"auto": True, "minPendingSeconds": 0}}}), namespace)
+    pattern = f"/subscriptions/{MS_SUB}/resourceGroups/*/providers/Microsoft.Network/privateEndpoints/*"
+    policies = {
+        "narrowed": {"subscriptionIds": [MS_SUB], "workspaceManagedNetwork": True},
+        "managed-sub": {"subscriptionIds": [MS_SUB]},
+        "pattern": {"privateEndpointIdPatterns": [pattern]},
+        "other-customer": {"subscriptionIds": [str(uuid.uuid4())], "workspaceManagedNetwork": True},
+    }
+    for pname, allow in policies.items():
+        # minPendingSeconds gives Azure (the role) time to approve the real connection first, as in production.
+        kube.apply(approval(pname, [openai], allow, workspace="pf", min_pending=60), namespace)
+    kube.apply(yaml.safe_dump({"apiVersion": API, "kind": "OutboundRule", "metadata": {"name": "aoai"}, "spec": {
+        "workspaceRef": {"name": "pf"}, "type": "PrivateEndpoint",
+        "privateEndpoint": {"serviceResourceId": openai, "subresourceTarget": "account"}}}), namespace)
+
+    rule = kube.wait_for("outboundrule", namespace, "aoai",
+                         lambda o: o["status"]["privateEndpointConnection"]["state"] == "Approved", timeout=180,
+                         what="to get its own connection approved (by Azure, through the role)")
+    real = rule["status"]["privateEndpointConnection"]["name"]
+    # A second lookalike, created once the rule exists.
+    late = sim_admin.seed_connection(openai, customer_pe(attacker, f"aoai_{suffix}"), name=f"late-{short()}")["name"]
+    for pname in policies:
+        pea = kube.wait_for(KIND, namespace, pname, lambda o: decided(early, "NotAllowed")(o)
+                            and decided(late, "NotAllowed")(o), 60, what="to refuse both lookalikes")
+        pea = next_check(kube, namespace, pname, pea)
+        assert entry(pea, early)["requesterSubscription"] == attacker
+    for spoof in (early, late):
+        assert sim_connection(sim_admin, openai, spoof)["status"] == "Pending"
+        assert writes_to(sim_admin, openai, since, spoof) == []
+    assert writes_to(sim_admin, openai, since, real) == []  # and the real one needed no operator approval either
+
+
+@pytest.mark.parametrize("pattern", ["/subscriptions/*",
+                                     "*/providers/Microsoft.Network/privateEndpoints/*",
+                                     "/subscriptions/*/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/pe"])
+def test_patterns_without_a_literal_subscription_are_refused_at_admission(control_plane, unwatched_namespace,
+                                                                         pattern):
+    manifest = approval("wide", [arm(str(uuid.uuid4()), "rg", "Microsoft.KeyVault/vaults", "kv")],
+                        {"privateEndpointIdPatterns": [pattern]})
+    res = control_plane.kubectl("apply", "-n", unwatched_namespace, "-f", "-", input=manifest, check=False)
+    assert res.returncode != 0
+    assert "spec.allow.privateEndpointIdPatterns[0]" in res.stderr
+    assert "subscription GUID" in res.stderr
+
+
+def test_a_policy_naming_only_the_workspace_is_refused_at_admission(control_plane, unwatched_namespace):
+    manifest = approval("by-name", [arm(str(uuid.uuid4()), "rg", "Microsoft.KeyVault/vaults", "kv")],
+                        {"workspaceManagedNetwork": True}, workspace="pf")
+    res = control_plane.kubectl("apply", "-n", unwatched_namespace, "-f", "-", input=manifest, check=False)
+    assert res.returncode != 0 and "spec.allow" in res.stderr and "subscriptionIds" in res.stderr

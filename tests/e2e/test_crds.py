@@ -46,7 +46,7 @@ TAG_RULE = manifest("OutboundRule", "azure-monitor", {
     "serviceTag": {"serviceTag": "AzureMonitor", "protocol": "TCP", "portRanges": "443"}})
 APPROVAL = manifest("PrivateEndpointApproval", "approve", {
     "workspaceRef": {"name": "ws"}, "targets": [{"resourceId": AOAI}],
-    "allow": {"workspaceManagedNetwork": True}, "mode": "Approve"})
+    "allow": {"subscriptionIds": [SUB], "workspaceManagedNetwork": True}, "mode": "Approve"})
 
 
 def variant(base: dict, changes: dict[str, Any]) -> dict:
@@ -139,6 +139,7 @@ def test_minimal_workspace_gets_documented_defaults(control_plane, namespace):
     assert spec["network"] == {"mode": "ManagedVirtualNetwork", "provision": {"enabled": False, "includeSpark": False}}
     assert spec["storageRoles"] == {"assign": True}
     assert spec["privateEndpointApproval"] == {"auto": False, "minPendingSeconds": 120}
+    assert spec["approverRole"] == {"assign": False}
     assert spec["deploymentTarget"] == {"type": "ManagedOnlineEndpoint"}
     assert spec["deletionPolicy"] == "Retain"
 
@@ -194,7 +195,7 @@ def test_wide_output_shows_the_ready_message(control_plane, namespace):
         ("pfws.spec.azure", ["Immutable", "subscriptionId"]),
         ("outboundrule.spec.fqdn", ["api.openai.com", "no scheme, path or port"]),
         ("outboundrule.spec.serviceTag.portRanges", ["8000-8080"]),
-        ("privateendpointapproval.spec.allow", ["Must name somebody", "privateEndpointIdPatterns"]),
+        ("privateendpointapproval.spec.allow", ["Must name somebody", "privateEndpointIdPatterns", "narrows"]),
         ("privateendpointapproval.spec.minPendingSeconds", ["auto-approval"]),
         ("privateendpointapproval.status.connections.decision", ["WouldApprove"]),
     ],
@@ -349,6 +350,12 @@ INVALID = [
      "spec.allow"),
     ("pea-wildcard-only-pattern", APPROVAL, {"spec.allow": {"privateEndpointIdPatterns": ["*"]}},
      "spec.allow.privateEndpointIdPatterns[0]"),
+    ("pea-pattern-any-subscription", APPROVAL, {"spec.allow": {"privateEndpointIdPatterns": ["/subscriptions/*"]}},
+     "spec.allow.privateEndpointIdPatterns[0]"),
+    ("pea-pattern-any-prefix", APPROVAL,
+     {"spec.allow": {"privateEndpointIdPatterns": ["*/providers/Microsoft.Network/privateEndpoints/*"]}},
+     "spec.allow.privateEndpointIdPatterns[0]"),
+    ("pea-workspace-name-alone", APPROVAL, {"spec.allow": {"workspaceManagedNetwork": True}}, "spec.allow"),
     ("pea-pattern-not-a-resource-id", APPROVAL, {"spec.allow": {"privateEndpointIdPatterns": ["pe-promptflow-*"]}},
      "spec.allow.privateEndpointIdPatterns[0]"),
     ("pea-subscription-not-guid", APPROVAL, {"spec.allow": {"subscriptionIds": ["prod"]}},

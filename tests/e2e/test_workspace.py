@@ -105,7 +105,7 @@ def test_create_converges_with_one_write_per_step_and_a_converged_workspace_gets
     assert all(r["createdByOperator"] for r in st["roleAssignments"])
     assert {c["type"]: c["status"] for c in st["conditions"]} == {
         "WorkspaceFound": "True", "LimitsSatisfied": "True", "IsolationApplied": "True",
-        "NetworkProvisioned": "True", "StorageRolesAssigned": "True", "Ready": "True"}
+        "NetworkProvisioned": "True", "StorageRolesAssigned": "True", "ApproverRoleAssigned": "True", "Ready": "True"}
     assert az.isolation_mode() == "AllowOnlyApprovedOutbound"
 
     calls = az.calls()
@@ -359,7 +359,9 @@ def test_throttling_is_honoured_with_retry_after(operator, kube, namespace, sim_
     assert retry["time"] - gets[throttled[0]]["time"] >= retry_after  # not a speed check: it must not come sooner
 
 
-# --- the owned PrivateEndpointApproval ----------------------------------------------------------------------------
+# --- the approver role on PrivateEndpoint targets ---------------------------------------------------------------------
+
+APPROVER_ROLE = "b556d68e-0be0-4f35-a333-ad7ee1ce17ea"  # Azure AI Enterprise Network Connection Approver
 
 
 def pe_rule(name: str, workspace: str, target: str, subresource: str) -> str:
@@ -368,29 +370,52 @@ def pe_rule(name: str, workspace: str, target: str, subresource: str) -> str:
                                 "privateEndpoint": {"serviceResourceId": target, "subresourceTarget": subresource}}})
 
 
-def test_auto_approval_follows_the_workspaces_private_endpoint_rules(operator, kube, namespace, sim_admin):
-    az = Azure(sim_admin, "auto")
+def approver_grants(sim_admin, target: str, principal: str) -> list[dict]:
+    return [a for a in sim_admin.role_assignments(target, principal)
+            if a["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] == APPROVER_ROLE]
+
+
+def test_approver_role_follows_the_rules_is_drift_checked_and_removed_with_delete(operator, kube, namespace, sim_admin):
+    az = Azure(sim_admin, "approver")
     base = f"/subscriptions/{az.sub}/resourceGroups/{az.rg}/providers"
     storage, openai = f"{base}/Microsoft.Storage/storageAccounts/data{az.ws_name[3:]}", f"{base}/Microsoft.CognitiveServices/accounts/oai"
     for target in (storage, openai):
         sim_admin.seed_target(target, pe_behaviour="pending")
-    kube.apply(workspace_manifest("pf", az, isolation="AllowOnlyApprovedOutbound", auto=True), namespace)
-    # Two rules to one storage account (blob and file): one target.
+    kube.apply(workspace_manifest("pf", az, isolation="AllowOnlyApprovedOutbound", provision=True, deletion="Delete",
+                                  auto=True), namespace)  # the older spelling of approverRole.assign: true
+    # Two rules to one storage account (blob and file): one target, one assignment.
     kube.apply(pe_rule("data-blob", "pf", storage, "blob"), namespace)
     kube.apply(pe_rule("data-file", "pf", storage, "file"), namespace)
+    kube.apply(pe_rule("oai", "pf", openai, "account"), namespace)
 
-    pea = kube.wait_for("PrivateEndpointApproval", namespace, "pf-auto", lambda o: True, WAIT, "to be created")
-    owner = pea["metadata"]["ownerReferences"][0]
-    workspace = kube.get(KIND, namespace, "pf")
-    assert (owner["kind"], owner["name"], owner["uid"]) == (KIND, "pf", workspace["metadata"]["uid"])
-    assert pea["spec"]["mode"] == "Approve" and pea["spec"]["allow"] == {"workspaceManagedNetwork": True}
-    assert pea["spec"]["minPendingSeconds"] == 5 and pea["spec"]["workspaceRef"] == {"name": "pf"}
-    assert [t["resourceId"] for t in pea["spec"]["targets"]] == [storage]
+    def recorded(o: dict) -> set[str]:
+        return {r["scope"].lower() for r in (o.get("status") or {}).get("roleAssignments") or ()
+                if r["roleDefinitionId"].rsplit("/", 1)[-1] == APPROVER_ROLE and r["createdByOperator"]}
+    obj = kube.wait_for(KIND, namespace, "pf", lambda o: recorded(o) == {storage.lower(), openai.lower()}
+                        and condition(o, "ApproverRoleAssigned")["status"] == "True", WAIT,
+                        "to record the approver role on both targets")
+    for target in (storage, openai):
+        assert len(approver_grants(sim_admin, target, az.principal)) == 1  # one each, deterministic names
+    assert kube.get("PrivateEndpointApproval", namespace, "pf-auto") is None
 
-    kube.apply(pe_rule("oai", "pf", openai, "account"), namespace)  # picked up without touching the workspace
-    pea = kube.wait_for("PrivateEndpointApproval", namespace, "pf-auto", lambda o: len(o["spec"]["targets"]) == 2, WAIT,
-                        "to list the new target")
-    assert sorted(t["resourceId"] for t in pea["spec"]["targets"]) == sorted([storage, openai])
+    # Someone removes one in the portal: the next drift check (one list, no read per target) restores it.
+    [grant] = approver_grants(sim_admin, openai, az.principal)
+    since = az.mark()
+    sim_admin.delete_role_assignment(grant["id"])
+    kube.wait_for(KIND, namespace, "pf", lambda o: any(e["reason"] == "DriftCorrected" and "oai" in e["message"]
+                                                       for e in kube.events(namespace, "pf")), WAIT,
+                  "to restore the approver role")
+    assert [a["name"] for a in approver_grants(sim_admin, openai, az.principal)] == [grant["name"]]
+    lists = [r for r in az.calls(since) if r["method"] == "GET" and "roleassignments" in r["path"].lower()]
+    assert lists and all(r["path"].lower().rstrip("/").endswith(
+        f"/subscriptions/{az.sub}/providers/microsoft.authorization/roleassignments".lower()) for r in lists)
 
-    kube.apply(workspace_manifest("pf", az, isolation="AllowOnlyApprovedOutbound", auto=False), namespace)
-    kube.wait_gone("PrivateEndpointApproval", namespace, "pf-auto", WAIT)
+    # deletionPolicy Delete removes what the operator created (the storage roles and both approver assignments).
+    since = az.mark()
+    for rule in ("data-blob", "data-file", "oai"):
+        kube.delete("OutboundRule", namespace, rule)
+    kube.delete(KIND, namespace, "pf")
+    kube.wait_gone(KIND, namespace, "pf", WAIT)
+    assert approver_grants(sim_admin, storage, az.principal) == []
+    assert approver_grants(sim_admin, openai, az.principal) == []
+    assert obj["status"]["roleAssignments"]

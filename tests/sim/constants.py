@@ -48,7 +48,9 @@ BUILTIN_ROLES = {
     "64702f94-c441-49e6-a78b-ef80e0188fee": "Azure AI Developer",
     "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd": "Cognitive Services OpenAI User",
     "0b5fe924-9a61-425c-96af-cfe6e287ca2d": "Role used by the official RoleAssignments_CreateForResource example",
+    "b556d68e-0be0-4f35-a333-ad7ee1ce17ea": "Azure AI Enterprise Network Connection Approver",
 }
+APPROVER_ROLE_ID = "b556d68e-0be0-4f35-a333-ad7ee1ce17ea"  # lets a workspace identity approve its managed network's PEs
 
 PE_STATES = ("Pending", "Approved", "Rejected", "Disconnected")
 PE_BEHAVIOURS = ("auto-approve", "pending", "reject")

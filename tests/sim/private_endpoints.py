@@ -4,6 +4,11 @@ When a PrivateEndpoint outbound rule becomes Active, Azure ML creates a private 
 subscription; the target resource then shows a connection in state Pending until its owner approves it (or the
 service auto-approves). Per target, the simulator auto-approves after a delay, leaves it Pending, or rejects it.
 
+Azure's cure for the Pending case (FACTS.md): when the workspace's managed identity holds *Azure AI Enterprise
+Network Connection Approver* on the target or a scope above it (resource group, subscription), the managed network
+approves its own connection after a short delay, whatever the target's behaviour; without it a "pending" target
+stays Pending. Only the managed network's own connections get this: one created by anyone else (seeded) never does.
+
 Shape (see README.md "Private endpoint connections"):
   private endpoint id: /subscriptions/<MICROSOFT_MANAGED_SUBSCRIPTION_ID>/resourceGroups/commonHoboRG<n>
                        /providers/Microsoft.Network/privateEndpoints/<pe name>
@@ -17,7 +22,7 @@ import time
 
 from . import ids
 from .armhttp import ArmError
-from .constants import MANAGED_PE_RESOURCE_GROUP_POOL, MICROSOFT_MANAGED_SUBSCRIPTION_ID
+from .constants import APPROVER_ROLE_ID, MANAGED_PE_RESOURCE_GROUP_POOL, MICROSOFT_MANAGED_SUBSCRIPTION_ID
 from .model import Connection, Estate, OutboundRule, Resource, Workspace
 from .scheduler import Scheduler
 
@@ -72,10 +77,28 @@ class PrivateEndpoints:
                           description="", group_ids=[rule.destination.get("subresourceTarget", "")],
                           requested_by_rule=requester)
         target.connections[name.lower()] = conn
-        self._schedule_decision(target, conn)
+        self._schedule_decision(target, conn, ws)
         return None
 
-    def _schedule_decision(self, target: Resource, conn: Connection) -> None:
+    def identity_may_approve(self, ws: Workspace, target: Resource) -> bool:
+        """The workspace identity holds the approver role at the target or any scope above it."""
+        principal = (ws.principal_id or "").lower()
+        for a in self.estate.role_assignments.values():
+            if (principal and a.principal_id.lower() == principal
+                    and a.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() == APPROVER_ROLE_ID
+                    and _covers(a.scope, target.id)):
+                return True
+        return False
+
+    def _schedule_decision(self, target: Resource, conn: Connection, ws: Workspace | None = None) -> None:
+        if target.pe_behaviour == "pending" and ws is not None and self.identity_may_approve(ws, target):
+            def approve_by_role() -> None:
+                current = target.connections.get(conn.name.lower())
+                if current is conn and conn.status == "Pending":
+                    conn.status = "Approved"
+                    conn.description = "Auto-Approved (managed network identity holds the approver role)"
+            self.scheduler.after(target.approve_after_s, approve_by_role)
+            return
         if target.pe_behaviour == "pending":
             return  # the stuck case: only somebody with rights on the target can approve it
 
@@ -118,3 +141,8 @@ class PrivateEndpoints:
         if description is not None:
             conn.description = description
         return conn
+
+
+def _covers(assigned_scope: str, scope: str) -> bool:
+    a, s = ids.key(assigned_scope).rstrip("/"), ids.key(scope).rstrip("/")
+    return s == a or s.startswith(a + "/")

@@ -165,3 +165,44 @@ async def test_drift_behind_the_operators_back_is_visible(azure_sim, sim_admin, 
     assert network["status"] == {"status": "Active", "sparkReady": False}
     assert "mine" not in network["outboundRules"]
     assert not any(r["type"] == "ServiceTag" for r in network["outboundRules"].values())
+
+
+APPROVER = "b556d68e-0be0-4f35-a333-ad7ee1ce17ea"  # Azure AI Enterprise Network Connection Approver
+
+
+@pytest.mark.parametrize("scope", ["target", "resource-group", "subscription"])
+async def test_identity_with_the_approver_role_gets_its_endpoints_approved_by_azure(azure_sim, sim_admin, sim_names,
+                                                                                  scope):
+    sub, rg = sim_names
+    target = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.CognitiveServices/accounts/aoai{scope[:3]}"
+    ws = await asyncio.to_thread(sim_admin.seed_workspace, sub, rg, f"wsrole{scope[:3]}", isolation_mode=AIO,
+                                 provisioned=True)
+    await asyncio.to_thread(sim_admin.seed_target, target, "pending", 0.3)  # stuck without the role
+    where = {"target": target, "resource-group": f"/subscriptions/{sub}/resourceGroups/{rg}",
+             "subscription": f"/subscriptions/{sub}"}[scope]
+    await asyncio.to_thread(sim_admin.seed_role_assignment, where, APPROVER, ws["identity"]["principalId"])
+    async with ml_client(azure_sim) as client:
+        await (await begin(client, "PUT", _url(azure_sim, ws["id"], "/outboundRules/aoai"), _pe_rule(target),
+                           final_state_via="location")).result()
+    assert await _wait_for(lambda: [c["status"] for c in sim_admin.connections(target)] == ["Approved"])
+
+
+async def test_without_the_role_only_a_person_helps_and_lookalikes_are_never_approved(azure_sim, sim_admin, sim_names):
+    sub, rg = sim_names
+    target = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Search/searchServices/srchnorole"
+    other = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Search/searchServices/srchrole"
+    ws = await asyncio.to_thread(sim_admin.seed_workspace, sub, rg, "wsnorole", isolation_mode=AIO, provisioned=True)
+    network_id = ws["properties"]["managedNetwork"]["networkId"]
+    for t in (target, other):
+        await asyncio.to_thread(sim_admin.seed_target, t, "pending", 0.1)
+    await asyncio.to_thread(sim_admin.seed_role_assignment, other, APPROVER, ws["identity"]["principalId"])
+    # Somebody names an endpoint in their own subscription exactly like the managed network's.
+    lookalike = (f"/subscriptions/7e3d2c1b-aaaa-4bbb-8ccc-123456789abc/resourceGroups/x/providers/"
+                 f"Microsoft.Network/privateEndpoints/srch_{network_id.replace('-', '')[:8]}")
+    await asyncio.to_thread(sim_admin.seed_connection, other, lookalike, name="lookalike")
+    async with ml_client(azure_sim) as client:
+        await (await begin(client, "PUT", _url(azure_sim, ws["id"], "/outboundRules/srch"),
+                           _pe_rule(target, "searchService"), final_state_via="location")).result()
+    await asyncio.sleep(0.5)
+    assert [c["status"] for c in await asyncio.to_thread(sim_admin.connections, target)] == ["Pending"]
+    assert [c["status"] for c in await asyncio.to_thread(sim_admin.connections, other)] == ["Pending"]

@@ -17,10 +17,11 @@ KV = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.KeyVault/vault
 PE = f"/subscriptions/{SUB}/resourceGroups/rg-ml-managed/providers/Microsoft.Network/privateEndpoints/pe-aoai"
 
 
-def test_sample_approves_the_workspace_managed_network_on_two_targets():
+def test_sample_observes_a_declared_subscription_narrowed_to_the_workspace_on_two_targets():
     spec = ApprovalSpec.from_dict(yaml.safe_load((SAMPLES / "privateendpointapproval.yaml").read_text())["spec"])
-    assert spec.mode == ApprovalMode.APPROVE and not spec.observe_only
-    assert spec.allow.workspace_managed_network and spec.workspace_ref.name == "promptflow"
+    assert spec.mode == ApprovalMode.OBSERVE and spec.observe_only
+    assert spec.allow.subscription_ids and spec.allow.workspace_managed_network
+    assert spec.workspace_ref.name == "promptflow"
     assert [t.provider_key for t in spec.targets] == ["microsoft.cognitiveservices/accounts",
                                                       "microsoft.search/searchservices"]
     assert [t.name for t in spec.targets] == ["aoai-promptflow", "srch-promptflow"]
@@ -52,6 +53,18 @@ def test_pattern_allow_list_is_a_case_insensitive_glob_over_the_whole_id():
     assert not AllowPolicy(private_endpoint_id_patterns=("pe-aoai",)).matches_pattern(PE)
 
 
+@pytest.mark.parametrize("pattern", [
+    "/subscriptions/*",  # fnmatch's * crossed every '/': this approved every requester of every tenant
+    f"/subscriptions/{SUB}/*",
+    f"/subscriptions/{SUB}/resourceGroups/*",
+    "*/providers/Microsoft.Network/privateEndpoints/*",
+    f"/subscriptions/{SUB[:-1]}?/resourceGroups/*/providers/Microsoft.Network/privateEndpoints/*",
+])
+def test_patterns_never_match_across_segments_or_subscriptions(pattern):
+    assert not AllowPolicy(private_endpoint_id_patterns=(pattern,)).matches_pattern(PE)
+    assert not AllowPolicy(private_endpoint_id_patterns=(pattern,)).matches_pattern(PE.replace(SUB, OTHER_SUB))
+
+
 @pytest.mark.parametrize(
     "spec,field",
     [
@@ -59,7 +72,14 @@ def test_pattern_allow_list_is_a_case_insensitive_glob_over_the_whole_id():
         ({"targets": [{"resourceId": KV}], "allow": {}, "mode": "Approve"}, "spec.allow"),
         ({"targets": [{"resourceId": KV}], "allow": {"subscriptionIds": []}, "mode": "Approve"}, "spec.allow"),
         ({"targets": [{"resourceId": KV}], "allow": {"workspaceManagedNetwork": True}, "mode": "Approve"},
-         "spec.workspaceRef"),
+         "spec.allow"),
+        ({"targets": [{"resourceId": KV}], "allow": {"workspaceManagedNetwork": True, "subscriptionIds": [SUB]},
+          "mode": "Approve"}, "spec.workspaceRef"),
+        ({"targets": [{"resourceId": KV}], "allow": {"privateEndpointIdPatterns": ["/subscriptions/*"]},
+          "mode": "Approve"}, "spec.allow.privateEndpointIdPatterns[0]"),
+        ({"targets": [{"resourceId": KV}], "mode": "Approve",
+          "allow": {"privateEndpointIdPatterns": ["*/providers/Microsoft.Network/privateEndpoints/*"]}},
+         "spec.allow.privateEndpointIdPatterns[0]"),
         ({"targets": [{"resourceId": KV}], "allow": {"subscriptionIds": [SUB]}}, "spec.mode"),
         ({"targets": [{}], "allow": {"subscriptionIds": [SUB]}, "mode": "Approve"}, "spec.targets[0].resourceId"),
     ],

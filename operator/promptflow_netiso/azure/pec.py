@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import ids
-from .arm import ArmClient, json_body, segment
-from .errors import AzureError, ErrorKind
+from .arm import LRO_FAILED, LRO_RUNNING, ArmClient, json_body, segment
+from .errors import AzureError, ErrorKind, error_fields
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,15 @@ class Connection:
     description: str | None
     provisioning_state: str | None
     actions_required: str | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalStarted:
+    """What an approval PUT answered: the connection when Azure finished at once, else the poll URL to keep (in
+    Kubernetes status, before waiting) so that a restart follows the same operation instead of sending the PUT again."""
+
+    connection: Connection | None
+    poll_url: str | None = None
 
 
 def provider_for(target_resource_id: str) -> Provider:
@@ -97,6 +106,56 @@ class PrivateEndpointConnections:
         if response.http_response.status_code in (204, 404):
             return None
         return parse_connection(target, json_body(response.http_response))
+
+    async def begin_approve(self, connection: Connection, description: str) -> ApprovalStarted:
+        """Send the approval PUT once and return at once: a long-running answer (202 + Location) yields its poll URL,
+        which the caller stores before calling `poll_approve`. NotPending -> AzureError(kind=CONFLICT)."""
+        provider = provider_for(connection.target)
+        body = {"properties": {"privateLinkServiceConnectionState": {"status": "Approved", "description": description}}}
+        path = connection_path(connection.target, connection.name)
+        response = await self._arm.send("PUT", path, operation="pec.approve", api_version=provider.api_version, body=body)
+        http = response.http_response
+        if http.status_code in (201, 202) and provider.long_running_put:
+            # Location is Cognitive Services' final-state-via; Azure-AsyncOperation when that is all we got.
+            link = http.headers.get("location") or http.headers.get("azure-asyncoperation")
+            if link:
+                self._arm.require_arm_origin(link)
+                return ApprovalStarted(None, link)
+        final = json_body(http) if http.status_code in (200, 201) else {}
+        if isinstance(final.get("properties"), dict) and final["properties"].get("privateLinkServiceConnectionState"):
+            return ApprovalStarted(parse_connection(connection.target, final))
+        return ApprovalStarted(await self._current(connection))
+
+    async def poll_approve(self, connection: Connection, poll_url: str) -> Connection | None:
+        """One GET of a stored poll URL (only to the ARM endpoint): the connection when the operation is over, None
+        while it runs. A failed operation raises its AzureError; an expired one (404) raises NOT_FOUND."""
+        self._arm.require_arm_origin(poll_url)
+        response = await self._arm.send("GET", poll_url, operation="pec.approve.poll")
+        http = response.http_response
+        if http.status_code == 202:
+            return None
+        body = json_body(http)
+        if isinstance(body.get("properties"), dict) and body["properties"].get("privateLinkServiceConnectionState"):
+            return parse_connection(connection.target, body)
+        status = str(body.get("status") or "").lower()
+        if status in LRO_RUNNING:
+            return None
+        if status in LRO_FAILED:
+            code, message = error_fields(body)
+            raise AzureError(status=http.status_code, code=code or "OperationFailed",
+                             message=message or f"approving {connection.name} ended {body.get('status')}",
+                             kind=ErrorKind.UNKNOWN, operation="pec.approve.poll")
+        return await self._current(connection)
+
+    async def _current(self, connection: Connection) -> Connection:
+        current = await self.get(connection.target, connection.name)
+        if current is None:
+            raise AzureError(
+                status=404, code="PrivateEndpointConnectionNotFound",
+                message=f"private endpoint connection {connection.name} disappeared while it was being approved",
+                kind=ErrorKind.NOT_FOUND, operation="pec.approve",
+            )
+        return current
 
     async def approve(self, connection: Connection, description: str) -> Connection:
         """PUT status Approved. A connection that left Pending meanwhile answers

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 API_VERSION = "2022-04-01"
 ROLE_STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR = "69566ab7-960f-475b-8e7c-b3118f30c6bd"
 ROLE_STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
+# Lets the workspace identity approve its managed network's private endpoints on AI dependency resources (FACTS.md).
+ROLE_AI_NETWORK_CONNECTION_APPROVER = "b556d68e-0be0-4f35-a333-ad7ee1ce17ea"
 
 # Fixed forever: changing it would make the operator forget which assignments it created.
 _NAMES = uuid.uuid5(uuid.NAMESPACE_URL, "https://netiso.promptflow.dev/role-assignments")
@@ -77,9 +79,12 @@ def covers(assigned_scope: str, scope: str) -> bool:
     return s == a or s.startswith(a.rstrip("/") + "/")
 
 
-def principal_filter(principal_id: str) -> str:
+def principal_filter(principal_id: str, below: bool = False) -> str:
     """ARM's documented filter for "this principal's assignments at or above the scope" (Azure RBAC REST guide:
-    atScope() and assignedTo('{objectId}')). principalId eq would also list assignments below the scope."""
+    atScope() and assignedTo('{objectId}')). principalId eq would also list assignments below the scope.
+    `below`: assignedTo('{objectId}') alone, which lists at, above and below the scope."""
+    if below:
+        return f"assignedTo('{principal_id.strip()}')"
     return f"atScope() and assignedTo('{principal_id.strip()}')"
 
 
@@ -121,20 +126,21 @@ class RoleAssignments:
             raise err from exc
         return EnsureResult(name=name, created=True)
 
-    async def list_for_principal(self, scope: str, principal_id: str) -> list[Assignment]:
+    async def list_for_principal(self, scope: str, principal_id: str, below: bool = False) -> list[Assignment]:
         """The assignments that grant `principal_id` something at `scope` or above it (resource group, subscription,
         management group): one GET, plus one per further page (nextLink). As ARM's assignedTo() does, this includes
         assignments to groups the principal belongs to (their principal_id is the group's); callers match the
-        principal themselves. Anything below the scope is dropped here even if a server were to send it."""
+        principal themselves. Anything below the scope is dropped here even if a server were to send it, unless
+        `below` asks for those too (one list of a subscription then covers every resource in it)."""
         scope = normalize_scope(scope)
         found: list[Assignment] = []
         try:
             pager = self._client(scope).role_assignments.list_for_scope(
-                scope.lstrip("/"), filter=principal_filter(principal_id), **operation_option("roleAssignment.list")
+                scope.lstrip("/"), filter=principal_filter(principal_id, below), **operation_option("roleAssignment.list")
             )
             async for item in pager:
                 assigned = normalize_scope(item.scope or "")
-                if covers(assigned, scope):
+                if covers(assigned, scope) or (below and covers(scope, assigned)):
                     found.append(Assignment(name=item.name or "", role_definition_id=item.role_definition_id or "",
                                             scope=assigned, principal_id=item.principal_id or ""))
         except CoreAzureError as exc:

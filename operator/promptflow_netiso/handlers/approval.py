@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import json
 import logging
 import random
 import time
@@ -21,8 +20,8 @@ from typing import Any, Mapping
 
 import kopf
 
-from .. import conditions, metrics
-from ..azure.errors import AzureError
+from .. import audit, conditions, metrics
+from ..azure.errors import AzureError, ErrorKind
 from ..model import GROUP, KIND_APPROVAL, PLURAL_APPROVAL, PLURAL_OUTBOUND_RULE, PLURAL_WORKSPACE, VERSION
 from ..model.approval import ApprovalSpec
 from ..model.common import ResourceId, SpecError
@@ -31,9 +30,9 @@ from ..planning.approval import Correlation, Intervals, Outcome, OutcomeKind, Po
 from ..settings import Settings
 from . import tenancy
 from .common import SKIP, azure_from, post_event, reconcile_policy, retry_delay, settings_from
+from .status_patch import StatusPatchError, patch_status
 
 log = logging.getLogger(__name__)
-audit_log = logging.getLogger("promptflow_netiso.audit")  # not the object logger: one Event per approval is enough
 
 NOT_PENDING_CODE = "PrivateEndpointConnectionStatusNotPending"
 MIN_GAP = 1.0  # seconds between two checks of one object, however many nudges arrive (kopf timer interval)
@@ -247,17 +246,21 @@ async def approval_check(body: kopf.Body, uid: str, memo: kopf.Memo, patch: kopf
         metrics.observe_reconcile(KIND_APPROVAL, time.monotonic() - started, refused.reason)
         return
     azure = tenancy.azure_for(memo, namespace, azure_scope_grants)
-    policy = Policy(namespace, name, spec, skip=reconcile_policy(body.meta) == SKIP)
+    policy = Policy(namespace, name, spec, skip=reconcile_policy(body.meta) == SKIP, uid=uid)
     s.targets = spec.target_keys
     s.workspace = (namespace, spec.workspace_ref.name) if spec.workspace_ref else None
     correlation = await _correlation(azure, namespace, spec, approval_workspaces,
                                      approval_private_endpoint_rules)
     report = await check(memo, policy, body.status, correlation, s, settings, azure)
     _write_status(patch, body, report)
+    if report.audit:
+        # The approval goes on record in status before its Event and audit line, so a crash right now cannot make
+        # the next process announce it a second time (it finds approvedAt and no in-flight record).
+        await _early_status(policy, dict(patch.status), logger)
     for event in report.events:
         post_event(body, event.type, event.reason, event.message)
     for record in report.audit:
-        audit_log.info("approved private endpoint connection %s", json.dumps(record, sort_keys=True))
+        audit.record("privateEndpointConnectionApproved", record)
     _record_metrics(policy, report)
     s.due = asyncio.get_running_loop().time() + report.next_check_in
     ready = report.conditions[0]
@@ -287,11 +290,11 @@ async def check(memo: kopf.Memo, policy: Policy, status: Mapping, correlation: C
     observations = await asyncio.gather(*(_observe(azure, t.resource_id, settings) for t in policy.spec.targets))
     now = dt.datetime.now(dt.timezone.utc)
     plan = planning.plan(policy, observations, status.get("connections"), correlation, now,
-                         {k: v[1] for k, v in s.blocked.items()})
-    outcomes = await _approve_all(azure, plan, settings)
+                         {k: v[1] for k, v in s.blocked.items()}, in_flight=status.get("inFlight"))
+    outcomes = await _approve_all(azure, policy, plan, settings)
     intervals = Intervals(pending=settings.approval_pending_interval, settled=settings.approval_settled_interval,
                           blocked=settings.slow_retry, floor=MIN_GAP)
-    report = planning.finish(policy, plan, outcomes, now, intervals)
+    report = planning.finish(policy, plan, outcomes, now, intervals, audit_trail=status.get("audit"))
     for key, text in report.denied.items():
         s.blocked[key] = (loop_now + settings.slow_retry, text)  # one attempt per slow_retry, not a retry storm
     return report
@@ -304,32 +307,91 @@ async def _observe(azure: Any, target: str, settings: Settings) -> TargetObserva
         return TargetObservation(target, error=str(e), error_code=e.code, retry_in=retry_delay(e, settings))
 
 
-async def _approve_all(azure: Any, plan: planning.Plan, settings: Settings) -> dict[tuple[str, str], Outcome]:
-    """Targets in parallel, connections of one target one after another (a provider serialises them anyway)."""
+class _InFlight:
+    """status.inFlight while a check runs: every approval is on record before its PUT is sent, and a long-running
+    one's poll URL before anything waits on it (merge patches replace the list whole; the timer is its only writer)."""
+
+    def __init__(self, policy: Policy, plan: planning.Plan) -> None:
+        self.policy = policy
+        self.records: dict[tuple[str, str], dict] = {r.key: dict(r.in_flight) for r in plan.rows if r.in_flight}
+        self._lock = asyncio.Lock()
+
+    async def put(self, key: tuple[str, str], record: dict) -> None:
+        async with self._lock:
+            self.records[key] = record
+            await patch_status(PLURAL_APPROVAL, self.policy.namespace, self.policy.name,
+                               {"inFlight": list(self.records.values())})
+
+
+async def _approve_all(azure: Any, policy: Policy, plan: planning.Plan,
+                       settings: Settings) -> dict[tuple[str, str], Outcome]:
+    """Targets in parallel, connections of one target one after another (a provider serialises them anyway).
+    Approvals already sent (status.inFlight with a poll URL) are followed, never sent again."""
     by_target: dict[str, list[planning.Row]] = {}
     for row in plan.approvals:
         by_target.setdefault(planning.arm_key(row.target), []).append(row)
+    flying = _InFlight(policy, plan)
 
     async def one_target(rows: list[planning.Row]) -> list[tuple[tuple[str, str], Outcome]]:
         results: list[tuple[tuple[str, str], Outcome]] = []
         denied: Outcome | None = None
         for row in rows:
             # After a 403 the same rights are missing for the rest of this target: do not knock again.
-            outcome = denied or await _approve(azure, row, plan.description, settings)
+            outcome = denied or await _approve(azure, row, plan.description, settings, flying)
             denied = outcome if outcome.kind is OutcomeKind.DENIED else None
             results.append((row.key, outcome))
         return results
 
     outcomes: dict[tuple[str, str], Outcome] = {}
-    for results in await asyncio.gather(*(one_target(rows) for rows in by_target.values())):
+    follows = [_follow(azure, row, settings) for row in plan.follows]
+    for results in await asyncio.gather(*(one_target(rows) for rows in by_target.values()), *follows):
         outcomes.update(results)
     return outcomes
 
 
-async def _approve(azure: Any, row: planning.Row, description: str, settings: Settings) -> Outcome:
+async def _follow(azure: Any, row: planning.Row, settings: Settings) -> list[tuple[tuple[str, str], Outcome]]:
+    """One poll of an approval sent earlier (by this process or one since killed)."""
+    url = (row.in_flight or {}).get("operationUrl") or ""
+    started = (row.in_flight or {}).get("startedAt")
     try:
-        result = await azure.pec.approve(row.connection, description)
-        return Outcome(OutcomeKind.APPROVED, result)
+        result = await azure.pec.poll_approve(row.connection, url)
+    except AzureError as e:
+        if e.kind is ErrorKind.NOT_FOUND:  # the operation expired: the connection itself says how it ended
+            return [(row.key, Outcome(OutcomeKind.NOT_PENDING, await _read_again(azure, row), error=str(e)))]
+        return [(row.key, Outcome(OutcomeKind.IN_PROGRESS, error=str(e), operation_url=url, started_at=started))]
+    finally:
+        _reads.invalidate(row.target)
+    if result is None:
+        return [(row.key, Outcome(OutcomeKind.IN_PROGRESS, operation_url=url, started_at=started))]
+    return [(row.key, Outcome(OutcomeKind.APPROVED, result))]
+
+
+async def _approve(azure: Any, row: planning.Row, description: str, settings: Settings, flying: _InFlight) -> Outcome:
+    started = planning.rfc3339(dt.datetime.now(dt.timezone.utc))
+    try:
+        await flying.put(row.key, {"target": row.target, "name": row.connection.name, "startedAt": started})
+    except StatusPatchError as e:
+        # Without the record a crash could not tell our approval from a person's: do not send it now.
+        return Outcome(OutcomeKind.FAILED, error=f"could not record the approval in status first: {e}",
+                       retry_in=settings.transient_retry)
+    try:
+        begun = await azure.pec.begin_approve(row.connection, description)
+        if begun.poll_url is not None:
+            record = {"target": row.target, "name": row.connection.name, "startedAt": started,
+                      "operationUrl": begun.poll_url}
+            try:
+                await flying.put(row.key, record)
+            except StatusPatchError as e:
+                log.warning("could not record the poll URL of approving %s: %s", row.connection.name, e)
+            # Poll once right away (often done already); otherwise the next check follows the recorded URL.
+            try:
+                result = await azure.pec.poll_approve(row.connection, begun.poll_url)
+            except AzureError as e:  # sent and running: whatever the poll said, never send it again
+                return Outcome(OutcomeKind.IN_PROGRESS, error=str(e), operation_url=begun.poll_url, started_at=started)
+            if result is None:
+                return Outcome(OutcomeKind.IN_PROGRESS, operation_url=begun.poll_url, started_at=started)
+            return Outcome(OutcomeKind.APPROVED, result)
+        return Outcome(OutcomeKind.APPROVED, begun.connection)
     except AzureError as e:
         if e.code == NOT_PENDING_CODE:
             return Outcome(OutcomeKind.NOT_PENDING, await _read_again(azure, row), error=str(e))
@@ -366,6 +428,13 @@ def _write_refused(patch: kopf.Patch, body: kopf.Body, refused: Any) -> None:
     patch.status["observedGeneration"] = generation
     patch.status["conditions"] = conditions.merge(
         body.status.get("conditions"), [conditions.condition("Ready", False, refused.reason, refused.message)], generation)
+
+
+async def _early_status(policy: Policy, status: dict, logger: logging.Logger) -> None:
+    try:
+        await patch_status(PLURAL_APPROVAL, policy.namespace, policy.name, status)
+    except StatusPatchError as e:  # kopf's own patch follows at once; only the crash window stays open
+        logger.warning("early status write failed: %s", e)
 
 
 def _write_invalid_spec(patch: kopf.Patch, body: kopf.Body, message: str) -> None:

@@ -41,7 +41,7 @@ from ..settings import Settings
 from ..planning import requeue
 from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.requeue import Retry, Schedule
-from . import intent, tenancy
+from . import approver_role, intent, tenancy
 from .common import post_event, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
@@ -241,6 +241,7 @@ class _Context:
         self.grants = kw.get("azure_scope_grants")
         self.azure = tenancy.azure_for(kw["memo"], self.namespace, self.grants)
         self.workspaces: kopf.Index = kw["outbound_rule_workspaces"]
+        self.approvers: kopf.Index | None = kw.get("approver_role_workspaces")
         self.spec_raw: Mapping = kw.get("spec") or {}
         self.max_age = max_age
         self.generation = self.meta.get("generation")
@@ -295,6 +296,13 @@ async def _run(ctx: _Context) -> Plan:
         return stop
     coords = ws.coordinates
     assert coords is not None
+    approver = None
+    if spec.type == RuleType.PRIVATE_ENDPOINT and spec.private_endpoint is not None:
+        # The approver role on the target before the rule is written (handlers/approver_role.py).
+        approver = approver_role.workspace_approver(ctx.approvers, ctx.namespace, spec.workspace_ref.name)
+        waiting = await _approver_role_gate(ctx, spec, approver, prev_status, policy)
+        if waiting is not None:
+            return waiting
     events: list[Event] = []
     try:
         observed, network_id = await _observe(ctx, spec, coords, rule_name)
@@ -323,6 +331,10 @@ async def _run(ctx: _Context) -> Plan:
         _post(ctx, events)
         raise_for_azure_error(err, ctx.settings)
         raise
+    if approver is not None:
+        plan = approver_role.explain_pending(plan, target=spec.private_endpoint.service_resource_id,
+                                             workspace=spec.workspace_ref.name, approver=approver,
+                                             rule_status={**prev_status, **_written.get(ctx.uid, {})})
     _write(ctx, prev_status, plan)
     _post(ctx, events)
     metrics.set_last_drift_check(KIND_OUTBOUND_RULE, ctx.namespace, ctx.name, time.time())
@@ -337,6 +349,24 @@ def _refusal(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates | None) 
     if coords is not None:
         wanted.append(((tenancy.planning.WORKSPACES, "spec.workspaceRef"), tenancy.planning.workspace_id(*coords.as_tuple())))
     return tenancy.refusal(ctx.grants, ctx.namespace, wanted)
+
+
+async def _approver_role_gate(ctx: _Context, spec: OutboundRuleSpec, approver: Any, prev_status: Mapping,
+                              policy: str) -> Plan | None:
+    """None: go on and write the rule. A Plan: the rule waits for its target's approver role (already written)."""
+    gate = await approver_role.rule_gate(ctx.azure, approver, spec.workspace_ref.name,
+                                         spec.private_endpoint.service_resource_id,
+                                         {**prev_status, **_written.get(ctx.uid, {})}, skip=policy == planning.SKIP)
+    if gate.record is not None:
+        ctx.patch.status["approverRole"] = gate.record
+        _written[ctx.uid] = {**_written.get(ctx.uid, {}), "approverRole": gate.record}
+    if gate.proceed:
+        return None
+    wait = Plan(conditions=gate.conditions, retry=planning.Retry.DEPENDENCY, retry_message=gate.conditions[-1]["message"])
+    _write(ctx, prev_status, wait)
+    if gate.error is not None and gate.error.kind not in approver_role.PASSING:
+        raise_for_azure_error(gate.error, ctx.settings)
+    return wait
 
 
 def _unknown_or_false(err: AzureError) -> str:

@@ -3,8 +3,9 @@
 One `reconcile()` serves create, update (spec or reconcile-policy changes only), resume and the drift timer; a
 per-object lock keeps them from overlapping, so a write is never issued twice for one decision. Provisioning is
 followed, not awaited: its poll URL goes to status.provisioning at once, and every later run (also after a restart)
-polls it instead of starting again. The owned PrivateEndpointApproval `<workspace>-auto` is kept in step from here and
-from OutboundRule events (kopf indexes: no list calls). Deletion follows the declared policy and is bounded in time.
+polls it instead of starting again. With approverRole.assign (or the older privateEndpointApproval.auto) the workspace
+identity gets the approver role on its PrivateEndpoint rules' targets (handlers/approver_role.py); the operator
+approves nothing itself for it. Deletion follows the declared policy and is bounded in time.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.intent import PendingWrite
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
-from . import byo_network, intent, outbound_rule, tenancy
+from . import approver_role, byo_network, intent, outbound_rule, tenancy
 from .common import SKIP, post_event, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,8 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
         return _write(body, memo, patch, status, {}, [], drift,
                       ready=conditions.condition("Ready", False, refused.reason, refused.message))
 
-    await sync_auto_approval(ns, name, body.meta["uid"], spec, policy, pe_rules.get((ns, name), []), logger)
+    await _remove_legacy_auto_approval(memo, ns, name, body.meta["uid"], logger)
+    targets = approver_role.planning.targets_of(pe_rules.get((ns, name), []), name)
 
     azure = tenancy.azure_for(memo, ns, grants)
     sub, rg, ws_name = spec.coordinates
@@ -178,7 +180,10 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
             else:
                 poll_error = err  # keep the record and follow it next time; the other steps go on meanwhile
 
-    assignments, roles_error = await _read_assignments(azure, spec, ws, logger)
+    if spec.assigns_approver_role:  # one list per subscription serves the storage roles and every target
+        assignments, roles_error = await approver_role.read_assignments(azure, spec, ws, targets, logger)
+    else:
+        assignments, roles_error = await _read_assignments(azure, spec, ws, logger)
 
     # A write recorded before a crash (planning/intent.py): settle it from what Azure shows, before planning anew.
     mn = ws.managed_network
@@ -199,6 +204,9 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
         planning.after_assignments_unreadable(plan, roles_error.code, str(roles_error),
                                               passing=roles_error.kind in PASSING_KINDS)
     failure = await _execute(body, memo, plan, spec, azure, ns, name, logger)
+    if failure is None and not planning.limit_violations(spec, ws):
+        failure = await approver_role.reconcile_workspace(body, plan, spec, ws, targets, assignments, policy != SKIP,
+                                                          azure, logger, status.get("roleAssignments"))
     byo_follow, byo_error = (False, None) if spec.network.managed else await _reconcile_byo(
         body, plan, spec, ws, azure, status, policy, logger)
     status = _effective_status(memo, body.status)  # now with any record written before a write
@@ -370,9 +378,9 @@ async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Log
             spec: WorkspaceSpec | None = WorkspaceSpec.from_dict(body.spec)
         except SpecError:
             spec = None  # nothing reliable to act on: treated as Retain
-        # ownerReferences would let the garbage collector do this; deleting explicitly works without it too.
-        await _delete_auto_approval(ns, planning.auto_approval_name(name), body.meta["uid"], logger)
-        _forget_auto_approval(ns, name)
+        # A `<workspace>-auto` PrivateEndpointApproval left by an older version: ownerReferences would let the garbage
+        # collector do this; deleting explicitly works without it too.
+        await _delete_auto_approval(ns, f"{name}-auto", body.meta["uid"], logger)
 
         refused = spec and tenancy.refusal(azure_scope_grants, ns, [(tenancy.planning.WORKSPACE_FIELD,
                                                                       tenancy.planning.workspace_id(*spec.coordinates))])
@@ -411,12 +419,12 @@ async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Log
         metrics.forget_object(KIND_WORKSPACE, ns, name)
 
 
-# --- the owned PrivateEndpointApproval `<workspace>-auto` ------------------------------------------------------------
+# --- PrivateEndpoint rules of each workspace (kopf index: no list calls) ------------------------------------------------
 
 
 @kopf.index(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
 async def workspace_pe_rules(namespace: str, name: str, spec: Mapping, meta: Mapping, **_: Any) -> dict | None:
-    """PrivateEndpoint OutboundRules by (namespace, workspace): what the auto-approval lists as targets."""
+    """PrivateEndpoint OutboundRules by (namespace, workspace): the targets the approver role is assigned on."""
     if spec.get("type") != "PrivateEndpoint":
         return None
     workspace = (spec.get("workspaceRef") or {}).get("name")
@@ -428,68 +436,14 @@ async def workspace_pe_rules(namespace: str, name: str, spec: Mapping, meta: Map
     }}
 
 
-@kopf.index(GROUP, VERSION, PLURAL_WORKSPACE)
-async def workspace_auto_approval_owners(namespace: str, name: str, uid: str, spec: Mapping, meta: Mapping,
-                                         **_: Any) -> dict:
-    """What a rule event needs to know about its workspace, without reading it from the API server."""
-    return {(namespace, name): {"uid": uid, "spec": json.loads(json.dumps(dict(spec))),
-                                "policy": reconcile_policy(meta), "deleting": bool(meta.get("deletionTimestamp"))}}
-
-
-@kopf.on.event(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
-async def workspace_rule_event(namespace: str, spec: Mapping, logger: logging.Logger, workspace_pe_rules: kopf.Index,
-                               workspace_auto_approval_owners: kopf.Index, **_: Any) -> None:
-    """A PrivateEndpoint rule appeared, changed or went: bring its workspace's auto-approval in step right away."""
-    if spec.get("type") != "PrivateEndpoint":
+async def _remove_legacy_auto_approval(memo: kopf.Memo, namespace: str, workspace: str, uid: str,
+                                       logger: logging.Logger) -> None:
+    """Older versions kept a PrivateEndpointApproval `<workspace>-auto` for privateEndpointApproval.auto; it approved
+    by name alone. Delete it (only when this workspace owns it) once per process; the approver role replaces it."""
+    if memo.get("legacy_auto_approval_checked"):
         return
-    workspace = (spec.get("workspaceRef") or {}).get("name")
-    owner = next(iter(workspace_auto_approval_owners.get((namespace, workspace), [])), None)
-    if not workspace or owner is None or owner["deleting"]:
-        return
-    try:
-        ws_spec = WorkspaceSpec.from_dict(owner["spec"])
-    except SpecError:
-        return
-    await sync_auto_approval(namespace, workspace, owner["uid"], ws_spec, owner["policy"],
-                             workspace_pe_rules.get((namespace, workspace), []), logger, use_cache=True)
-
-
-_applied: dict[tuple[str, str], str] = {}  # (namespace, workspace) -> last manifest applied (JSON), "" = none
-
-
-def _forget_auto_approval(namespace: str, workspace: str) -> None:
-    _applied.pop((namespace, workspace), None)
-
-
-async def sync_auto_approval(namespace: str, workspace: str, uid: str, spec: WorkspaceSpec, policy: str,
-                             rules: Any, logger: logging.Logger, use_cache: bool = False) -> None:
-    """Create/update/delete `<workspace>-auto`. Kubernetes only: a failure is logged and reported, never blocks the
-    Azure side; the next check tries again. With reconcile-policy skip the child is marked skip too (it would
-    otherwise write approvals to Azure on the workspace's behalf)."""
-    desired = planning.desired_auto_approval(namespace, workspace, uid, spec, list(rules))
-    manifest = desired.manifest
-    if manifest is not None and policy == SKIP:
-        manifest["metadata"]["annotations"] = {RECONCILE_POLICY_ANNOTATION: SKIP}
-    key = (namespace, workspace)
-    fingerprint = json.dumps(manifest, sort_keys=True) if manifest else ""
-    if (use_cache or manifest is None) and _applied.get(key) == fingerprint:
-        # Nothing wanted and already seen absent: only this operator creates an owned `-auto`, so no GET (a 404)
-        # on every check of every workspace without auto-approval.
-        return
-    try:
-        if manifest is None:
-            await _delete_auto_approval(namespace, desired.name, uid, logger, raise_errors=True)
-        else:
-            await _apply(manifest)
-    except KubeError as e:
-        _applied.pop(key, None)
-        logger.warning("could not bring PrivateEndpointApproval %s/%s in step: %s", namespace, desired.name, e)
-        return
-    if _applied.get(key) != fingerprint and desired.ignored_targets:
-        logger.warning("auto-approval cannot approve connections on %s (unsupported resource type or over %d targets)",
-                       ", ".join(desired.ignored_targets), planning.MAX_APPROVAL_TARGETS)
-    _applied[key] = fingerprint
-
+    await _delete_auto_approval(namespace, f"{workspace}-auto", uid, logger)
+    memo["legacy_auto_approval_checked"] = True
 
 
 # --- Kubernetes API calls of this module (the sync client, always in a worker thread) -------------------------------
@@ -499,7 +453,6 @@ class KubeError(Exception):
     pass
 
 
-FIELD_MANAGER = "promptflow-netiso"
 _api: Any = None
 
 
@@ -529,13 +482,6 @@ async def _call(method: str, *args: Any, **kwargs: Any) -> Any:
         raise KubeError(f"{e.status} {e.reason}: {(e.body or '')[:500]}") from e
     except Exception as e:  # connection refused, TLS, config: report, do not crash the handler
         raise KubeError(f"{type(e).__name__}: {e}") from e
-
-
-async def _apply(manifest: dict) -> None:
-    """Server-side apply: one request, a no-op on the server when nothing changed."""
-    md = manifest["metadata"]
-    await _call("patch_namespaced_custom_object", GROUP, VERSION, md["namespace"], PLURAL_APPROVAL, md["name"], manifest,
-                field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml")
 
 
 async def _delete_auto_approval(namespace: str, name: str, owner_uid: str, logger: logging.Logger,

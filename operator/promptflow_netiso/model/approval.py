@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Mapping
@@ -23,6 +24,41 @@ CONDITION_TYPES = (CONDITION_READY, CONDITION_TARGETS_REACHABLE)
 
 DEFAULT_DESCRIPTION = "Approved by promptflow-netiso"
 MAX_TARGETS = 50
+MAX_AUDIT = 20  # status.audit keeps the most recent approvals only (the log and Events keep every one)
+
+# A pattern names its subscription literally: `*` in the subscription segment would reach every tenant's endpoints.
+LITERAL_SUBSCRIPTION_RE = r"(?i)^/subscriptions/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/"
+PATTERN_NEEDS_SUBSCRIPTION = (
+    "must start with /subscriptions/<subscription GUID>/ with the subscription written out (no wildcard): "
+    "a wildcard subscription would approve private endpoints of every Azure customer")
+NEEDS_REQUESTERS = (
+    "must name the requesters: set subscriptionIds or privateEndpointIdPatterns (workspaceManagedNetwork only "
+    "narrows them, a name proves nothing; Observe mode shows each Pending requester's subscription)")
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why a privateEndpointIdPatterns entry is refused (same rule as the CRD's CEL), or None when it is fine."""
+    if not re.match(LITERAL_SUBSCRIPTION_RE, pattern or ""):
+        return PATTERN_NEEDS_SUBSCRIPTION
+    return None
+
+
+def segment_match(pattern: str, resource_id: str) -> bool:
+    """Glob over an ARM ID one path segment at a time, case-insensitive: `*` and `?` never cross a `/`, and the
+    pattern must have exactly as many segments as the ID (unlike fnmatch, whose `*` matches across segments)."""
+    p_parts = (pattern or "").strip().rstrip("/").lower().split("/")
+    r_parts = (resource_id or "").strip().rstrip("/").lower().split("/")
+    if len(p_parts) != len(r_parts) or pattern_problem(pattern) is not None:
+        return False
+    return all(fnmatch.fnmatchcase(r, p) for p, r in zip(p_parts, r_parts))
+
+
+def subscription_of(resource_id: str | None) -> str | None:
+    """The subscription GUID of an ARM ID (lower-case), None when the ID does not start with one."""
+    parts = (resource_id or "").split("/")
+    if len(parts) < 3 or parts[0] != "" or parts[1].lower() != "subscriptions" or not parts[2]:
+        return None
+    return parts[2].lower()
 
 
 class ApprovalMode(StrEnum):
@@ -69,19 +105,20 @@ class AllowPolicy:
 
     @property
     def names_anyone(self) -> bool:
-        return bool(self.workspace_managed_network or self.subscription_ids or self.private_endpoint_id_patterns)
+        """Whether a person declared requesters. workspaceManagedNetwork does not count: it only narrows."""
+        return bool(self.subscription_ids or self.private_endpoint_id_patterns)
 
     def matches_subscription(self, private_endpoint_id: str) -> bool:
         """True when the private endpoint lives in one of the allowed subscriptions (GUIDs compare case-insensitively)."""
-        parts = (private_endpoint_id or "").split("/")
-        if len(parts) < 3 or parts[1].lower() != "subscriptions":
-            return False
-        return parts[2].lower() in {s.lower() for s in self.subscription_ids}
+        sub_id = subscription_of(private_endpoint_id)
+        return sub_id is not None and sub_id in {s.lower() for s in self.subscription_ids}
+
+    def matching_pattern(self, private_endpoint_id: str) -> str | None:
+        """The first allowed pattern that matches the private endpoint ID segment by segment, or None."""
+        return next((p for p in self.private_endpoint_id_patterns if segment_match(p, private_endpoint_id)), None)
 
     def matches_pattern(self, private_endpoint_id: str) -> bool:
-        """True when an allowed glob matches the private endpoint ID (case-insensitive, like ARM IDs)."""
-        pe = (private_endpoint_id or "").lower()
-        return any(fnmatch.fnmatchcase(pe, p.lower()) for p in self.private_endpoint_id_patterns)
+        return self.matching_pattern(private_endpoint_id) is not None
 
 
 @dataclass(frozen=True)
@@ -118,8 +155,11 @@ class ApprovalSpec:
             private_endpoint_id_patterns=tuple(allow_raw.get("privateEndpointIdPatterns") or ()),
         )
         if not allow.names_anyone:
-            raise SpecError("spec.allow", "names nobody: set workspaceManagedNetwork, subscriptionIds or "
-                            "privateEndpointIdPatterns")
+            raise SpecError("spec.allow", NEEDS_REQUESTERS)
+        for i, pattern in enumerate(allow.private_endpoint_id_patterns):
+            problem = pattern_problem(pattern)
+            if problem is not None:
+                raise SpecError(f"spec.allow.privateEndpointIdPatterns[{i}]", problem)
         ref = LocalRef.from_dict(spec["workspaceRef"], "spec.workspaceRef") if spec.get("workspaceRef") else None
         if allow.workspace_managed_network and ref is None:
             raise SpecError("spec.workspaceRef", "is required when allow.workspaceManagedNetwork is true")

@@ -17,7 +17,16 @@ from typing import Any, Iterable
 
 import yaml
 
-from .approval import DEFAULT_DESCRIPTION, MAX_TARGETS, ApprovalMode, Decision
+from .approval import (
+    DEFAULT_DESCRIPTION,
+    LITERAL_SUBSCRIPTION_RE,
+    MAX_AUDIT,
+    MAX_TARGETS,
+    NEEDS_REQUESTERS,
+    PATTERN_NEEDS_SUBSCRIPTION,
+    ApprovalMode,
+    Decision,
+)
 from .common import (
     AKS_CLUSTER_TYPE,
     ANY_ARM_ID_RE,
@@ -371,15 +380,22 @@ def workspace_spec() -> Schema:
                 {"assign": boolean("Assign Storage File Data Privileged Contributor and Storage Table Data "
                                    "Contributor to the workspace's managed identity.", True)},
                 default={"assign": True}),
+            "approverRole": obj(
+                "Cure Pending managed-network private endpoints the way Azure does: assign Azure AI Enterprise "
+                "Network Connection Approver to the workspace's managed identity on each PrivateEndpoint rule's "
+                "target (before the rule is written), so Azure approves the managed network's connections itself. "
+                "The operator needs Microsoft.Authorization/roleAssignments/write on those targets.",
+                {"assign": boolean("Assign the approver role on the targets of this workspace's PrivateEndpoint "
+                                   "outbound rules.", False)},
+                default={"assign": False}),
             "privateEndpointApproval": obj(
-                "Approval of the private endpoint connections that this workspace's PrivateEndpoint outbound rules "
-                "create on their targets.",
+                "Kept for compatibility: auto: true now means approverRole.assign: true (the operator approves "
+                "nothing itself for it). To approve connections by a declared requester use a "
+                "PrivateEndpointApproval.",
                 {
-                    "auto": boolean("Approve those connections when they stay Pending (the operator needs rights "
-                                    "on the target resource).", False),
+                    "auto": boolean("Same as approverRole.assign.", False),
                     "minPendingSeconds": integer(
-                        "How long a connection must have been Pending before the operator approves it, to let "
-                        "Azure's own auto-approval happen first.",
+                        "No longer used (kept so existing objects stay valid).",
                         minimum=0, maximum=MIN_PENDING_SECONDS_MAX, default=MIN_PENDING_SECONDS_DEFAULT),
                 },
                 default={"auto": False, "minPendingSeconds": MIN_PENDING_SECONDS_DEFAULT}),
@@ -702,6 +718,14 @@ def outbound_rule_status() -> Schema:
             "state": status_str("Pending, Approved, Rejected or Disconnected."),
             "privateEndpointId": status_str("ARM ID of the private endpoint in the managed network."),
         }),
+        "approverRole": status_obj("The approver role assignment made for the target before the rule was written "
+                                   "(PrivateEndpoint rules of a workspace with approverRole.assign).", {
+            "scope": status_str("ARM ID the role is assigned on (the target)."),
+            "principalId": status_str("The workspace's managed identity."),
+            "name": status_str("Name (GUID) of the role assignment."),
+            "createdByOperator": status_bool("Whether the operator created it (else it existed already)."),
+            "otherTenant": status_bool("The target is in another tenant: no role can be assigned there."),
+        }),
     })
 
 
@@ -710,32 +734,29 @@ def approval_spec() -> Schema:
     types = "|".join(re.escape(t) for t in APPROVAL_TARGET_TYPES)
     target_re = arm_id_re(f"({types})", escape=False)
     allow = obj(
-        "Whose private endpoints may be approved. Must name somebody.",
+        "Whose private endpoints may be approved. Must name somebody: subscriptionIds or privateEndpointIdPatterns "
+        "(workspaceManagedNetwork only narrows them).",
         {
             "workspaceManagedNetwork": boolean(
-                "Approve private endpoints that the managed network of spec.workspaceRef creates for its "
-                "PrivateEndpoint outbound rules.", False),
-            "subscriptionIds": array("Approve private endpoints that live in these subscriptions.",
+                "Narrows the policy (never widens it): of the requesters subscriptionIds or "
+                "privateEndpointIdPatterns allow, approve only those named like the private endpoints the managed "
+                "network of spec.workspaceRef creates for its PrivateEndpoint outbound rules. A name alone proves "
+                "nothing: anyone can name a private endpoint anything in their own subscription.", False),
+            "subscriptionIds": array("Approve private endpoints that live in these subscriptions (Observe mode "
+                                     "shows each Pending requester's subscription).",
                                      guid("Subscription ID (GUID)."), max_items=50, list_type="set"),
             "privateEndpointIdPatterns": array(
-                "Approve private endpoints whose ARM ID matches one of these glob patterns (* and ?, "
-                "case-insensitive), e.g. /subscriptions/<guid>/resourceGroups/rg-ml-*/providers/"
-                "Microsoft.Network/privateEndpoints/*.",
-                string("A glob over the full private endpoint resource ID.", max_length=ARM_ID_MAX, min_length=1,
-                       rules=first_failing([
-                           ("self.startsWith('/') || self.startsWith('*')",
-                            "must match the full private endpoint resource ID, starting with /subscriptions/ or *"),
-                           ("!self.matches(r'^[*?/]+$')",
-                            "must name something: a pattern of wildcards alone would approve every private "
-                            "endpoint"),
-                       ])),
+                "Approve private endpoints whose ARM ID matches one of these patterns, compared one path segment at "
+                "a time (case-insensitive; * and ? never cross a '/'; the subscription is written out), e.g. "
+                "/subscriptions/<guid>/resourceGroups/rg-ml-*/providers/Microsoft.Network/privateEndpoints/*.",
+                string("A pattern over the full private endpoint resource ID.", max_length=ARM_ID_MAX, min_length=1,
+                       rules=[matches(LITERAL_SUBSCRIPTION_RE, PATTERN_NEEDS_SUBSCRIPTION)]),
                 max_items=50, list_type="set"),
         },
         rules=[rule(
-            "(has(self.workspaceManagedNetwork) && self.workspaceManagedNetwork) || "
             "(has(self.subscriptionIds) && size(self.subscriptionIds) > 0) || "
             "(has(self.privateEndpointIdPatterns) && size(self.privateEndpointIdPatterns) > 0)",
-            "names nobody: set workspaceManagedNetwork: true, subscriptionIds or privateEndpointIdPatterns")],
+            NEEDS_REQUESTERS)],
     )
     return obj(
         "Approves (or reports) pending private endpoint connections on Azure resources, for requesters the policy "
@@ -792,6 +813,31 @@ def approval_status() -> Schema:
                 "approvedAt": status_str("When the operator approved it (RFC 3339)."),
                 "decision": status_str(f"What the operator decided: {decisions}."),
                 "reason": status_str("Why."),
+                "requesterSubscription": status_str("Subscription of the requesting private endpoint: pin it in "
+                                                    "allow.subscriptionIds once you know it is yours."),
+            }},
+        },
+        "inFlight": {
+            "type": "array", "nullable": True,
+            "description": "Approvals sent and not finished yet, written before waiting so a restart follows the "
+                           "same operation instead of sending the approval again.",
+            "items": {"type": "object", "description": "One approval under way.", "properties": {
+                "target": status_str("ARM ID of the target resource."),
+                "name": status_str("Connection name."),
+                "startedAt": status_str("When the approval was sent (RFC 3339)."),
+                "operationUrl": status_str("Poll URL of Azure's long-running operation, if any."),
+            }},
+        },
+        "audit": {
+            "type": "array", "nullable": True,
+            "description": f"The last {MAX_AUDIT} approvals this policy made (every one is also an Event and a "
+                           "line of the promptflow_netiso.audit log).",
+            "items": {"type": "object", "description": "One approval.", "properties": {
+                "time": status_str("When Azure accepted it (RFC 3339)."),
+                "target": status_str("ARM ID of the target resource."),
+                "connection": status_str("Connection name."),
+                "requester": status_str("ARM ID of the approved private endpoint."),
+                "matchedBy": status_str("The allow rule that named the requester."),
             }},
         },
         "pendingCount": status_int("Connections currently Pending."),

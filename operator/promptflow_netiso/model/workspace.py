@@ -22,6 +22,7 @@ CONDITION_LIMITS_SATISFIED = "LimitsSatisfied"
 CONDITION_ISOLATION_APPLIED = "IsolationApplied"
 CONDITION_NETWORK_PROVISIONED = "NetworkProvisioned"
 CONDITION_STORAGE_ROLES_ASSIGNED = "StorageRolesAssigned"
+CONDITION_APPROVER_ROLE_ASSIGNED = "ApproverRoleAssigned"
 # Bring-your-own VNet with an AKS deployment target (planning/byo_network.py).
 CONDITION_NETWORK_VERIFIED = "NetworkVerified"
 CONDITION_EXTENSION_READY = "ExtensionReady"
@@ -34,6 +35,7 @@ CONDITION_TYPES = (
     CONDITION_ISOLATION_APPLIED,
     CONDITION_NETWORK_PROVISIONED,
     CONDITION_STORAGE_ROLES_ASSIGNED,
+    CONDITION_APPROVER_ROLE_ASSIGNED,
     *BYO_CONDITION_TYPES,
 )
 
@@ -113,8 +115,17 @@ class StorageRoles:
 
 
 @dataclass(frozen=True)
+class ApproverRole:
+    """Assign Azure AI Enterprise Network Connection Approver to the workspace identity on each PrivateEndpoint
+    rule's target, so that Azure approves the managed network's private endpoints by itself."""
+
+    assign: bool = False
+
+
+@dataclass(frozen=True)
 class AutoApproval:
-    """Approval of the private endpoint connections that this workspace's PrivateEndpoint rules create."""
+    """`auto: true` is kept for compatibility and means the same as approverRole.assign: the operator approves
+    nothing itself for it (minPendingSeconds is no longer used)."""
 
     auto: bool = False
     min_pending_seconds: int = MIN_PENDING_SECONDS_DEFAULT
@@ -175,6 +186,12 @@ class WorkspaceSpec:
     private_endpoint_approval: AutoApproval = field(default_factory=AutoApproval)
     deployment_target: DeploymentTarget = field(default_factory=DeploymentTarget)
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
+    approver_role: ApproverRole = field(default_factory=ApproverRole)
+
+    @property
+    def assigns_approver_role(self) -> bool:
+        """approverRole.assign, or the older privateEndpointApproval.auto that now means the same."""
+        return self.approver_role.assign or self.private_endpoint_approval.auto
 
     @property
     def coordinates(self) -> tuple[str, str, str]:
@@ -200,6 +217,7 @@ class WorkspaceSpec:
             private_endpoint_approval=_auto_approval(sub(spec, "privateEndpointApproval")),
             deployment_target=_deployment_target(sub(spec, "deploymentTarget")),
             deletion_policy=enum_field(DeletionPolicy, spec, "deletionPolicy", "spec", DeletionPolicy.RETAIN),
+            approver_role=ApproverRole(assign=bool(sub(spec, "approverRole").get("assign", False))),
         )
 
 

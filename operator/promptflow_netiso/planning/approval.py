@@ -11,13 +11,13 @@ Flow per check (handlers/approval.py): `plan()` -> execute `Plan.approvals` -> `
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
+import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Iterable, Mapping, Protocol, Sequence
 
 from ..conditions import FALSE, TRUE, condition
-from ..model.approval import CONDITION_TARGETS_REACHABLE, ApprovalMode, ApprovalSpec
+from ..model.approval import CONDITION_TARGETS_REACHABLE, MAX_AUDIT, ApprovalMode, ApprovalSpec, subscription_of
 from ..model.approval import Decision as StatusDecision
 from ..model.common import CONDITION_READY, KIND_APPROVAL
 
@@ -28,6 +28,7 @@ IN_PROGRESS = frozenset({"creating", "updating", "deleting", "accepted"})  # pro
 REASON_MANUAL_APPROVAL_REQUIRED = "ManualApprovalRequired"
 REASON_APPROVAL_FAILED = "ApprovalFailed"
 REASON_WORKSPACE_NOT_READY = "WorkspaceNotReady"
+REASON_IN_PROGRESS = "ApprovalInProgress"
 PERSON_NEEDED = "a person must approve it"
 
 # Providers cap the description (140 characters is the smallest documented limit); ours must fit whole.
@@ -85,6 +86,7 @@ class Policy:
     name: str
     spec: ApprovalSpec
     skip: bool = False  # reconcile-policy `skip`: observe and report, write nothing (same as Observe mode)
+    uid: str = ""  # metadata.uid: the attribution token is derived from it (a re-created object is another policy)
 
     @property
     def observe(self) -> bool:
@@ -94,18 +96,28 @@ class Policy:
     def reference(self) -> str:
         return f"{KIND_APPROVAL} {self.namespace}/{self.name}"
 
+    @property
+    def token(self) -> str:
+        """`[pfn-<10 hex>]`: a short hash of this object's UID. It opens every description this policy writes, so it
+        survives any truncation and no other policy (`app` vs `app2`, or a long name cut at 140) shares it."""
+        digest = hashlib.sha256((self.uid or self.reference).encode()).hexdigest()[:10]
+        return f"[pfn-{digest}]"
+
     def approval_description(self) -> str:
-        """What the approval PUT writes on the connection: the user's text, then the operator and this object, so
-        whoever looks at the target in the portal can tell who approved it and why (and so can we, after a restart)."""
+        """What the approval PUT writes on the connection: the token first, the user's text, then the operator and
+        this object, so whoever looks at the target in the portal can tell who approved it and why."""
         suffix = f" (promptflow-netiso, {self.reference})"
         text = self.spec.description.strip()
-        room = MAX_DESCRIPTION - len(suffix)
-        if len(text) > room:
-            text = text[: max(room - 3, 0)].rstrip() + "..."
-        return (text + suffix)[:MAX_DESCRIPTION]
+        room = MAX_DESCRIPTION - len(self.token) - 1 - len(suffix)
+        if len(text) > room:  # the user's text gives way first, then (very long names) the end of the reference
+            text = text[: max(room - 3, 0)].rstrip() + "..." if room > 3 else ""
+        full = f"{self.token} {text}{suffix}" if text else f"{self.token}{suffix}"
+        return full if len(full) <= MAX_DESCRIPTION else full[: MAX_DESCRIPTION - 3].rstrip() + "..."
 
-    def approved_by_me(self, description: str | None) -> bool:
-        return self.reference.lower() in (description or "").lower()
+    def carries_token(self, description: str | None) -> bool:
+        """Exact prefix test, never a substring one. On its own this proves nothing (a person can copy the text):
+        an approval is only claimed when status also holds this policy's in-flight record for that connection."""
+        return (description or "").strip().lower().startswith(self.token.lower())
 
 
 @dataclass(frozen=True)
@@ -231,16 +243,20 @@ class Decision:
 
 
 def requester_match(target: str, private_endpoint_id: str, policy: Policy, correlation: Correlation) -> str | None:
-    """Which allow rule names this requester (a phrase for reasons and audit), or None."""
+    """Which declared allow rule names this requester (a phrase for reasons and audit), or None. Only what a person
+    wrote down (subscriptionIds, privateEndpointIdPatterns) can allow; a name match with the workspace's rules is a
+    label here, and a further condition in `decide()` when allow.workspaceManagedNetwork asks for it."""
     allow = policy.spec.allow
-    if allow.workspace_managed_network and correlation.vouches_for(target, private_endpoint_id):
-        return f"workspace {correlation.workspace}'s managed network"
+    matched = None
     if allow.matches_subscription(private_endpoint_id):
-        return f"allowed subscription {private_endpoint_id.split('/')[2]}"
-    for pattern in allow.private_endpoint_id_patterns:
-        if fnmatch.fnmatchcase(arm_key(private_endpoint_id), pattern.lower()):
-            return f"allowed pattern {pattern}"
-    return None
+        matched = f"allowed subscription {subscription_of(private_endpoint_id)}"
+    else:
+        pattern = allow.matching_pattern(private_endpoint_id)
+        if pattern is not None:
+            matched = f"allowed pattern {pattern}"
+    if matched is not None and correlation.vouches_for(target, private_endpoint_id):
+        matched += f", named like workspace {correlation.workspace}'s managed network endpoint"
+    return matched
 
 
 def decide(
@@ -261,10 +277,16 @@ def decide(
         return Decision(Verdict.NOT_ALLOWED, "the connection names no private endpoint, so its requester is unknown")
     matched = requester_match(target, pe_id, policy, correlation)
     if matched is None:
-        why = ""
-        if policy.spec.allow.workspace_managed_network and correlation.unavailable:
-            why = f" ({correlation.unavailable})"
-        return Decision(Verdict.NOT_ALLOWED, f"requester {pe_id} is not allowed by this policy{why}")
+        return Decision(Verdict.NOT_ALLOWED, f"requester {pe_id} (subscription {subscription_of(pe_id) or 'unknown'}) "
+                        "is not in allow.subscriptionIds or allow.privateEndpointIdPatterns")
+    if policy.spec.allow.workspace_managed_network and not correlation.vouches_for(target, pe_id):
+        if correlation.unavailable is not None:
+            # Not a verdict on the requester yet: the workspace cannot say what its endpoints are called.
+            return Decision(Verdict.WAITING, f"requester is {matched}; waiting for the workspace to narrow the "
+                            f"policy ({correlation.unavailable})")
+        return Decision(Verdict.NOT_ALLOWED, f"requester {pe_id} is {matched.split(',')[0]}, but "
+                        f"allow.workspaceManagedNetwork narrows the policy to workspace {correlation.workspace}'s "
+                        "managed network endpoints and this one is not named like them")
     since = first_seen_pending or now
     eligible_at = since + dt.timedelta(seconds=policy.spec.min_pending_seconds)
     if policy.spec.min_pending_seconds > 0 and now < eligible_at:
@@ -309,7 +331,9 @@ class Row:
     previous_decision: str | None
     needs_person: str | None = None  # "<Code>: <message>" of the 403 that blocks approving on this target
     previous_reason: str = ""
-    recovered: bool = False  # Approved with this policy's description but not in status: our PUT outlived a restart
+    recovered: bool = False  # our in-flight approval landed while the process that sent it was gone: record it once
+    in_flight: Mapping | None = None  # status.inFlight record: an approval of ours was sent and is not settled yet
+    matched: str | None = None  # recovered: which allow rule named the requester
 
     @property
     def key(self) -> tuple[str, str]:
@@ -327,8 +351,18 @@ class Plan:
 
     @property
     def approvals(self) -> tuple[Row, ...]:
-        """The only Azure writes this check may make."""
-        return tuple(r for r in self.rows if r.decision.verdict is Verdict.APPROVE)
+        """The only Azure writes this check may make (never for a connection whose approval is being followed)."""
+        return tuple(r for r in self.rows if r.decision.verdict is Verdict.APPROVE and not _poll_url(r))
+
+    @property
+    def follows(self) -> tuple[Row, ...]:
+        """Approvals sent earlier (maybe by a process since killed) whose operation is followed, never re-sent."""
+        return tuple(r for r in self.rows if _poll_url(r) and (r.connection.status or "").lower() == PENDING)
+
+
+def _poll_url(row: Row) -> str | None:
+    url = (row.in_flight or {}).get("operationUrl")
+    return url if isinstance(url, str) and url else None
 
 
 def plan(
@@ -338,10 +372,13 @@ def plan(
     correlation: Correlation,
     now: dt.datetime,
     blocked: Mapping[str, str] | None = None,
+    in_flight: Iterable[Mapping] | None = None,
 ) -> Plan:
     """Decide every observed connection. `previous` is status.connections; `blocked` maps arm_key(target) to the
-    403 that said this operator may not approve there (no new attempt until the handler lifts the block)."""
+    403 that said this operator may not approve there (no new attempt until the handler lifts the block);
+    `in_flight` is status.inFlight, the approvals sent and not settled."""
     before = {connection_key(e.get("target", ""), e.get("name", "")): e for e in previous or ()}
+    flying = {connection_key(e.get("target", ""), e.get("name", "")): e for e in in_flight or ()}
     blocked = blocked or {}
     rows: list[Row] = []
     carried: list[dict] = []
@@ -352,32 +389,43 @@ def plan(
             carried += [dict(e) for k, e in before.items() if k[0] == arm_key(obs.target)]
             continue
         for conn in sorted(obs.connections, key=lambda c: c.name.lower()):
-            rows.append(_row(policy, obs.target, conn, before.get(connection_key(obs.target, conn.name)),
-                             correlation, now, blocked.get(arm_key(obs.target))))
+            key = connection_key(obs.target, conn.name)
+            rows.append(_row(policy, obs.target, conn, before.get(key), correlation, now,
+                             blocked.get(arm_key(obs.target)), flying.get(key)))
     problem = correlation.unavailable if policy.spec.allow.workspace_managed_network else None
     return Plan(tuple(rows), tuple(carried), tuple(unreachable), policy.approval_description(),
                 targets_read=len(observations) - len(unreachable), workspace_problem=problem)
 
 
 def _row(policy: Policy, target: str, conn: ConnectionLike, prev: Mapping | None, correlation: Correlation,
-         now: dt.datetime, block: str | None) -> Row:
+         now: dt.datetime, block: str | None, in_flight: Mapping | None = None) -> Row:
     prev = prev or {}
     pending = (conn.status or "").lower() == PENDING
     first_seen = parse_time(prev.get("firstSeenPending")) or (whole_second_up(now) if pending else None)
     approved_at = parse_time(prev.get("approvedAt")) if prev.get("approvedAt") else None
     recovered = False
-    if approved_at is None and (conn.status or "").lower() == APPROVED and policy.approved_by_me(conn.description):
-        approved_at, recovered = now, True  # our PUT landed, the status write did not (restart): record, don't redo
+    matched = None
+    if (approved_at is None and in_flight is not None and (conn.status or "").lower() == APPROVED
+            and policy.carries_token(conn.description)):
+        # Our recorded approval landed (its operation ended, perhaps while no process of ours watched): record it
+        # once, never redo. Its Event was not posted yet: status records an approval before its Event.
+        approved_at, recovered = now, True
+        matched = requester_match(target, conn.private_endpoint_id or "", policy, correlation)
     decision = decide(conn, target, policy, now, correlation, first_seen)
+    if in_flight is not None and pending and in_flight.get("operationUrl"):
+        decision = Decision(Verdict.WAITING, f"{decision.reason}; approval sent at {in_flight.get('startedAt', '?')} "
+                            "is running in Azure: following it (never sent twice)")
     block = block if decision.verdict is Verdict.APPROVE else None
     if block is not None:
         decision = Decision(Verdict.WAITING, f"{decision.reason}; {PERSON_NEEDED}: {block}")
     return Row(target, conn, decision, first_seen, approved_at, prev.get("decision"), needs_person=block,
-               previous_reason=prev.get("reason") or "", recovered=recovered)
+               previous_reason=prev.get("reason") or "", recovered=recovered, in_flight=in_flight,
+               matched=matched)
 
 
 class OutcomeKind(Enum):
     APPROVED = "Approved"
+    IN_PROGRESS = "InProgress"  # Azure answered 202: the poll URL is in status.inFlight, the next check follows it
     NOT_PENDING = "NotPending"  # PrivateEndpointConnectionStatusNotPending: someone else acted; read again
     DENIED = "Denied"  # 403: this target needs a person
     FAILED = "Failed"  # anything else: retry after a delay chosen by the error kind
@@ -389,6 +437,8 @@ class Outcome:
     connection: ConnectionLike | None = None  # APPROVED: as Azure returned it; NOT_PENDING: as read again
     error: str | None = None  # "<Code>: <message>", verbatim
     retry_in: float | None = None  # FAILED: seconds until the next attempt
+    operation_url: str | None = None  # IN_PROGRESS: the poll URL (already written to status.inFlight)
+    started_at: str | None = None  # IN_PROGRESS: when the approval was sent
 
 
 @dataclass(frozen=True)
@@ -416,6 +466,9 @@ class Report:
     conditions: list[dict]
     events: list[Event] = field(default_factory=list)
     audit: list[dict] = field(default_factory=list)  # one structured log record per approval
+    audit_trail: list[dict] = field(default_factory=list)  # status.audit: the last MAX_AUDIT approvals
+    in_flight: list[dict] = field(default_factory=list)  # status.inFlight: approvals sent and not settled
+    now: dt.datetime | None = None
     approved_targets: list[str] = field(default_factory=list)  # one entry per approval made (metrics)
     denied: dict[str, str] = field(default_factory=dict)  # arm_key(target) -> 403 message: block further attempts
     next_check_in: float = 0.0
@@ -426,6 +479,8 @@ class Report:
             "pendingCount": self.pending_count,
             "approvedCount": self.approved_count,
             "lastCheck": rfc3339(now),
+            "inFlight": self.in_flight,
+            "audit": self.audit_trail,
         }
 
 
@@ -435,9 +490,12 @@ def finish(
     outcomes: Mapping[tuple[str, str], Outcome],
     now: dt.datetime,
     intervals: Intervals,
+    audit_trail: Iterable[Mapping] | None = None,
 ) -> Report:
-    """Fold the approval outcomes into status entries, conditions, Events and the time of the next check."""
-    report = Report(connections=[], pending_count=0, approved_count=0, conditions=[])
+    """Fold the approval outcomes into status entries, conditions, Events and the time of the next check.
+    `audit_trail` is status.audit so far; new approvals are appended and the list is cut to MAX_AUDIT."""
+    report = Report(connections=[], pending_count=0, approved_count=0, conditions=[], now=now)
+    report.audit_trail = [dict(a) for a in audit_trail or () if isinstance(a, Mapping)]
     waits: list[float] = [intervals.settled]
     failures: list[str] = []
     needs_person: dict[str, str] = {}
@@ -447,6 +505,7 @@ def finish(
         if wait is not None:
             waits.append(wait)
     report.connections += list(plan_.carried)
+    report.audit_trail = report.audit_trail[-MAX_AUDIT:]
     for obs in plan_.unreachable:
         waits.append(obs.retry_in if obs.retry_in is not None else intervals.blocked)
     report.pending_count = sum(1 for e in report.connections if (e.get("state") or "").lower() == PENDING)
@@ -463,7 +522,15 @@ def _settle(policy: Policy, row: Row, outcome: Outcome | None, now: dt.datetime,
     entry = _entry(row.target, conn, row.first_seen_pending, row.approved_at)
     requester = conn.private_endpoint_id or ""
     if outcome is None:
+        if row.in_flight is not None and row.approved_at is None and (conn.status or "").lower() == PENDING:
+            report.in_flight.append(dict(row.in_flight))  # still ours to follow (or to settle) next time
         return _unacted(policy, row, entry, now, intervals, report, needs_person)
+    if outcome.kind is OutcomeKind.IN_PROGRESS:
+        report.in_flight.append({"target": row.target, "name": conn.name, "startedAt": outcome.started_at or rfc3339(now),
+                                 "operationUrl": outcome.operation_url})
+        entry.update(decision=StatusDecision.WAITING,
+                     reason=f"approval sent at {outcome.started_at or rfc3339(now)} is running in Azure; following it")
+        return entry, intervals.pending
     if outcome.kind is OutcomeKind.APPROVED:
         fresh = outcome.connection or conn
         entry.update(state=fresh.status or "Approved", approvedAt=rfc3339(now), decision=StatusDecision.APPROVED,
@@ -473,11 +540,12 @@ def _settle(policy: Policy, row: Row, outcome: Outcome | None, now: dt.datetime,
     if outcome.kind is OutcomeKind.NOT_PENDING:
         fresh = outcome.connection
         state = fresh.status if fresh is not None else "unknown"
-        if fresh is not None and state.lower() == APPROVED and policy.approved_by_me(fresh.description):
+        if (fresh is not None and state.lower() == APPROVED and policy.carries_token(fresh.description)
+                and row.in_flight is not None):
             # Our own earlier PUT got there first (e.g. a long-running approval that outlived a restart).
             entry.update(state=state, approvedAt=rfc3339(now), decision=StatusDecision.APPROVED,
-                         reason="approved by this policy")
-            _record_approval(policy, row, report, d.reason, recorded_late=True)
+                         reason=f"approved: {d.reason}")
+            _record_approval(policy, row, report, d.reason)
             return entry, None
         entry.update(state=state, decision=StatusDecision.UNTOUCHED,
                      reason=f"no longer Pending when approving ({outcome.error}); now {state}, left as it is")
@@ -498,24 +566,17 @@ def _settle(policy: Policy, row: Row, outcome: Outcome | None, now: dt.datetime,
     return entry, outcome.retry_in if outcome.retry_in is not None else intervals.pending
 
 
-def _record_approval(policy: Policy, row: Row, report: Report, why: str, recorded_late: bool = False) -> None:
-    """The audit trail of one approval: an Event, a structured log record, a metric."""
+def _record_approval(policy: Policy, row: Row, report: Report, why: str) -> None:
+    """The audit trail of one approval: an Event, a structured log record, a status.audit entry, a metric."""
     conn, requester = row.connection, row.connection.private_endpoint_id or ""
     report.approved_targets.append(row.target)
-    if recorded_late:
-        # The Event of the PUT may have been lost with the old process; a distinct reason keeps counts honest.
-        report.events.append(Event("Normal", "ApprovalRecorded", (
-            f"private endpoint connection {conn.name} on {row.target} requested by {requester} carries this "
-            f"policy's approval ({policy.reference}); recorded after an operator restart")))
-    else:
-        report.events.append(Event("Normal", "Approved", (
-            f"approved private endpoint connection {conn.name} on {row.target} requested by {requester} "
-            f"({why}; policy {policy.reference})")))
-    record = {"action": "approve", "target": row.target, "connection": conn.name, "requester": requester,
-              "policy": policy.reference, "matchedBy": why}
-    if recorded_late:
-        record["recordedAfterRestart"] = True
-    report.audit.append(record)
+    report.events.append(Event("Normal", "Approved", (
+        f"approved private endpoint connection {conn.name} on {row.target} requested by {requester} "
+        f"({why}; policy {policy.reference})")))
+    report.audit.append({"action": "approve", "target": row.target, "connection": conn.name, "requester": requester,
+                         "policy": policy.reference, "matchedBy": why})
+    report.audit_trail.append({"time": rfc3339(report.now or dt.datetime.now(dt.timezone.utc)), "target": row.target,
+                               "connection": conn.name, "requester": requester, "matchedBy": why})
 
 
 def _unacted(policy: Policy, row: Row, entry: dict, now: dt.datetime, intervals: Intervals, report: Report,
@@ -523,9 +584,13 @@ def _unacted(policy: Policy, row: Row, entry: dict, now: dt.datetime, intervals:
     d, conn = row.decision, row.connection
     if d.verdict is Verdict.UNTOUCHED and row.approved_at is not None:
         if row.recovered:
-            _record_approval(policy, row, report, d.reason, recorded_late=True)
+            why = f"requester is {row.matched}" if row.matched else "this policy's recorded approval"
+            _record_approval(policy, row, report, why)
+            entry.update(decision=StatusDecision.APPROVED, reason=f"approved: {why}")
+            return entry, None
         if (conn.status or "").lower() == APPROVED:
-            entry.update(decision=StatusDecision.APPROVED, reason="approved by this policy")
+            kept = row.previous_reason if row.previous_reason.startswith("approved") else ""
+            entry.update(decision=StatusDecision.APPROVED, reason=kept or "approved by this policy")
         else:
             entry.update(decision=StatusDecision.UNTOUCHED,
                          reason=f"approved by this policy, since then {conn.status}: left as it is")
@@ -562,7 +627,7 @@ def _unacted(policy: Policy, row: Row, entry: dict, now: dt.datetime, intervals:
 
 def _entry(target: str, conn: ConnectionLike, first_seen: dt.datetime | None, approved_at: dt.datetime | None) -> dict:
     entry = {"target": target, "name": conn.name, "privateEndpointId": conn.private_endpoint_id or "",
-             "state": conn.status or ""}
+             "state": conn.status or "", "requesterSubscription": subscription_of(conn.private_endpoint_id) or ""}
     if first_seen is not None:
         entry["firstSeenPending"] = rfc3339(first_seen)
     if approved_at is not None:

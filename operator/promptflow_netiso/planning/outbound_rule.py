@@ -47,7 +47,8 @@ IN_PROGRESS_RULE_STATUSES = frozenset({"provisioning", "deleting"})
 # Ready reasons of a rule that waits for something a short re-check will see (the handler's "waiting" timer runs
 # only while Ready carries one of these): its workspace, Azure finishing a rule, a person approving a connection.
 WAITING_REASONS = frozenset({"WorkspaceNotFound", "WorkspaceNotReady", "WorkspaceDeleting", "RuleProvisioning",
-                             "RuleDeleting", "PrivateEndpointPending", "WaitingForManagedNetwork"})
+                             "RuleDeleting", "PrivateEndpointPending", "WaitingForManagedNetwork",
+                             "WaitingForApproverRole"})
 CONNECTION_BLOCKING_STATES = {"pending": "PrivateEndpointPending", "rejected": "PrivateEndpointRejected",
                               "disconnected": "PrivateEndpointDisconnected"}
 

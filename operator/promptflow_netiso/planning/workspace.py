@@ -3,8 +3,8 @@
 Flow per reconcile (handlers/workspace.py): observe (workspace GET, the identity's role assignments at or above its
 storage account when `assignment_target()` names them, provisioning poll) -> `plan()`
 -> execute `Plan.actions` in order, stopping at the first failure -> apply each action's outcome with the helpers at
-the bottom of this module -> status. Deletion has its own `plan_delete()`; the owned auto PrivateEndpointApproval is
-`desired_auto_approval()`.
+the bottom of this module -> status. Deletion has its own `plan_delete()`. The approver role on PrivateEndpoint rules'
+targets is planned in planning/approver_role.py (its condition joins STEPS).
 
 Decisions that live here (documented for users in docs/workspace.md):
 - Service limits are checked before anything is written; a violation blocks every write with a clear reason.
@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 from ..conditions import FALSE, TRUE, UNKNOWN, condition
-from ..model.common import API_VERSION, APPROVAL_TARGET_TYPES, KIND_APPROVAL, KIND_WORKSPACE, ResourceId
-from ..model.outbound_rule import RuleType
 from ..model.workspace import (
     CONDITION_ISOLATION_APPLIED,
     CONDITION_LIMITS_SATISFIED,
@@ -35,6 +33,8 @@ from ..model.workspace import (
     DeploymentTargetType,
     WorkspaceSpec,
 )
+from . import approver_role
+from .approver_role import CONDITION_APPROVER_ROLE_ASSIGNED
 
 # Order matters: Ready carries the reason of the first step that is not True.
 STEPS = (
@@ -43,6 +43,7 @@ STEPS = (
     CONDITION_ISOLATION_APPLIED,
     CONDITION_NETWORK_PROVISIONED,
     CONDITION_STORAGE_ROLES_ASSIGNED,
+    CONDITION_APPROVER_ROLE_ASSIGNED,
 )
 
 # Built-in role definition IDs (FACTS.md; same values as azure/roles.py, a unit test keeps them equal).
@@ -57,8 +58,6 @@ POLICY_MANAGE, POLICY_SKIP, POLICY_DETACH = "manage", "skip", "detach-on-delete"
 ISOLATION_DISABLED = "Disabled"
 NETWORK_ACTIVE = "Active"
 WORKSPACE_KINDS_WITHOUT_BYO_VNET = ("hub", "project")  # lower-cased: ARM kinds are case-insensitive
-AUTO_APPROVAL_SUFFIX = "-auto"
-MAX_APPROVAL_TARGETS = 50  # the CRD's limit on PrivateEndpointApproval.spec.targets
 
 # Reasons a person reads in conditions, Events and alerts (PascalCase, stable).
 REASON_FOUND = "Found"
@@ -308,6 +307,7 @@ def plan(
     conds.append(roles_cond)
     actions += role_actions
     status["roleAssignments"] = records
+    conds.append(approver_role.placeholder(spec.assigns_approver_role))  # the handler's approver hook replaces it
     return Plan(tuple(actions), conds, status, follow_provisioning=following)
 
 
@@ -670,83 +670,6 @@ def plan_delete(spec: WorkspaceSpec | None, policy: str, recorded: Iterable[Mapp
     if not actions:
         return DeletePlan((), "deletionPolicy Delete: no role assignment created by the operator to remove; workspace kept")
     return DeletePlan(tuple(actions), f"deletionPolicy Delete: removed {len(actions)} role assignment(s) created by the operator; workspace kept")
-
-
-# --- the owned auto-approval -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AutoApproval:
-    name: str
-    manifest: dict | None  # None: there must be no such object
-    ignored_targets: tuple[str, ...] = ()  # PE rule targets of types PrivateEndpointApproval cannot approve
-
-
-def auto_approval_name(workspace_name: str) -> str:
-    return f"{workspace_name}{AUTO_APPROVAL_SUFFIX}"
-
-
-def desired_auto_approval(namespace: str, workspace_name: str, workspace_uid: str, spec: WorkspaceSpec | None,
-                          rules: Iterable[Mapping]) -> AutoApproval:
-    """The PrivateEndpointApproval `<workspace>-auto` that approves the connections this workspace's PrivateEndpoint
-    OutboundRules create. `rules`: OutboundRule objects of the namespace (any, they are filtered here)."""
-    name = auto_approval_name(workspace_name)
-    if spec is None or not spec.private_endpoint_approval.auto:
-        return AutoApproval(name, None)
-    targets: dict[str, str] = {}
-    ignored: dict[str, str] = {}
-    approvable = {t.lower() for t in APPROVAL_TARGET_TYPES}
-    for rule in rules:
-        rid = _pe_target_of(rule, workspace_name)
-        if rid is None:
-            continue
-        try:
-            kind = ResourceId.parse(rid).provider_key
-        except ValueError:
-            kind = ""
-        (targets if kind in approvable else ignored).setdefault(_lower(rid), rid)
-    chosen = [targets[k] for k in sorted(targets)][:MAX_APPROVAL_TARGETS]
-    ignored_list = tuple(ignored[k] for k in sorted(ignored)) + tuple(targets[k] for k in sorted(targets)[MAX_APPROVAL_TARGETS:])
-    if not chosen:
-        return AutoApproval(name, None, ignored_list)
-    manifest = {
-        "apiVersion": API_VERSION,
-        "kind": KIND_APPROVAL,
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": {"app.kubernetes.io/managed-by": "promptflow-netiso"},
-            "ownerReferences": [{
-                "apiVersion": API_VERSION,
-                "kind": KIND_WORKSPACE,
-                "name": workspace_name,
-                "uid": workspace_uid,
-                "controller": True,
-                "blockOwnerDeletion": False,  # no extra RBAC on workspaces/finalizers needed; deletion is explicit too
-            }],
-        },
-        "spec": {
-            "workspaceRef": {"name": workspace_name},
-            "targets": [{"resourceId": t} for t in chosen],
-            "allow": {"workspaceManagedNetwork": True},
-            "minPendingSeconds": spec.private_endpoint_approval.min_pending_seconds,
-            "mode": "Approve",
-        },
-    }
-    return AutoApproval(name, manifest, ignored_list)
-
-
-def _pe_target_of(rule: Mapping, workspace_name: str) -> str | None:
-    """The serviceResourceId of a live PrivateEndpoint rule of this workspace, else None."""
-    if (rule.get("metadata") or {}).get("deletionTimestamp"):
-        return None
-    spec = rule.get("spec") or {}
-    if spec.get("type") != RuleType.PRIVATE_ENDPOINT.value:
-        return None
-    if ((spec.get("workspaceRef") or {}).get("name")) != workspace_name:
-        return None
-    rid = (spec.get("privateEndpoint") or {}).get("serviceResourceId")
-    return rid if isinstance(rid, str) and rid else None
 
 
 # --- small helpers ---------------------------------------------------------------------------------------------------

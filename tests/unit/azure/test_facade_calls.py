@@ -194,6 +194,35 @@ async def test_approve_cognitive_services_follows_202():
     assert conn.status == "Approved" and len(arm.calls("GET", op)) == 2
 
 
+async def test_begin_approve_returns_the_poll_url_at_once_and_poll_follows_it():
+    path = f"{AOAI}/privateEndpointConnections/pe1"
+    op = "/subscriptions/sub-1/providers/Microsoft.CognitiveServices/locations/x/operationResults/o"
+    approved = response_body("pec/cognitiveservices_get_2025-09-01.json")
+    arm = (
+        FakeArm()
+        .on("PUT", path, Reply(202, response_body("pec/cognitiveservices_put_2025-09-01.json", "202"), {"Location": ARM + op}))
+        .on("GET", op, Reply(202, None, {"Location": ARM + op}), Reply(200, approved))
+    )
+    async with fake_azure(arm) as azure:
+        started = await azure.pec.begin_approve(pending(AOAI), "ok")
+        assert started.connection is None and started.poll_url == ARM + op
+        assert len(arm.calls("GET", op)) == 0  # nothing waits before the caller has recorded the URL
+        assert await azure.pec.poll_approve(pending(AOAI), started.poll_url) is None  # still running
+        conn = await azure.pec.poll_approve(pending(AOAI), started.poll_url)
+        with pytest.raises(AzureError) as foreign:
+            await azure.pec.poll_approve(pending(AOAI), "https://evil.example/op")
+    assert conn.status == "Approved" and len(arm.calls("PUT")) == 1
+    assert foreign.value.code == "UntrustedUrl"
+
+
+async def test_begin_approve_of_a_synchronous_provider_returns_the_connection():
+    approved = response_body("pec/search_get_2025-05-01.json")
+    arm = FakeArm().on("PUT", f"{SEARCH}/privateEndpointConnections/pe1", Reply(200, approved))
+    async with fake_azure(arm) as azure:
+        started = await azure.pec.begin_approve(pending(SEARCH), "ok")
+    assert started.poll_url is None and started.connection.status == "Approved"
+
+
 async def test_approve_not_pending_is_a_conflict():
     arm = FakeArm().on("PUT", f"{SEARCH}/privateEndpointConnections/pe1",
                        arm_error(400, "PrivateEndpointConnectionStatusNotPending", "The connection is not in Pending state."))

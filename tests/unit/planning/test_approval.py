@@ -34,14 +34,16 @@ def pe_id(sub: str = SUB, name: str = "pe1", rg: str = "net") -> str:
 
 
 def policy(mode: str = "Approve", min_pending: int = 120, skip: bool = False, description: str | None = None,
-           **allow) -> Policy:
+           uid: str = "3b0c2f5e-uid", **allow) -> Policy:
     spec = {"targets": [{"resourceId": OPENAI}, {"resourceId": SEARCH}], "mode": mode, "minPendingSeconds": min_pending,
             "allow": allow or {"subscriptionIds": [SUB]}}
     if allow.get("workspaceManagedNetwork"):
         spec["workspaceRef"] = {"name": "ws"}
+        if not allow.get("privateEndpointIdPatterns"):
+            allow.setdefault("subscriptionIds", [MS_SUB])  # narrowing needs something declared to narrow
     if description is not None:
         spec["description"] = description
-    return Policy("team-a", "openai-approvals", ApprovalSpec.from_dict(spec), skip=skip)
+    return Policy("team-a", "openai-approvals", ApprovalSpec.from_dict(spec), skip=skip, uid=uid)
 
 
 NETWORK_ID = "0a1b2c3d-4e5f-6789-abcd-ef0123456789"  # the workspace's managedNetwork.networkId
@@ -56,6 +58,7 @@ def managed_pe(name: str = "oai-rule_0a1b2c3d", sub: str = MS_SUB) -> str:
 
 
 MANAGED_PE = managed_pe()
+TEAM_A = f"/subscriptions/{FOREIGN}/resourceGroups/*/providers/Microsoft.Network/privateEndpoints/team-a-*"
 VOUCHING = p.correlate("ws", FOUND, NETWORK_ID, [OAI_RULE])
 NOBODY = Correlation()
 LONG_AGO = NOW - dt.timedelta(seconds=600)
@@ -72,13 +75,19 @@ DECIDE_CASES = [
     ("subscription-guid-only-in-the-name-does-not-count",
      Conn("c", pe_id(FOREIGN, name=SUB)), policy(), LONG_AGO, NOBODY, Verdict.NOT_ALLOWED),
     ("glob-pattern", Conn("c", pe_id(FOREIGN, name="team-a-pe")),
-     policy(privateEndpointIdPatterns=["*/privateEndpoints/team-a-*"]), LONG_AGO, NOBODY, Verdict.APPROVE),
+     policy(privateEndpointIdPatterns=[TEAM_A]), LONG_AGO, NOBODY, Verdict.APPROVE),
     ("glob-pattern-case-insensitive", Conn("c", pe_id(FOREIGN, name="TEAM-A-PE")),
-     policy(privateEndpointIdPatterns=["*/PRIVATEENDPOINTS/team-a-*"]), LONG_AGO, NOBODY, Verdict.APPROVE),
+     policy(privateEndpointIdPatterns=[TEAM_A.upper()]), LONG_AGO, NOBODY, Verdict.APPROVE),
     ("glob-pattern-not-matching", Conn("c", pe_id(FOREIGN, name="team-b-pe")),
-     policy(privateEndpointIdPatterns=["*/privateEndpoints/team-a-*"]), LONG_AGO, NOBODY, Verdict.NOT_ALLOWED),
+     policy(privateEndpointIdPatterns=[TEAM_A]), LONG_AGO, NOBODY, Verdict.NOT_ALLOWED),
     ("glob-question-mark-is-one-character", Conn("c", pe_id(FOREIGN, name="pe10")),
-     policy(privateEndpointIdPatterns=["*/privateEndpoints/pe?"]), LONG_AGO, NOBODY, Verdict.NOT_ALLOWED),
+     policy(privateEndpointIdPatterns=[TEAM_A.replace("team-a-*", "pe?")]), LONG_AGO, NOBODY, Verdict.NOT_ALLOWED),
+    ("glob-pattern-in-another-subscription", Conn("c", pe_id(SUB, name="team-a-pe")),
+     policy(privateEndpointIdPatterns=[TEAM_A]), LONG_AGO, NOBODY, Verdict.NOT_ALLOWED),
+    ("star-never-crosses-a-slash", Conn("c", pe_id(FOREIGN, name="team-a-pe")),
+     policy(privateEndpointIdPatterns=[f"/subscriptions/{FOREIGN}/*"]), LONG_AGO, NOBODY, Verdict.NOT_ALLOWED),
+    ("star-inside-one-segment-only", Conn("c", pe_id(FOREIGN, name="team-a-pe", rg="rg-a/x")),
+     policy(privateEndpointIdPatterns=[TEAM_A]), LONG_AGO, NOBODY, Verdict.NOT_ALLOWED),
     ("no-private-endpoint-id", Conn("c", None), policy(), LONG_AGO, NOBODY, Verdict.NOT_ALLOWED),
     ("pending-in-lower-case", Conn("c", pe_id(), status="pending"), policy(), LONG_AGO, NOBODY, Verdict.APPROVE),
     ("approved-is-never-touched", Conn("c", pe_id(), status="Approved"), policy(), LONG_AGO, NOBODY, Verdict.UNTOUCHED),
@@ -113,8 +122,18 @@ DECIDE_CASES = [
      policy(workspaceManagedNetwork=True), LONG_AGO, VOUCHING, Verdict.NOT_ALLOWED),
     ("same-workspace-other-rule", Conn("c", managed_pe("search-rule_0a1b2c3d")),
      policy(workspaceManagedNetwork=True), LONG_AGO, VOUCHING, Verdict.NOT_ALLOWED),
-    ("workspace-not-ready", Conn("c", MANAGED_PE), policy(workspaceManagedNetwork=True), LONG_AGO,
-     Correlation(workspace="ws", unavailable="workspace ws not found"), Verdict.NOT_ALLOWED),
+    ("workspace-not-ready-waits-instead-of-refusing", Conn("c", MANAGED_PE), policy(workspaceManagedNetwork=True),
+     LONG_AGO, Correlation(workspace="ws", unavailable="workspace ws not found"), Verdict.WAITING),
+    # The spoof: an endpoint named exactly like the workspace's managed endpoint, in a customer's subscription.
+    ("spoof-named-like-the-managed-endpoint-in-another-subscription", Conn("c", managed_pe(sub=FOREIGN)),
+     policy(workspaceManagedNetwork=True), LONG_AGO, VOUCHING, Verdict.NOT_ALLOWED),
+    ("spoof-with-the-rule-not-existing-yet", Conn("c", managed_pe(sub=FOREIGN)), policy(workspaceManagedNetwork=True),
+     LONG_AGO, Correlation(workspace="ws", unavailable="workspace ws has no managed network yet"), Verdict.NOT_ALLOWED),
+    ("name-correlation-alone-never-widens", Conn("c", MANAGED_PE), policy(subscriptionIds=[SUB]), LONG_AGO, VOUCHING,
+     Verdict.NOT_ALLOWED),
+    ("narrowed-policy-refuses-an-allowed-subscription-not-named-like-the-workspace",
+     Conn("c", managed_pe("someone-else_12345678")), policy(workspaceManagedNetwork=True), LONG_AGO, VOUCHING,
+     Verdict.NOT_ALLOWED),
     ("policy-without-workspace-ignores-correlation", Conn("c", MANAGED_PE), policy(subscriptionIds=[SUB]), LONG_AGO,
      VOUCHING, Verdict.NOT_ALLOWED),
     ("managed-network-subscription-is-not-the-users", Conn("c", MANAGED_PE), policy(subscriptionIds=[SUB]), LONG_AGO,
@@ -130,7 +149,7 @@ def test_decide(conn, pol, first_seen, corr, expected):
 def test_decide_target_id_compares_case_insensitively_with_workspace_rules():
     d = p.decide(Conn("c", MANAGED_PE), OPENAI.upper(), policy(workspaceManagedNetwork=True), NOW, VOUCHING, LONG_AGO)
     assert d.verdict is Verdict.APPROVE
-    assert "workspace ws's managed network" in d.reason
+    assert f"allowed subscription {MS_SUB}" in d.reason and "named like workspace ws's managed network" in d.reason
 
 
 # --- correlation: what the workspace vouches for ----------------------------------------------------------------------
@@ -195,25 +214,47 @@ def test_waiting_says_when_it_becomes_eligible():
     assert "eligible in 100s" in d.reason
 
 
-def test_not_allowed_names_the_requester_and_the_workspace_problem():
+def test_waiting_for_the_workspace_names_the_workspace_problem():
     d = p.decide(Conn("c", MANAGED_PE), OPENAI, policy(workspaceManagedNetwork=True), NOW,
                  Correlation(workspace="ws", unavailable="PromptFlowWorkspace ws not found"), LONG_AGO)
-    assert MANAGED_PE in d.reason and "PromptFlowWorkspace ws not found" in d.reason
+    assert d.verdict is Verdict.WAITING and "PromptFlowWorkspace ws not found" in d.reason
+
+
+def test_not_allowed_names_the_requester_and_its_subscription():
+    d = p.decide(Conn("c", pe_id(FOREIGN)), OPENAI, policy(), NOW, NOBODY, LONG_AGO)
+    assert pe_id(FOREIGN) in d.reason and f"subscription {FOREIGN}" in d.reason
 
 
 # --- the approval description ---------------------------------------------------------------------------------------
 
 
-def test_description_names_operator_and_policy_object():
-    text = policy().approval_description()
-    assert text.startswith("Approved by promptflow-netiso")
+def test_description_opens_with_the_policy_token_and_names_operator_and_policy_object():
+    pol = policy()
+    text = pol.approval_description()
+    assert text.startswith(pol.token + " Approved by promptflow-netiso")
     assert "PrivateEndpointApproval team-a/openai-approvals" in text
+    assert pol.carries_token(text)
 
 
-def test_long_description_is_shortened_but_still_names_the_policy():
-    text = policy(description="x" * 500).approval_description()
-    assert len(text) <= p.MAX_DESCRIPTION
+def test_long_description_is_shortened_but_keeps_the_token_first_and_names_the_policy():
+    pol = policy(description="x" * 500)
+    text = pol.approval_description()
+    assert len(text) <= p.MAX_DESCRIPTION and pol.carries_token(text)
     assert text.endswith("(promptflow-netiso, PrivateEndpointApproval team-a/openai-approvals)")
+
+
+def test_very_long_names_are_cut_at_the_end_never_at_the_token():
+    pol = Policy("n" * 63, "a" * 200, policy().spec, uid="u")
+    text = pol.approval_description()
+    assert len(text) == p.MAX_DESCRIPTION and pol.carries_token(text)
+
+
+def test_attribution_is_exact_not_a_substring():
+    app, app2 = policy(uid="uid-app"), policy(uid="uid-app2")
+    assert app.token != app2.token
+    assert not app.carries_token(app2.approval_description())
+    assert not app.carries_token("Approved by hand, copying PrivateEndpointApproval team-a/openai-approvals")
+    assert not app.carries_token("note " + app.approval_description())  # the token must come first
 
 
 # --- plan + finish: one check ---------------------------------------------------------------------------------------
@@ -223,9 +264,10 @@ def observe(*conns, target=OPENAI):
     return p.TargetObservation(target, tuple(conns))
 
 
-def check(pol, observations, previous=(), corr=NOBODY, outcomes=None, blocked=None, now=NOW):
-    plan = p.plan(pol, observations, previous, corr, now, blocked)
-    report = p.finish(pol, plan, outcomes or {}, now, INTERVALS)
+def check(pol, observations, previous=(), corr=NOBODY, outcomes=None, blocked=None, now=NOW, in_flight=None,
+          audit_trail=None):
+    plan = p.plan(pol, observations, previous, corr, now, blocked, in_flight=in_flight)
+    report = p.finish(pol, plan, outcomes or {}, now, INTERVALS, audit_trail=audit_trail)
     return plan, report
 
 
@@ -331,16 +373,61 @@ def test_restart_mid_approval_records_our_landed_approval_without_a_second_put()
     landed = Conn("c1", pe_id(), "Approved", pol.approval_description())
     previous = [{"target": OPENAI, "name": "c1", "state": "Pending", "firstSeenPending": "2026-03-01T11:00:00Z",
                  "decision": "Waiting"}]
-    plan, report = check(pol, [observe(landed)], previous)
+    flying = [{"target": OPENAI, "name": "c1", "startedAt": "2026-03-01T11:59:00Z"}]
+    plan, report = check(pol, [observe(landed)], previous, in_flight=flying)
     assert plan.approvals == ()
     [entry] = report.connections
     assert entry["decision"] == "Approved" and entry["approvedAt"] == "2026-03-01T12:00:00Z"
     assert entry["firstSeenPending"] == "2026-03-01T11:00:00Z"
-    # The old process's Event may be lost: recorded under a reason of its own, so "Approved" is never doubled.
-    assert [e.reason for e in report.events] == ["ApprovalRecorded"]
-    assert report.audit[0]["recordedAfterRestart"] is True and report.approved_count == 1
-    _, later = check(pol, [observe(landed)], report.connections)
+    # Status records an approval before its Event, so the old process posted none: this one does, once.
+    assert [e.reason for e in report.events] == ["Approved"]
+    assert report.audit[0]["matchedBy"] == f"requester is allowed subscription {SUB}" and report.approved_count == 1
+    assert report.in_flight == [] and len(report.audit_trail) == 1
+    _, later = check(pol, [observe(landed)], report.connections, in_flight=report.in_flight)
     assert later.events == [] and later.audit == [] and later.approved_targets == []
+
+
+def test_a_hand_approval_copying_our_description_is_never_claimed():
+    pol = policy()
+    copied = Conn("c1", pe_id(), "Approved", pol.approval_description())
+    previous = [{"target": OPENAI, "name": "c1", "state": "Pending", "firstSeenPending": "2026-03-01T11:00:00Z",
+                 "decision": "Waiting"}]
+    _, report = check(pol, [observe(copied)], previous)  # no in-flight record: we never sent an approval
+    assert report.connections[0]["decision"] == "Untouched" and report.approved_count == 0
+    assert report.events == [] and report.audit == []
+
+
+def test_a_long_running_approval_is_followed_never_sent_again():
+    pol = policy(min_pending=0)
+    conn = Conn("c1", pe_id())
+    key = p.connection_key(OPENAI, "c1")
+    running = Outcome(OutcomeKind.IN_PROGRESS, operation_url="https://arm/op/1", started_at="2026-03-01T12:00:00Z")
+    plan, report = check(pol, [observe(conn)], outcomes={key: running})
+    assert len(plan.approvals) == 1
+    assert report.in_flight == [{"target": OPENAI, "name": "c1", "startedAt": "2026-03-01T12:00:00Z",
+                                 "operationUrl": "https://arm/op/1"}]
+    assert report.events == [] and report.connections[0]["decision"] == "Waiting"
+    # Next check (maybe another process): the recorded operation is followed, no approval is planned.
+    plan, again = check(pol, [observe(conn)], report.connections, in_flight=report.in_flight)
+    assert plan.approvals == () and [r.connection.name for r in plan.follows] == ["c1"]
+    assert again.in_flight == report.in_flight  # nothing polled this time: still on record
+    done = Outcome(OutcomeKind.APPROVED, Conn("c1", pe_id(), "Approved", pol.approval_description()))
+    _, last = check(pol, [observe(conn)], report.connections, outcomes={key: done}, in_flight=report.in_flight)
+    assert last.in_flight == [] and [e.reason for e in last.events] == ["Approved"] and len(last.audit_trail) == 1
+
+
+def test_audit_trail_in_status_is_bounded():
+    pol = policy(min_pending=0)
+    conn = Conn("c1", pe_id())
+    trail = [{"time": "2026-01-01T00:00:00Z", "connection": f"old{i}"} for i in range(40)]
+    _, report = check(pol, [observe(conn)], outcomes={p.connection_key(OPENAI, "c1"): approved(conn, pol)},
+                      audit_trail=trail)
+    assert len(report.audit_trail) == 20 and report.audit_trail[-1]["connection"] == "c1"
+
+
+def test_status_shows_each_requesters_subscription():
+    _, report = check(policy(mode="Observe"), [observe(Conn("c1", pe_id(FOREIGN)), Conn("c2", MANAGED_PE))])
+    assert {e["name"]: e["requesterSubscription"] for e in report.connections} == {"c1": FOREIGN, "c2": MS_SUB}
 
 
 def test_approved_at_is_kept_across_checks():
@@ -388,10 +475,11 @@ def test_not_pending_because_our_own_earlier_put_landed_is_recorded_once():
     conn = Conn("c1", pe_id())
     ours = Conn("c1", pe_id(), "Approved", pol.approval_description())
     outcome = Outcome(OutcomeKind.NOT_PENDING, ours, error="PrivateEndpointConnectionStatusNotPending: Approved")
-    _, report = check(pol, [observe(conn)], outcomes={p.connection_key(OPENAI, "c1"): outcome})
+    flying = [{"target": OPENAI, "name": "c1", "startedAt": "2026-03-01T11:59:00Z"}]
+    _, report = check(pol, [observe(conn)], outcomes={p.connection_key(OPENAI, "c1"): outcome}, in_flight=flying)
     entry = report.connections[0]
     assert entry["decision"] == "Approved" and entry["approvedAt"] == "2026-03-01T12:00:00Z"
-    assert [e.reason for e in report.events] == ["ApprovalRecorded"] and report.approved_count == 1
+    assert [e.reason for e in report.events] == ["Approved"] and report.approved_count == 1
     _, later = check(pol, [observe(ours)], report.connections)
     assert later.events == [] and later.approved_count == 1
 
@@ -495,6 +583,7 @@ def test_status_fields_and_target_metrics():
 # --- the handler's check() with a fake Azure facade: reads shared, writes only where the plan says -------------------
 
 import asyncio  # noqa: E402
+import json  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
 from promptflow_netiso.azure.errors import AzureError, ErrorKind  # noqa: E402
@@ -527,7 +616,9 @@ class FakePec:
         self.calls.append(("get", name))
         return next(c for c in self.connections[target] if c.name == name)
 
-    async def approve(self, connection, description):
+    async def begin_approve(self, connection, description):
+        from promptflow_netiso.azure.pec import ApprovalStarted
+
         self.calls.append(("approve", connection.name))
         if connection.name in self.approve_errors:
             raise self.approve_errors[connection.name]
@@ -535,12 +626,23 @@ class FakePec:
                               description)
         self.connections[connection.target] = [approved if c.name == connection.name else c
                                                for c in self.connections[connection.target]]
-        return approved
+        return ApprovalStarted(approved)
 
 
 def forbidden() -> AzureError:
     return AzureError(status=403, code="AuthorizationFailed", message="no write on privateEndpointConnections",
                       kind=ErrorKind.USER_FIXABLE)
+
+
+@pytest.fixture(autouse=True)
+def status_writes(monkeypatch):
+    """The early status writes (in-flight records) go to a list instead of a Kubernetes API server."""
+    writes: list[dict] = []
+
+    async def patch_status(plural, namespace, name, status):
+        writes.append(json.loads(json.dumps(status)))
+    monkeypatch.setattr(handler, "patch_status", patch_status)
+    return writes
 
 
 async def run_check(pec: FakePec, pol: Policy, status: dict | None = None, schedule=None):
@@ -555,8 +657,7 @@ async def test_check_approves_eligible_connection_once_and_reports_it():
     report = await run_check(pec, policy(min_pending=0))
     assert [c for c in pec.calls if c[0] == "approve"] == [("approve", "c1")]
     assert report.connections[0]["decision"] == "Approved" and report.approved_count == 1
-    assert pec.connections[OPENAI][0].description.endswith("(promptflow-netiso, PrivateEndpointApproval "
-                                                           "team-a/openai-approvals)")
+    assert policy().carries_token(pec.connections[OPENAI][0].description)
     again = await run_check(pec, policy(min_pending=0), {"connections": report.connections})
     assert [c for c in pec.calls if c[0] == "approve"] == [("approve", "c1")]  # nothing changed: no new write
     assert again.approved_count == 1 and again.events == []
@@ -641,3 +742,30 @@ async def test_nudge_wakes_exactly_the_policies_watching_that_target():
     finally:
         handler._schedules.pop("uid-watching", None)
         handler._schedules.pop("uid-other", None)
+
+
+async def test_check_records_the_approval_in_status_before_sending_it(status_writes):
+    pec = FakePec({OPENAI: [azure_conn(OPENAI, "c1", pe_id())], SEARCH: []})
+    report = await run_check(pec, policy(min_pending=0))
+    [first] = status_writes[:1]
+    assert first == {"inFlight": [{"target": OPENAI, "name": "c1", "startedAt": first["inFlight"][0]["startedAt"]}]}
+    assert report.in_flight == [] and report.approved_count == 1
+
+
+async def test_check_follows_a_recorded_long_running_approval_without_a_second_put():
+    pec = FakePec({OPENAI: [azure_conn(OPENAI, "c1", pe_id())], SEARCH: []})
+    polls: list[str] = []
+
+    async def poll_approve(connection, url):
+        polls.append(url)
+        return azure_conn(OPENAI, "c1", pe_id(), "Approved", policy().approval_description())
+    pec.poll_approve = poll_approve
+    status = {"inFlight": [{"target": OPENAI, "name": "c1", "startedAt": "2026-03-01T11:59:00Z",
+                            "operationUrl": "https://arm.example/op/1"}],
+              "connections": [{"target": OPENAI, "name": "c1", "state": "Pending", "decision": "Waiting",
+                               "firstSeenPending": "2026-03-01T11:00:00Z"}]}
+    report = await run_check(pec, policy(min_pending=0), status)
+    assert polls == ["https://arm.example/op/1"]
+    assert [c for c in pec.calls if c[0] == "approve"] == []
+    assert report.connections[0]["decision"] == "Approved" and report.in_flight == []
+    assert [e.reason for e in report.events] == ["Approved"] and len(report.audit) == 1

@@ -515,44 +515,6 @@ def test_deletion_follows_the_declared_policy(deletion, policy, expected):
     assert "workspace" in dp.summary.lower() or "untouched" in dp.summary
 
 
-# --- the owned PrivateEndpointApproval --------------------------------------------------------------------------------
-
-
-def rule(name: str, target: str | None, workspace_name: str = "ws", type_: str = "PrivateEndpoint", deleting: bool = False) -> dict:
-    body: dict = {"metadata": {"name": name}, "spec": {"workspaceRef": {"name": workspace_name}, "type": type_}}
-    if type_ == "PrivateEndpoint":
-        body["spec"]["privateEndpoint"] = {"serviceResourceId": target, "subresourceTarget": "account"}
-    else:
-        body["spec"]["fqdn"] = "example.com"
-    if deleting:
-        body["metadata"]["deletionTimestamp"] = "2026-03-01T12:00:00Z"
-    return body
-
-
-def test_auto_approval_lists_distinct_targets_of_this_workspaces_private_endpoint_rules():
-    rules = [rule("a", OPENAI), rule("b", OPENAI.upper()), rule("c", SEARCH), rule("d", None, type_="FQDN"),
-             rule("e", f"{RG_ID}/providers/Microsoft.CognitiveServices/accounts/other", workspace_name="ws2"),
-             rule("f", f"{RG_ID}/providers/Microsoft.CognitiveServices/accounts/going", deleting=True)]
-    auto = p.desired_auto_approval("team", "ws", "uid-1", spec(auto=True, min_pending=30), rules)
-    m = auto.manifest
-    assert auto.name == "ws-auto" and m["metadata"]["name"] == "ws-auto" and m["metadata"]["namespace"] == "team"
-    assert m["spec"] == {"workspaceRef": {"name": "ws"}, "targets": [{"resourceId": OPENAI}, {"resourceId": SEARCH}],
-                         "allow": {"workspaceManagedNetwork": True}, "minPendingSeconds": 30, "mode": "Approve"}
-    owner = m["metadata"]["ownerReferences"][0]
-    assert (owner["kind"], owner["name"], owner["uid"], owner["controller"]) == ("PromptFlowWorkspace", "ws", "uid-1", True)
-
-
-def test_auto_approval_ignores_targets_it_cannot_approve():
-    auto = p.desired_auto_approval("team", "ws", "uid", spec(auto=True), [rule("a", SQL), rule("b", OPENAI)])
-    assert auto.manifest["spec"]["targets"] == [{"resourceId": OPENAI}]
-    assert auto.ignored_targets == (SQL,)
-
-
-@pytest.mark.parametrize("auto,rules", [(False, [rule("a", OPENAI)]), (True, []), (True, [rule("a", SQL)])], ids=["auto-off", "no-rules", "only-unapprovable"])
-def test_no_auto_approval_object(auto, rules):
-    assert p.desired_auto_approval("team", "ws", "uid", spec(auto=auto), rules).manifest is None
-
-
 def test_a_provisioning_post_that_may_still_run_after_a_crash_is_not_sent_again():
     pl = p.plan(spec(provision=True), workspace(network="Inactive"), policy="manage", previous=Previous(generation=1),
                 assignment_name=roles.assignment_name, assignments=BOTH_ROLES, provisioning_held="2026-11-30T12:00:00Z")
