@@ -444,7 +444,7 @@ PFWS, PFOR, PFPEA, GRANTS = (f"{r}.{GROUP}" for r in ("promptflowworkspaces", "o
                                                         "azurescopegrants"))
 ALLOWED = [
     ("watch", PFWS, ""), ("patch", PFWS, ""), ("patch", PFWS, "status"), ("update", PFOR, "status"),
-    ("list", PFOR, ""), ("patch", PFPEA, "status"), ("create", PFPEA, ""), ("delete", PFPEA, ""),
+    ("list", PFOR, ""), ("patch", PFPEA, "status"), ("delete", PFPEA, ""),
     ("create", "events", ""), ("patch", "events.events.k8s.io", ""),
     ("watch", GRANTS, ""),  # tenancy: read grants, mint tokens for one ServiceAccount name only (docs/tenancy.md)
     ("create", "serviceaccounts/promptflow-azure", "token"),
@@ -454,7 +454,7 @@ CLUSTER_SCAN = [("list", CRD, ""), ("watch", "namespaces", "")]
 DENIED = [
     ("get", "secrets", ""), ("list", "secrets", ""), ("delete", "pods", ""), ("create", "pods", ""),
     ("create", CRD, ""), ("delete", CRD, ""),
-    ("delete", PFWS, ""), ("create", PFWS, ""), ("delete", PFOR, ""), ("get", "configmaps", ""),
+    ("delete", PFWS, ""), ("create", PFWS, ""), ("delete", PFOR, ""), ("create", PFPEA, ""), ("get", "configmaps", ""),
     ("create", "rolebindings.rbac.authorization.k8s.io", ""), ("impersonate", "serviceaccounts", ""), ("*", "*", ""),
     ("create", GRANTS, ""), ("patch", GRANTS, ""), ("create", "serviceaccounts", "token"),
     ("create", "serviceaccounts/default", "token"), ("get", "serviceaccounts", ""),

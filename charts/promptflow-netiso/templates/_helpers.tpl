@@ -53,10 +53,10 @@ objectRules: namespaced resources the operator reads and writes (ClusterRole, or
 - apiGroups: [netiso.promptflow.dev]
   resources: [promptflowworkspaces/status, outboundrules/status, privateendpointapprovals/status]
   verbs: [get, patch, update]
-# A workspace with privateEndpointApproval.auto owns one PrivateEndpointApproval.
+# delete only: a `<workspace>-auto` PrivateEndpointApproval left by an older version (the operator creates none).
 - apiGroups: [netiso.promptflow.dev]
   resources: [privateendpointapprovals]
-  verbs: [create, delete]
+  verbs: [delete]
 # Grants (docs/tenancy.md): read only; cluster admins write them.
 - apiGroups: [netiso.promptflow.dev]
   resources: [azurescopegrants]
