@@ -2,48 +2,24 @@
 confirm it BEFORE an Azure write is sent; add the poll URL as soon as Azure answers 202.
 
 kopf writes status once, at the end of a handler; a record that must exist before the Azure request cannot wait
-for that, so it is a merge patch of its own on the status subresource (the sync client, in a worker thread: the
-event loop never blocks). If the record cannot be written, the Azure write is not sent (`IntentNotRecorded`, a
-kopf retry): never a write that a crash could make us forget. The end-of-reconcile patch clears the record.
+for that, so it is a merge patch of its own on the status subresource (status_patch.py, shared with approvals).
+If the record cannot be written, the Azure write is not sent (`IntentNotRecorded`, a kopf retry): never a write that a crash could make us forget. The end-of-reconcile patch clears the record.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any
 
 import kopf
 
 from .. import conditions
-from ..model import GROUP, VERSION
 from ..planning.intent import STATUS_KEY, PendingWrite
+from .status_patch import patch_status as _patch_status
 
 log = logging.getLogger(__name__)
 
 # A retry soon: the API server was unreachable for a moment (or the object is being replaced).
 RECORD_RETRY = 2.0
-
-_api: Any = None
-
-
-def _load_api() -> Any:
-    from kubernetes import client, config
-
-    cfg = client.Configuration()
-    try:
-        config.load_incluster_config(client_configuration=cfg)
-    except config.ConfigException:
-        config.load_kube_config(client_configuration=cfg)
-    return client.CustomObjectsApi(client.ApiClient(cfg))
-
-
-async def _patch_status(plural: str, namespace: str, name: str, status: dict) -> None:
-    global _api
-    if _api is None:
-        _api = await asyncio.to_thread(_load_api)  # reads files: never on the event loop
-    await asyncio.to_thread(_api.patch_namespaced_custom_object_status, GROUP, VERSION, namespace, plural, name,
-                            {"status": status}, _content_type="application/merge-patch+json")
 
 
 def pending(operation: str, target: str, body_hash: str = "", event_reason: str = "",
