@@ -37,6 +37,7 @@ if __package__ in (None, ""):  # run as a file: make the repository root importa
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.sim.admin import unique_names  # noqa: E402
+from tests.sim.constants import MICROSOFT_MANAGED_SUBSCRIPTION_ID  # noqa: E402
 from tests.support.kube import is_ready  # noqa: E402
 from tests.support.stack import LocalStack, wait  # noqa: E402
 
@@ -166,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                 items.append(obj("OutboundRule", rule, {"workspaceRef": {"name": f"pf{w}"}, **spec}))
         items.append(obj("PrivateEndpointApproval", "policy", {
             "workspaceRef": {"name": "pf0"}, "targets": [{"resourceId": target}],
-            "allow": {"workspaceManagedNetwork": True}, "minPendingSeconds": 0, "mode": "Approve"}))
+            "allow": {"subscriptionIds": [MICROSOFT_MANAGED_SUBSCRIPTION_ID], "workspaceManagedNetwork": True},
+            "minPendingSeconds": 0, "mode": "Approve"}))
 
         mark = admin.last_request_seq()
         admin.faults(".", "429", 0.10, retry_after_s=1)

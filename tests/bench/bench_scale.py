@@ -46,6 +46,7 @@ if __package__ in (None, ""):  # run as a file: make the repository root importa
 from tests.sim import Simulator  # noqa: E402
 from tests.support.controlplane import ControlPlane  # noqa: E402
 from tests.support.operator_process import OperatorProcess  # noqa: E402
+from tests.support.tenancy import grant  # noqa: E402
 
 API = "netiso.promptflow.dev/v1alpha1"
 NAMESPACE = "bench-scale"
@@ -276,6 +277,7 @@ class Run:
         self.cp.start()
         self.sim.start_in_thread()
         self.cp.kubectl("create", "namespace", NAMESPACE)
+        grant(self.cp, NAMESPACE)  # secure by default: the benchmark's namespace is granted every scope
         admin = self.sim.admin
         admin.config(provision_duration_s=1, lro_duration_s=self.args.lro)
         if self.args.latency > 0:

@@ -11,7 +11,7 @@ import pytest
 
 from promptflow_netiso.model.private_link import GROUP_IDS
 
-from tests.e2e.test_crds import AOAI, API, DELETE, FQDN_RULE, PE_RULE, RG_ID, TAG_RULE, WORKSPACE, WS_BYO, apply, get, variant
+from tests.e2e.test_crds import AOAI, API, DELETE, FQDN_RULE, PE_RULE, RG_ID, SUB, TAG_RULE, WORKSPACE, WS_BYO, apply, get, variant
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +19,7 @@ PLURAL = {"PromptFlowWorkspace": "promptflowworkspaces", "OutboundRule": "outbou
           "PrivateEndpointApproval": "privateendpointapprovals"}
 APPROVAL = {"apiVersion": API, "kind": "PrivateEndpointApproval", "metadata": {"name": "approve"},
             "spec": {"workspaceRef": {"name": "ws"}, "targets": [{"resourceId": AOAI}],
-                     "allow": {"workspaceManagedNetwork": True}, "mode": "Approve"}}
+                     "allow": {"subscriptionIds": [SUB], "workspaceManagedNetwork": True}, "mode": "Approve"}}
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from tests.sim import Simulator
 from .controlplane import ControlPlane
 from .kube import Kube
 from .operator_process import OperatorProcess
+from .tenancy import grant
 
 
 class LocalStack:
@@ -38,6 +39,7 @@ class LocalStack:
         self.start_operator()
         if self.namespace:
             self.cp.kubectl("create", "namespace", self.namespace)
+            grant(self.cp, self.namespace)  # secure by default: the workload's namespace is granted every scope
         return self
 
     def start_operator(self, **env_overrides: str) -> OperatorProcess:
