@@ -40,7 +40,7 @@ class Settings:
     dependency_wait: float = 5.0  # re-check delay while an object waits for another (e.g. its workspace)
     approval_pending_interval: float = 10.0  # approval check interval while a connection is Pending
     approval_settled_interval: float = 300.0  # approval check interval when nothing is Pending
-    kube_connections: int = 20  # most TCP connections to the API server at once (watches included); 0 = no cap
+    kube_connections: int = 20  # most API server requests in flight at once, watch streams not counted; 0 = no cap
     peering_lifetime: float = 20.0  # seconds a replica's peering record lives without renewal: the failover bound
     metrics_port: int = 8080
     metrics_addr: str = "0.0.0.0"

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 
+import aiohttp
 import kopf
 import pytest
 
@@ -19,7 +20,7 @@ def test_the_connection_cap_has_a_bounded_default_and_zero_means_no_cap(monkeypa
     assert kube_session.connection_limit(Settings.from_env()) == 0  # aiohttp: no limit
 
 
-def test_a_connection_cap_below_the_watch_streams_is_raised():
+def test_a_tiny_connection_cap_is_raised():
     assert kube_session.connection_limit(Settings(kube_connections=3)) == kube_session.MIN_KUBE_CONNECTIONS
 
 
@@ -91,3 +92,53 @@ def test_the_workspace_check_feeds_the_rules_network_id_so_rules_do_not_read_the
         return await outbound_rule._network_id(Azure(), coords, max_age=60), calls
 
     assert asyncio.run(scenario()) == ("net-1", [])
+
+
+def test_the_cap_holds_requests_but_never_counts_watch_streams():
+    """Watch streams hold their connection for minutes (one per kind and namespace): if they counted, enough watched
+    namespaces would leave no slot for any PATCH. Requests beyond the cap wait; watches never do."""
+    from aiohttp import web
+
+    async def scenario() -> tuple[int, int]:
+        in_flight = peak = 0
+        release_watches = asyncio.Event()
+
+        async def watch(request: web.Request) -> web.StreamResponse:
+            resp = web.StreamResponse()
+            await resp.prepare(request)
+            await resp.write(b'{"type": "BOOKMARK"}\n')
+            await release_watches.wait()
+            return resp
+
+        async def get(request: web.Request) -> web.Response:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.05)
+            in_flight -= 1
+            return web.json_response({})
+
+        app = web.Application()
+        app.router.add_get("/watch", watch)
+        app.router.add_get("/get", get)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                         trace_configs=[kube_session.request_cap(2)]) as session:
+            watches = [await session.get(f"{base}/watch", params={"watch": "true"}) for _ in range(5)]
+            for w in watches:
+                await w.content.readline()  # five streams open, more than the cap
+            bodies = await asyncio.wait_for(asyncio.gather(*(session.get(f"{base}/get") for _ in range(8))), 10)
+            done = sum(1 for r in bodies if r.status == 200)
+            release_watches.set()
+            for w in watches:
+                w.release()
+        await runner.cleanup()
+        return done, peak
+
+    done, peak = asyncio.run(scenario())
+    assert done == 8  # not starved by the five open watch streams
+    assert peak <= 2  # never more than the cap in flight

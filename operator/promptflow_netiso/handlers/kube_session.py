@@ -2,8 +2,11 @@
 
 kopf's own session has no connection limit: 700 workspaces applied at once opened ~9,400 TLS connections (256 KiB of
 buffers each) and the API server answered "context deadline exceeded". A login handler of our own gives kopf the
-same credentials (via the kubernetes client, kopf's default) over a pool capped at settings.kube_connections; requests
-beyond the cap wait for a free connection. See docs/scale.md.
+same credentials (via the kubernetes client, kopf's default) over a session whose requests other than watch streams
+are capped at settings.kube_connections; requests beyond the cap wait for a free slot. Watch streams are not capped:
+each holds its connection for minutes, one per watched kind and namespace, so a cap that counted them would starve
+every other request once enough namespaces are watched (a namespace pattern watches each namespace separately).
+See docs/scale.md.
 """
 
 from __future__ import annotations
@@ -18,13 +21,38 @@ import kopf
 
 from ..settings import Settings
 
-# Watch streams hold a connection each (one per kind, plus kopf's own observers): a smaller cap could starve them.
 MIN_KUBE_CONNECTIONS = 10
 
 
 def connection_limit(settings: Settings) -> int:
-    """aiohttp's `limit` (0 = none)."""
+    """Most requests (other than watch streams) in flight at once; 0 = no cap."""
     return 0 if settings.kube_connections == 0 else max(settings.kube_connections, MIN_KUBE_CONNECTIONS)
+
+
+def is_watch(url: Any) -> bool:
+    return url.query.get("watch") in ("true", "1")
+
+
+def request_cap(limit: int) -> aiohttp.TraceConfig:
+    """Holds each request other than a watch stream until one of `limit` slots is free, from its start until its
+    response headers arrive (its body, a few KiB of JSON, is read right after)."""
+    slots = asyncio.Semaphore(limit)
+    trace = aiohttp.TraceConfig()
+
+    async def start(_session: Any, ctx: Any, params: Any) -> None:
+        ctx.capped = not is_watch(params.url)
+        if ctx.capped:
+            await slots.acquire()
+
+    async def end(_session: Any, ctx: Any, _params: Any) -> None:
+        if getattr(ctx, "capped", False):
+            ctx.capped = False
+            slots.release()
+
+    trace.on_request_start.append(start)
+    trace.on_request_end.append(end)
+    trace.on_request_exception.append(end)
+    return trace
 
 
 @kopf.on.login()
@@ -36,8 +64,10 @@ async def login(settings: kopf.OperatorSettings, logger: logging.Logger, **kwarg
     with warnings.catch_warnings():  # as kopf does: its own basic-auth helper warns, aiohttp's does not matter here
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="kopf")
         auth = info.as_aiohttp_basic_auth()
+    limit = connection_limit(Settings.from_env())
     session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=connection_limit(Settings.from_env()), ssl=info.as_ssl_context()),
+        connector=aiohttp.TCPConnector(limit=0, ssl=info.as_ssl_context()),
+        trace_configs=[request_cap(limit)] if limit else None,
         headers=info.as_http_headers(), auth=auth, proxy=info.proxy_url, trust_env=info.trust_env)
     return kopf.AiohttpSession(server=info.server, default_namespace=info.default_namespace, priority=info.priority,
                                expiration=info.expiration, aiohttp_session=session)
