@@ -17,6 +17,7 @@ class StatusPatchError(Exception):
 
 
 def _load_api() -> Any:
+    """A client of its own (in-cluster service account, else kubeconfig); global config stays untouched."""
     from kubernetes import client, config
 
     cfg = client.Configuration()
@@ -27,13 +28,19 @@ def _load_api() -> Any:
     return client.CustomObjectsApi(client.ApiClient(cfg))
 
 
+async def custom_objects() -> Any:
+    """The process's one CustomObjectsApi (its calls are sync: run them with asyncio.to_thread)."""
+    global _api
+    if _api is None:
+        _api = await asyncio.to_thread(_load_api)  # reads files: never on the event loop
+    return _api
+
+
 async def patch_status(plural: str, namespace: str, name: str, status: dict) -> None:
     """JSON merge patch of `status` (lists are replaced whole). Raises StatusPatchError on any failure."""
-    global _api
     try:
-        if _api is None:
-            _api = await asyncio.to_thread(_load_api)  # reads files: never on the event loop
-        await asyncio.to_thread(_api.patch_namespaced_custom_object_status, GROUP, VERSION, namespace, plural, name,
+        api = await custom_objects()
+        await asyncio.to_thread(api.patch_namespaced_custom_object_status, GROUP, VERSION, namespace, plural, name,
                                 {"status": status}, _content_type="application/merge-patch+json")
     except Exception as e:  # ApiException, connection, TLS, config: the caller decides
         raise StatusPatchError(f"{type(e).__name__}: {str(e)[:500]}") from e

@@ -43,7 +43,7 @@ from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.intent import PendingWrite
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
-from . import approver_role, byo_network, intent, outbound_rule, tenancy
+from . import approver_role, byo_network, intent, outbound_rule, status_patch, tenancy
 from .common import SKIP, post_event, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
@@ -453,29 +453,12 @@ class KubeError(Exception):
     pass
 
 
-_api: Any = None
-
-
-def _load_api() -> Any:
-    """A CustomObjectsApi of its own (in-cluster service account, else kubeconfig); global config stays untouched."""
-    from kubernetes import client, config
-
-    cfg = client.Configuration()
-    try:
-        config.load_incluster_config(client_configuration=cfg)
-    except config.ConfigException:
-        config.load_kube_config(client_configuration=cfg)
-    return client.CustomObjectsApi(client.ApiClient(cfg))
-
-
 async def _call(method: str, *args: Any, **kwargs: Any) -> Any:
-    global _api
-    if _api is None:
-        _api = await asyncio.to_thread(_load_api)  # reads files: never on the event loop
     from kubernetes.client.exceptions import ApiException
 
     try:
-        return await asyncio.to_thread(getattr(_api, method), *args, **kwargs)
+        api = await status_patch.custom_objects()
+        return await asyncio.to_thread(getattr(api, method), *args, **kwargs)
     except ApiException as e:
         if e.status == 404:
             return None
