@@ -107,8 +107,8 @@ def test_aks_in_the_workspace_vnet_is_verified_attached_then_left_alone_and_deta
     st = obj["status"]
     assert {c["type"]: c["status"] for c in st["conditions"]} == {
         "WorkspaceFound": "True", "LimitsSatisfied": "True", "IsolationApplied": "True", "NetworkProvisioned": "True",
-        "StorageRolesAssigned": "True", "NetworkVerified": "True", "ExtensionReady": "True", "ComputeAttached": "True",
-        "Ready": "True"}
+        "StorageRolesAssigned": "True", "ApproverRoleAssigned": "True", "NetworkVerified": "True", "ExtensionReady": "True",
+        "ComputeAttached": "True", "Ready": "True"}
     assert f"AKS cluster {az.rg}/aks1 in VNet {az.label(az.hub)}" in condition(obj, "NetworkVerified")["message"]
     assert condition(obj, "NetworkVerified")["message"].endswith("public network access Disabled")
     assert "azureml-ext" in condition(obj, "ExtensionReady")["message"]
