@@ -386,8 +386,8 @@ def workspace_spec() -> Schema:
                 "target (before the rule is written), so Azure approves the managed network's connections itself. "
                 "The operator needs Microsoft.Authorization/roleAssignments/write on those targets.",
                 {"assign": boolean("Assign the approver role on the targets of this workspace's PrivateEndpoint "
-                                   "outbound rules.", False)},
-                default={"assign": False}),
+                                   "outbound rules.", False)}),  # no object default: objects stored before this
+                                                                  # field existed read back unchanged after an upgrade
             "privateEndpointApproval": obj(
                 "Kept for compatibility: auto: true now means approverRole.assign: true (the operator approves "
                 "nothing itself for it). To approve connections by a declared requester use a "
