@@ -8,32 +8,17 @@ import asyncio
 from typing import Any
 
 from ..model import GROUP, VERSION
-
-_api: Any = None
-
+from . import kube_client
 
 class StatusPatchError(Exception):
     pass
 
 
-def _load_api() -> Any:
-    """A client of its own (in-cluster service account, else kubeconfig); global config stays untouched."""
-    from kubernetes import client, config
-
-    cfg = client.Configuration()
-    try:
-        config.load_incluster_config(client_configuration=cfg)
-    except config.ConfigException:
-        config.load_kube_config(client_configuration=cfg)
-    return client.CustomObjectsApi(client.ApiClient(cfg))
-
-
 async def custom_objects() -> Any:
-    """The process's one CustomObjectsApi (its calls are sync: run them with asyncio.to_thread)."""
-    global _api
-    if _api is None:
-        _api = await asyncio.to_thread(_load_api)  # reads files: never on the event loop
-    return _api
+    """A CustomObjectsApi over the process's one client (its calls are sync: run them with asyncio.to_thread)."""
+    from kubernetes import client
+
+    return client.CustomObjectsApi(await kube_client.api_client())
 
 
 async def patch_status(plural: str, namespace: str, name: str, status: dict) -> None:

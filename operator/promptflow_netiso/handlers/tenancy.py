@@ -26,6 +26,7 @@ from ..model.grant import GRANT_NAME, PLURAL_GRANT, TOKEN_EXCHANGE_AUDIENCE, Gra
 from ..model.workspace import WorkspaceSpec
 from ..planning import tenancy as planning
 from ..planning.tenancy import Claim, Refusal
+from . import kube_client
 from .common import azure_from, post_event
 
 log = logging.getLogger(__name__)
@@ -151,32 +152,17 @@ def _token_source(namespace: str, service_account: str):
     return assertion
 
 
-_core: Any = None
-
-
-def _load_core() -> Any:
-    from kubernetes import client, config
-
-    cfg = client.Configuration()
-    try:
-        config.load_incluster_config(client_configuration=cfg)
-    except config.ConfigException:
-        config.load_kube_config(client_configuration=cfg)
-    return client.CoreV1Api(client.ApiClient(cfg))
-
-
 async def request_service_account_token(namespace: str, service_account: str) -> str:
     """TokenRequest (serviceaccounts/token create): a short-lived token for Entra ID's federated credential."""
-    global _core
-    if _core is None:
-        _core = await asyncio.to_thread(_load_core)  # reads files: never on the event loop
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
+
+    core = client.CoreV1Api(await kube_client.api_client())
 
     body = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(
         audiences=[TOKEN_EXCHANGE_AUDIENCE], expiration_seconds=SERVICE_ACCOUNT_TOKEN_SECONDS))
     try:
-        result = await asyncio.to_thread(_core.create_namespaced_service_account_token, service_account, namespace, body)
+        result = await asyncio.to_thread(core.create_namespaced_service_account_token, service_account, namespace, body)
     except ApiException as e:
         raise RuntimeError(f"{e.status} {e.reason}: {(e.body or '')[:300]}") from None
     return result.status.token
