@@ -10,6 +10,7 @@ from typing import Any
 from ..model import GROUP, VERSION
 from . import kube_client
 
+
 class StatusPatchError(Exception):
     pass
 
