@@ -69,6 +69,9 @@ def _lock(memo: kopf.Memo) -> asyncio.Lock:
 def _effective_status(memo: kopf.Memo, status: Mapping) -> dict:
     """Status as this process last wrote it: kopf's view can lag our own patch by a watch event, and acting on the
     older view could start provisioning twice. After a restart memo is empty and status (fresh) is the truth."""
+    written = memo.get("workspace_status")
+    if written:  # keep only what the body does not show yet: memory per object only while an event is on its way
+        memo["workspace_status"] = {k: v for k, v in written.items() if (status or {}).get(k) != v}
     return {**dict(status or {}), **memo.get("workspace_status", {})}
 
 
@@ -360,10 +363,10 @@ def _write(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, previous: Mappin
     new = {**fields, "observedGeneration": generation, "conditions": merged}
     if previous.get("lastDriftCheck") is not None:
         new["lastDriftCheck"] = None  # written by earlier versions on every check; removed once, never again
-    for key, value in new.items():
-        if previous.get(key) != value:
-            patch.status[key] = value
-    memo["workspace_status"] = {**memo.get("workspace_status", {}), **new}
+    changed = {key: value for key, value in new.items() if previous.get(key) != value}
+    patch.status.update(changed)
+    if changed:
+        memo["workspace_status"] = {**memo.get("workspace_status", {}), **changed}
 
     before = {c.get("type"): c for c in previous.get("conditions") or ()}
     for c in step_conditions:
