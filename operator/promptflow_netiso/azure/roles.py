@@ -162,6 +162,20 @@ class RoleAssignments:
             log.info("could not look up the existing role assignment at %s: %s", scope, errors.from_exception(exc))
         return None
 
+    async def get(self, scope: str, name: str) -> Assignment | None:
+        """One assignment by name (None when it does not exist): how a DELETE recorded before a crash is settled."""
+        scope = normalize_scope(scope)
+        try:
+            item = await self._client(scope).role_assignments.get(scope.lstrip("/"), name,
+                                                                  **operation_option("roleAssignment.get"))
+        except CoreAzureError as exc:
+            err = errors.from_exception(exc, "roleAssignment.get")
+            if err.kind is ErrorKind.NOT_FOUND:
+                return None
+            raise err from exc
+        return Assignment(name=item.name or name, role_definition_id=item.role_definition_id or "",
+                          scope=normalize_scope(item.scope or scope), principal_id=item.principal_id or "")
+
     async def delete(self, scope: str, name: str) -> None:
         """Delete by name; an assignment that is already gone counts as deleted."""
         scope = normalize_scope(scope)

@@ -43,7 +43,7 @@ from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.intent import PendingWrite
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
-from . import approver_role, byo_network, intent, outbound_rule, status_patch, tenancy
+from . import approver_role, byo_network, intent, outbound_rule, role_removal, status_patch, tenancy
 from .common import SKIP, post_event, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
         failure = await approver_role.reconcile_workspace(body, plan, spec, ws, targets, assignments, policy != SKIP,
                                                           azure, logger, status.get("roleAssignments"))
     byo_follow, byo_error = (False, None) if spec.network.managed else await _reconcile_byo(
-        body, plan, spec, ws, azure, status, policy, logger)
+        body, memo, plan, spec, ws, azure, status, policy, logger)
     status = _effective_status(memo, body.status)  # now with any record written before a write
     ready = _write(body, memo, patch, status, plan.status, plan.conditions, drift)
     metrics.set_managed_network_status(ns, name, plan.status.get("managedNetworkStatus"))
@@ -228,8 +228,8 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
     return ready
 
 
-async def _reconcile_byo(body: kopf.Body, plan: Plan, spec: WorkspaceSpec, ws: Any, azure: Any, status: Mapping,
-                         policy: str, logger: logging.Logger) -> tuple[bool, AzureError | None]:
+async def _reconcile_byo(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: WorkspaceSpec, ws: Any, azure: Any,
+                         status: Mapping, policy: str, logger: logging.Logger) -> tuple[bool, AzureError | None]:
     """Bring-your-own VNet: the AKS target's steps (handlers/byo_network.py) join the plan's conditions and status."""
     if planning.limit_violations(spec, ws):
         plan.conditions += byo_planning.blocked_conditions()
@@ -238,7 +238,7 @@ async def _reconcile_byo(body: kopf.Body, plan: Plan, spec: WorkspaceSpec, ws: A
     ns, name = body.meta["namespace"], body.meta["name"]
     conds, fields, follow, error = await byo_network.reconcile(
         body, spec, ws, azure, status, policy != planning.POLICY_SKIP,
-        lambda f: _patch_workspace_status(ns, name, f, logger), _now, logger)
+        lambda f: _patch_workspace_status(ns, name, f, logger), lambda f: _record_fields(memo, ns, name, f), _now, logger)
     plan.conditions += conds
     plan.status.update(fields)
     return follow, error
@@ -282,8 +282,14 @@ def _intent_for(action: Any, ws_path: str) -> PendingWrite:
                           action.event_reason, action.describe())
 
 
-async def _record(memo: kopf.Memo, ns: str, name: str, write: PendingWrite) -> None:
-    fields = await intent.record(PLURAL_WORKSPACE, ns, name, write)
+async def _record(memo: kopf.Memo, ns: str, name: str, write: PendingWrite, extra: dict | None = None) -> None:
+    fields = await intent.record(PLURAL_WORKSPACE, ns, name, write, extra)
+    memo["workspace_status"] = {**memo.get("workspace_status", {}), **fields}
+
+
+async def _record_fields(memo: kopf.Memo, ns: str, name: str, fields: dict) -> None:
+    """Status fields that must be confirmed before an Azure write is sent (the BYO compute PUT's record)."""
+    await intent.record_fields(PLURAL_WORKSPACE, ns, name, fields)
     memo["workspace_status"] = {**memo.get("workspace_status", {}), **fields}
 
 
@@ -387,9 +393,11 @@ async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Log
         if refused:  # the grant was narrowed since: Azure is left as it is (treated as Retain)
             post_event(body, "Warning", refused.reason, f"nothing deleted in Azure: {refused.message}")
             spec = None
+        detached: dict = {}  # status fields saying the compute is detached, carried by the next status write
         try:
-            await byo_network.delete(body, spec, policy not in (planning.POLICY_SKIP, planning.POLICY_DETACH), status,
-                                     tenancy.azure_for(memo, ns, azure_scope_grants))
+            detached = await byo_network.delete(body, spec, policy not in (planning.POLICY_SKIP, planning.POLICY_DETACH), status,
+                                     tenancy.azure_for(memo, ns, azure_scope_grants),
+                                     lambda write: _record(memo, ns, name, write))
         except AzureError as err:
             if runtime.total_seconds() < DELETE_GIVE_UP_AFTER:
                 post_event(body, "Warning", "DeleteFailed",
@@ -397,24 +405,15 @@ async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Log
                 raise_for_azure_error(err, settings)
             post_event(body, "Warning", "DeletionAbandoned", f"gave up detaching the Kubernetes compute ({err})")
 
-        dp = planning.plan_delete(spec, policy, status.get("roleAssignments") or ())
-        remaining = list(dp.actions)
-        for action in dp.actions:
-            try:
-                await tenancy.azure_for(memo, ns, azure_scope_grants).roles.delete(action.scope, action.name)
-            except AzureError as err:
-                left = ", ".join(f"{a.name} on {a.scope}" for a in remaining)
-                if runtime.total_seconds() >= DELETE_GIVE_UP_AFTER:
-                    post_event(body, "Warning", "DeletionAbandoned",
-                               f"gave up after {int(runtime.total_seconds())}s ({err}); left in Azure: {left}")
-                    break
-                post_event(body, "Warning", "DeleteFailed",
-                           f"{err}. Will retry; to leave Azure as it is, annotate {RECONCILE_POLICY_ANNOTATION}=detach-on-delete")
-                raise_for_azure_error(err, settings)
-            remaining.remove(action)
-            post_event(body, "Normal", action.event_reason, action.describe())
-        else:
-            post_event(body, "Normal", "Deleted", dp.summary)
+        status = _effective_status(memo, body.status)
+        if detached:  # the detach's own record is done with
+            status = {**status, **detached, PENDING_WRITE: None}
+        dp = planning.plan_delete(spec, policy, workspace_intent.with_unsettled_assignment(
+            PendingWrite.from_status(status), status.get("roleAssignments") or ()))
+        await role_removal.remove(body, dp, status, tenancy.azure_for(memo, ns, azure_scope_grants),
+                                  lambda write, extra: _record(memo, ns, name, write, {**detached, **extra}),
+                                  give_up=runtime.total_seconds() >= DELETE_GIVE_UP_AFTER,
+                                  runtime_s=runtime.total_seconds(), settings=settings)
         memo.pop("workspace_status", None)
         metrics.forget_object(KIND_WORKSPACE, ns, name)
 

@@ -251,6 +251,8 @@ def plan(spec: WorkspaceSpec, observed: Observed, *, manage: bool, previous: Pre
         "extensionInstalledByOperator": previous.extension_ours,
         "extensionOperation": dict(previous.extension_operation) if previous.extension_operation else None,
         "virtualNetworks": [],
+        # A compute PUT recorded before it was sent (planning/compute_intent.py), settled before planning.
+        "pendingWrite": previous.record.get("pendingWrite") or None,
     }
     actions: list[Action] = []
     follow = False
@@ -537,6 +539,7 @@ def after_extension_started(plan_: Plan, action: InstallExtension, operation_url
 def after_compute_attached(plan_: Plan, action: AttachCompute, compute: ComputeLike) -> None:
     plan_.record["computeId"] = compute.id
     plan_.record["computeAttachedByOperator"] = True
+    plan_.record["pendingWrite"] = None  # landed: the record has done its job
     state = _lower(compute.provisioning_state)
     if state == SUCCEEDED:
         c = condition(CONDITION_COMPUTE_ATTACHED, TRUE, REASON_ATTACHED,
@@ -557,11 +560,16 @@ def after_failure(plan_: Plan, action: Action, code: str, text: str, passing: bo
 # --- deletion --------------------------------------------------------------------------------------------------------
 
 
+def detaches_on_delete(spec: WorkspaceSpec | None, policy_manages: bool) -> bool:
+    """Whether deletion detaches a compute the operator attached (deletionPolicy Delete under a managing policy)."""
+    return spec is not None and policy_manages and spec.deletion_policy == DeletionPolicy.DELETE
+
+
 def plan_delete(spec: WorkspaceSpec | None, policy_manages: bool, status: Mapping | None) -> DetachCompute | None:
     """Detach the compute on deletion only with deletionPolicy Delete, a managing policy, and only when the operator
     attached it. The extension is never removed (other workloads on the cluster may use it)."""
     record = Previous.from_status(status).record
-    if spec is None or not policy_manages or spec.deletion_policy != DeletionPolicy.DELETE:
+    if not detaches_on_delete(spec, policy_manages):
         return None
     if not record.get("computeAttachedByOperator") or not record.get("computeName"):
         return None

@@ -196,7 +196,8 @@ class RemoveRole:
     event_reason = EVENT_ROLE_REMOVED
 
     def describe(self) -> str:
-        return f"role assignment {self.name} ({ROLE_NAMES.get(self.role_id, self.role_id)}) removed from {_short(self.scope)}"
+        role = f" ({ROLE_NAMES.get(self.role_id, self.role_id)})" if self.role_id else ""
+        return f"role assignment {self.name}{role} removed from {_short(self.scope)}"
 
 
 Action = SetIsolationMode | StartProvisioning | AssignRole | RemoveRole
