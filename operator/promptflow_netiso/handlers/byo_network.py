@@ -16,6 +16,7 @@ import kopf
 
 from ..azure.errors import AzureError, ErrorKind
 from ..azure.ml import workspace_path
+from ..model import arm_id
 from ..model.workspace import WorkspaceSpec
 from ..planning import byo_network as byo
 from ..planning import compute_intent
@@ -59,16 +60,16 @@ async def observe(azure: Any, spec: WorkspaceSpec, ws: Any, previous: byo.Previo
                 where = None  # the endpoint is gone; its connection counts for nothing
             else:
                 where = byo.vnet_of_subnet(pe.subnet_id)
-            obs.endpoint_vnets = {**obs.endpoint_vnets, conn.private_endpoint_id.lower(): where}
-            if where and where.lower() == obs.vnet.id.lower():
+            obs.endpoint_vnets = {**obs.endpoint_vnets, arm_id.key(conn.private_endpoint_id): where}
+            if where and arm_id.same(where, obs.vnet.id):
                 break  # one in our own VNet settles the inbound side
             if where:
                 wanted_vnets.append(where)
         wanted_vnets += [v for v in map(byo.vnet_of_subnet, obs.cluster.agent_pool_subnet_ids) if v]
         others: dict[str, Any] = {}
         for vnet_id in wanted_vnets:
-            key = vnet_id.lower()
-            if key == obs.vnet.id.lower() or key in others:
+            key = arm_id.key(vnet_id)
+            if key == arm_id.key(obs.vnet.id) or key in others:
                 continue
             try:
                 others[key] = await azure.network.get_virtual_network(vnet_id)

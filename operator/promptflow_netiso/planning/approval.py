@@ -17,6 +17,7 @@ from enum import Enum
 from typing import Iterable, Mapping, Protocol, Sequence
 
 from ..conditions import FALSE, TRUE, condition
+from ..model import arm_id
 from ..model.approval import CONDITION_TARGETS_REACHABLE, MAX_AUDIT, ApprovalMode, ApprovalSpec, subscription_of
 from ..model.approval import Decision as StatusDecision
 from ..model.common import CONDITION_READY, KIND_APPROVAL
@@ -45,9 +46,7 @@ class ConnectionLike(Protocol):
     # optional: provisioning_state (read with getattr; some providers leave it out)
 
 
-def arm_key(resource_id: str | None) -> str:
-    """ARM IDs are case-insensitive: compare them lower-cased, without a trailing slash."""
-    return (resource_id or "").strip().rstrip("/").lower()
+arm_key = arm_id.key  # ARM IDs are case-insensitive: compared lower-cased, without a trailing slash
 
 
 def connection_key(target: str, name: str) -> tuple[str, str]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Protocol, Sequence
 
 from ..conditions import FALSE, TRUE, UNKNOWN, condition
+from ..model import arm_id
 from ..model.workspace import (
     CONDITION_COMPUTE_ATTACHED,
     CONDITION_EXTENSION_READY,
@@ -295,7 +296,7 @@ def peering_state(vnet: VnetLike | None, remote_id: str) -> str | None:
     if vnet is None:
         return None
     for p in vnet.peerings:
-        if _lower(p.remote_virtual_network_id) == _lower(remote_id):
+        if arm_id.same(p.remote_virtual_network_id, remote_id):
             return p.peering_state or "Unknown"
     return None
 
@@ -303,7 +304,7 @@ def peering_state(vnet: VnetLike | None, remote_id: str) -> str | None:
 def link_problem(ours: VnetLike, other_id: str, other: VnetLike | None) -> str | None:
     """None when `other_id` is the spec's VNet or peered with it Connected in both directions; otherwise what is
     missing, naming both VNets and the side."""
-    if _lower(other_id) == _lower(ours.id):
+    if arm_id.same(other_id, ours.id):
         return None
     out_state, in_state = peering_state(ours, other_id), peering_state(other, ours.id)
     a, b = label(ours.id), label(other_id)
@@ -334,11 +335,11 @@ def _network(spec: WorkspaceSpec, obs: Observed, manage: bool):
     inbound_ok, inbound_notes = None, []
     approved = [c for c in obs.connections if _lower(c.status) == APPROVED and c.private_endpoint_id]
     for c in approved:
-        where = obs.endpoint_vnets.get(_lower(c.private_endpoint_id))
+        where = obs.endpoint_vnets.get(arm_id.key(c.private_endpoint_id))
         if where is None:
             inbound_notes.append(f"private endpoint {label(c.private_endpoint_id)} is not in a subnet of a VNet")
             continue
-        problem = link_problem(ours, where, obs.other_vnets.get(_lower(where)))
+        problem = link_problem(ours, where, obs.other_vnets.get(arm_id.key(where)))
         if problem is None:
             inbound_ok = (c, where)
             break
@@ -352,7 +353,7 @@ def _network(spec: WorkspaceSpec, obs: Observed, manage: bool):
                            f"workspace (sub-resource amlworkspace) in a subnet of {label(ours.id)}")
         return (condition(CONDITION_NETWORK_VERIFIED, FALSE, REASON_NO_WORKSPACE_ENDPOINT,
                           text + (": " + "; ".join(details) if details else "")), None, involved)
-    if _lower(inbound_ok[1]) != _lower(ours.id):
+    if not arm_id.same(inbound_ok[1], ours.id):
         involved.append(inbound_ok[1])
 
     # The AKS target: every agent pool subnet in our VNet or a linked one.
@@ -370,17 +371,17 @@ def _network(spec: WorkspaceSpec, obs: Observed, manage: bool):
             reasons.append(REASON_AKS_NOT_IN_VNET)
             notes.append(f"agent pool subnet {subnet} is not a VNet subnet")
             continue
-        problem = link_problem(ours, where, obs.other_vnets.get(_lower(where)))
+        problem = link_problem(ours, where, obs.other_vnets.get(arm_id.key(where)))
         if problem is None:
-            if _lower(where) not in {_lower(v) for v in aks_vnets}:
+            if arm_id.key(where) not in {arm_id.key(v) for v in aks_vnets}:
                 aks_vnets.append(where)
             continue
-        in_state, out_state = peering_state(obs.other_vnets.get(_lower(where)), ours.id), peering_state(ours, where)
+        in_state, out_state = peering_state(obs.other_vnets.get(arm_id.key(where)), ours.id), peering_state(ours, where)
         reasons.append(REASON_NOT_PEERED if in_state is None and out_state is None else REASON_PEERING_INCOMPLETE)
         notes.append(f"AKS cluster {label(cluster_id)} runs in VNet {label(where)}: {problem}")
     if notes:
         return condition(CONDITION_NETWORK_VERIFIED, FALSE, reasons[0], "; ".join(dict.fromkeys(notes))), None, involved
-    involved += [v for v in aks_vnets if _lower(v) not in {_lower(i) for i in involved}]
+    involved += [v for v in aks_vnets if arm_id.key(v) not in {arm_id.key(i) for i in involved}]
 
     summary = (f"workspace private endpoint {label(inbound_ok[0].private_endpoint_id)} (Approved) in VNet "
                f"{label(inbound_ok[1])}; AKS cluster {label(cluster_id)} in VNet "
@@ -475,7 +476,7 @@ def _compute(spec: WorkspaceSpec, obs: Observed, manage: bool, previous: Previou
     compute = obs.compute
     drift = None
     if compute is not None:
-        same = (_lower(compute.compute_type) == "kubernetes" and _lower(compute.resource_id) == _lower(cluster_id)
+        same = (_lower(compute.compute_type) == "kubernetes" and arm_id.same(compute.resource_id, cluster_id)
                 and (compute.namespace or "default") == ns)
         if same:
             state = _lower(compute.provisioning_state)
@@ -491,7 +492,7 @@ def _compute(spec: WorkspaceSpec, obs: Observed, manage: bool, previous: Previou
                               f"Kubernetes compute {name} is {compute.provisioning_state or 'in an unknown state'}"
                               + (f": {detail}" if detail else "")), None, False)
         now = f"{compute.compute_type or 'a compute'} for {label(compute.resource_id or '')}"
-        if _lower(compute.compute_type) == "kubernetes" and _lower(compute.resource_id) == _lower(cluster_id):
+        if _lower(compute.compute_type) == "kubernetes" and arm_id.same(compute.resource_id, cluster_id):
             now = f"Kubernetes compute in namespace {compute.namespace or 'default'}"
         if not previous.compute_ours:
             return (condition(CONDITION_COMPUTE_ATTACHED, FALSE, REASON_COMPUTE_TAKEN,
@@ -579,19 +580,8 @@ def plan_delete(spec: WorkspaceSpec | None, policy_manages: bool, status: Mappin
 # --- small helpers ---------------------------------------------------------------------------------------------------
 
 
-def vnet_of_subnet(subnet_id: str | None) -> str | None:
-    if not subnet_id:
-        return None
-    head, sep, _ = subnet_id.rstrip("/").rpartition("/subnets/")
-    return head if sep and "/virtualnetworks/" in head.lower() else None
-
-
-def label(resource_id: str | None) -> str:
-    """`<resource group>/<name>` of an ARM ID: what a person recognises, and unambiguous within a subscription."""
-    parts = [p for p in (resource_id or "").strip("/").split("/") if p]
-    rg = next((parts[i + 1] for i, p in enumerate(parts[:-1]) if p.lower() == "resourcegroups"), None)
-    name = parts[-1] if parts else ""
-    return f"{rg}/{name}" if rg and name != rg else name
+vnet_of_subnet = arm_id.vnet_of_subnet
+label = arm_id.label  # `<resource group>/<name>`: what a person recognises, unambiguous within a subscription
 
 
 def pascal(code: str | None) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 from ..conditions import FALSE, TRUE, UNKNOWN, condition
+from ..model import arm_id
 from ..model.workspace import (
     CONDITION_ISOLATION_APPLIED,
     CONDITION_LIMITS_SATISFIED,
@@ -542,7 +543,7 @@ def _find_assignment(role: str, scope: str, principal: str, ours: str, observed:
         return role_record(a.scope, role, a.name, created_by_operator=_lower(a.name) == _lower(ours))
     # Could not be read this time: trust what the operator recorded for this very scope and role.
     for r in recorded:
-        if role_guid(r.get("roleDefinitionId")) == role and _lower(r.get("scope")) == _lower(scope):
+        if role_guid(r.get("roleDefinitionId")) == role and arm_id.same(r.get("scope"), scope):
             if not r.get("createdByOperator") or _lower(r.get("name")) == _lower(ours):
                 return dict(r)
     return None
@@ -552,10 +553,8 @@ def _has(records: Sequence[Mapping], role: str, scope: str) -> bool:
     return any(role_guid(r.get("roleDefinitionId")) == role and _covers(r.get("scope") or "", scope) for r in records)
 
 
-def _covers(assigned_scope: str, scope: str) -> bool:
-    """An assignment at a scope applies to everything below it (subscription > resource group > resource)."""
-    a, s = _lower(assigned_scope).rstrip("/"), _lower(scope).rstrip("/")
-    return s == a or s.startswith(a + "/")
+# An assignment at a scope applies to everything below it (subscription > resource group > resource).
+_covers = arm_id.covers
 
 
 # --- outcomes of executed actions (pure; the handler applies them in order) -----------------------------------------
@@ -689,6 +688,4 @@ def _lower(value: object) -> str:
     return str(value or "").lower()
 
 
-def _short(resource_id: str) -> str:
-    """The last segment of an ARM ID: what a person recognises in a message."""
-    return resource_id.rstrip("/").rsplit("/", 1)[-1] if resource_id else ""
+_short = arm_id.name_of  # the last segment of an ARM ID: what a person recognises in a message

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from ..model import arm_id
 from . import intent
 from .intent import Outcome, PendingWrite
 
@@ -65,7 +66,7 @@ def settle(pending: PendingWrite | None, *, workspace_path: str, isolation_mode:
     if pending is None:
         return Settled(None)
     event = ((pending.event_reason, pending.event_message),) if pending.event_reason else ()
-    target = pending.target.rstrip("/").lower()
+    target = arm_id.key(pending.target)
     if target.endswith(PROVISION_SUFFIX):
         if provisioning_followed:
             return Settled(Outcome.NOT_LANDED)  # its poll URL reached status: followed there
@@ -81,7 +82,7 @@ def settle(pending: PendingWrite | None, *, workspace_path: str, isolation_mode:
         listed = {n.lower() for n in assignment_names}
         outcome = intent.resolve(pending, observed_hash=role_hash(name) if name in listed else None)
         return Settled(outcome, event if outcome is Outcome.LANDED else ())
-    if target == workspace_path.rstrip("/").lower() and pending.operation.upper() == "PATCH":
+    if target == arm_id.key(workspace_path) and pending.operation.upper() == "PATCH":
         outcome = intent.resolve(pending, observed_hash=isolation_hash(isolation_mode))
         return Settled(outcome, event if outcome is Outcome.LANDED else ())
     return Settled(Outcome.NOT_LANDED)  # a record for another workspace (coordinates changed): nothing to settle
