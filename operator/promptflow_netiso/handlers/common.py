@@ -7,12 +7,12 @@ import logging
 import kopf
 
 from ..azure.errors import AzureError, ErrorKind
-from ..model.common import RECONCILE_POLICY_ANNOTATION, RECONCILE_POLICIES, ReconcilePolicy
+from ..model.common import ReconcilePolicy, reconcile_policy_of
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
-MANAGE, SKIP, DETACH_ON_DELETE = ReconcilePolicy.MANAGE.value, ReconcilePolicy.SKIP.value, ReconcilePolicy.DETACH_ON_DELETE.value
+MANAGE, SKIP, DETACH_ON_DELETE = ReconcilePolicy.MANAGE, ReconcilePolicy.SKIP, ReconcilePolicy.DETACH_ON_DELETE
 
 
 def azure_from(memo: kopf.Memo):
@@ -23,10 +23,9 @@ def settings_from(memo: kopf.Memo) -> Settings:
     return memo.settings
 
 
-def reconcile_policy(meta) -> str:
-    """ASO-like control annotation; an unknown value is treated as `skip` (never write on a typo)."""
-    value = (meta.get("annotations") or {}).get(RECONCILE_POLICY_ANNOTATION, MANAGE).strip().lower()
-    return value if value in RECONCILE_POLICIES else SKIP
+def reconcile_policy(meta) -> ReconcilePolicy:
+    """ASO-like control annotation (model/common.py: one set of values and one reading of them)."""
+    return reconcile_policy_of(meta.get("annotations"))
 
 
 def retry_delay(err: AzureError, settings: Settings) -> float:

@@ -155,6 +155,13 @@ class ResourceId:
         return cls(p[1], p[3], p[5], p[6], p[7])
 
 
+def reconcile_policy_of(annotations: Mapping[str, str] | None) -> ReconcilePolicy:
+    """What the operator obeys: absent means `manage`; letter case and surrounding space are forgiven; an unknown
+    value is treated as `skip`, so a typo never causes writes (docs/workspace.md, docs/outbound-rules.md)."""
+    raw = str((annotations or {}).get(RECONCILE_POLICY_ANNOTATION) or ReconcilePolicy.MANAGE).strip().lower()
+    return ReconcilePolicy(raw) if raw in RECONCILE_POLICIES else ReconcilePolicy.SKIP
+
+
 def parse_reconcile_policy(annotations: Mapping[str, str] | None) -> ReconcilePolicy:
     """The object's reconcile policy; absent means `manage`. An unknown value raises SpecError so the handler
     reports it instead of guessing (the API server cannot validate annotations)."""

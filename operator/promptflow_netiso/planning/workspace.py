@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 from ..conditions import FALSE, TRUE, UNKNOWN, condition
 from ..model import arm_id
+from ..model.common import POLICY_DETACH_ON_DELETE, POLICY_MANAGE, POLICY_SKIP  # noqa: F401 (re-exported)
 from ..model.workspace import (
     CONDITION_ISOLATION_APPLIED,
     CONDITION_LIMITS_SATISFIED,
@@ -55,7 +56,7 @@ ROLE_NAMES = {
     ROLE_TABLE_DATA_CONTRIBUTOR: "Storage Table Data Contributor",
 }
 
-POLICY_MANAGE, POLICY_SKIP, POLICY_DETACH = "manage", "skip", "detach-on-delete"
+POLICY_DETACH = POLICY_DETACH_ON_DELETE  # the reconcile-policy values are model/common.py's ReconcilePolicy
 ISOLATION_DISABLED = "Disabled"
 NETWORK_ACTIVE = "Active"
 WORKSPACE_KINDS_WITHOUT_BYO_VNET = ("hub", "project")  # lower-cased: ARM kinds are case-insensitive
