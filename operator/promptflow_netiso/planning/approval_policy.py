@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable, Mapping, Protocol, Sequence
+from typing import Iterable, Mapping, Protocol
 
 from ..model import arm_id
 from ..model.approval import ApprovalMode, ApprovalSpec, subscription_of
