@@ -13,6 +13,9 @@ restart is settled from the compute Azure shows:
 - no compute of that name: the PUT never landed (Azure creates the resource when it accepts the PUT): plan as usual;
 - a compute that differs: not ours; the record goes and the usual "name taken" rule applies;
 - the compute could not be read: keep the record and look again.
+
+The detach on deletion (DELETE ?underlyingResourceAction=Detach) is recorded in the workspace's `status.pendingWrite`
+(nothing else writes then) and settled by `settle_detach()`: gone means it landed, Deleting means it still runs.
 """
 
 from __future__ import annotations
