@@ -42,7 +42,8 @@ from ..planning import requeue
 from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.requeue import Retry, Schedule
 from . import approver_role, intent, tenancy
-from .common import post_event, raise_for_azure_error, reconcile_policy, settings_from
+from ..azure.limits import background
+from .common import converged, post_event, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
 
@@ -461,6 +462,14 @@ def _write(ctx: _Context, prev_status: Mapping, plan: Plan) -> None:
         metrics.set_outbound_rule_status(ctx.namespace, ctx.name, plan.status.get("ruleStatus"))
 
 
+def _restore_metrics(namespace: str, name: str, status: Mapping) -> None:
+    ready = conditions.get(status.get("conditions"), CONDITION_READY) or {}
+    metrics.set_object_ready(KIND_OUTBOUND_RULE, namespace, name, ready.get("status") == conditions.TRUE,
+                             ready.get("reason", "Unknown"))
+    if status.get("ruleStatus"):
+        metrics.set_outbound_rule_status(namespace, name, status["ruleStatus"])
+
+
 def _remember_written(ctx: _Context, fields: Mapping) -> None:
     _written[ctx.uid] = {**_written.get(ctx.uid, {}), **fields}
 
@@ -480,6 +489,15 @@ def is_waiting(status: Mapping | None) -> bool:
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
+async def resume_outbound_rule(uid: str, namespace: str, name: str, status: Mapping, meta: Mapping, **kw: Any) -> None:
+    """After a restart: a converged rule only gets its metrics back; its drift check (spread over one interval)
+    looks at Azure. Anything else is reconciled now."""
+    if converged(status, meta):
+        _restore_metrics(namespace, name, status)
+        return
+    await reconcile_outbound_rule(uid=uid, namespace=namespace, name=name, status=status, meta=meta, **kw)
+
+
 @kopf.on.create(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
 @kopf.on.update(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
 async def reconcile_outbound_rule(uid: str, **kw: Any) -> None:
@@ -494,7 +512,8 @@ async def check_outbound_rule_drift(uid: str, status: Mapping, **kw: Any) -> Non
     """Drift: a rule removed or changed in the portal is restored (with an Event); status follows Azure."""
     if uid in _change_pending or is_waiting(_written.get(uid, status)):
         return  # the change handler or the waiting timer has it
-    await _reconcile(_Context({**kw, "uid": uid, "status": status}, DRIFT_MAX_AGE))
+    with background():  # paced behind changes a person made (azure/limits.py)
+        await _reconcile(_Context({**kw, "uid": uid, "status": status}, DRIFT_MAX_AGE))
 
 
 @kopf.timer(GROUP, VERSION, PLURAL_OUTBOUND_RULE, interval=_SETTINGS.dependency_wait,

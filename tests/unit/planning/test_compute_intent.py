@@ -98,3 +98,11 @@ def test_settle_a_recorded_detach(compute, outcome):
     s = ci.settle_detach(detach(), compute)
     assert s.outcome is outcome
     assert s.events == ((("ComputeDetached", "detached"),) if outcome is Outcome.LANDED else ())
+
+
+def test_a_ready_workspace_with_a_compute_attach_in_flight_is_not_left_to_the_drift_check_after_a_restart():
+    from promptflow_netiso.handlers.common import converged
+
+    ready = {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True", "observedGeneration": 1}]}
+    assert converged(ready, {"generation": 1})
+    assert not converged({**ready, "deploymentTarget": {"pendingWrite": put().to_status()}}, {"generation": 1})
