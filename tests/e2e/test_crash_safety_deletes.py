@@ -13,8 +13,8 @@ import time
 import pytest
 
 from tests.e2e.test_byo_vnet import KIND, WAIT, Estate, manifest
-from tests.e2e.test_workspace import Azure, count, reasons, workspace_manifest
-from tests.support.kube import is_ready
+from tests.e2e.test_workspace import Azure, approver_grants, count, pe_rule, reasons, workspace_manifest
+from tests.support.kube import condition, is_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -85,6 +85,48 @@ def test_kill_between_an_accepted_role_assignment_delete_and_its_status_sends_it
         "each of the two role assignments deleted once: the landed DELETE is recognised, not sent again"
     assert sim_admin.role_assignments(az.storage, az.principal) == []
     assert reasons(kube, namespace, "pf").count("RoleAssignmentRemoved") == 2, "one Event per removal"
+
+
+def test_kill_while_an_approver_role_put_is_on_its_way_restores_it_once_and_announces_it_once(
+        operator, kube, namespace, sim_admin):
+    """The workspace's drift check restores an approver role assignment deleted by hand; its PUT is recorded first.
+    The process is killed while the PUT is on its way (Azure never gets its body): the restarted operator finds the
+    record, sees from the identity's assignments that it did not land, and sends it once; one Event in all."""
+    az = Azure(sim_admin, "crash-approver")
+    openai = f"/subscriptions/{az.sub}/resourceGroups/{az.rg}/providers/Microsoft.CognitiveServices/accounts/oai"
+    sim_admin.seed_target(openai, pe_behaviour="pending")
+    kube.apply(workspace_manifest("pf", az, isolation="AllowOnlyApprovedOutbound", provision=True, auto=True), namespace)
+    kube.apply(pe_rule("oai", "pf", openai, "account"), namespace)
+    kube.wait_for("PromptFlowWorkspace", namespace, "pf",
+                  lambda o: condition(o, "ApproverRoleAssigned")["status"] == "True"
+                  and any(r["scope"].lower() == openai.lower() for r in o["status"].get("roleAssignments") or ()),
+                  WAIT, "to assign the approver role on the rule's target")
+    [grant] = approver_grants(sim_admin, openai, az.principal)
+
+    roles = f"{openai}/providers/Microsoft.Authorization/roleAssignments/"
+    sim_admin.faults(re.escape(roles), "slow", method="PUT", count=1, delay_s=6)
+    try:
+        since = az.mark()
+        sim_admin.delete_role_assignment(grant["id"])  # removed in the portal: the next drift check restores it
+        recorded = kube.wait_for(
+            "PromptFlowWorkspace", namespace, "pf",
+            lambda o: "/roleassignments/" in ((o["status"].get("pendingWrite") or {}).get("target") or "").lower(),
+            WAIT, "to record the approver role PUT")
+        assert recorded["status"]["pendingWrite"]["target"].lower().endswith(grant["name"].lower())
+        _wait(lambda: _injected(sim_admin, roles) == 1, "the PUT to be on its way")
+        operator.restart(kill=True)
+    finally:
+        sim_admin.clear_faults()
+
+    def announced(o: dict) -> bool:
+        return not o["status"].get("pendingWrite") and any(
+            e["reason"] == "DriftCorrected" and "oai" in e["message"] for e in kube.events(namespace, "pf"))
+    kube.wait_for("PromptFlowWorkspace", namespace, "pf", announced, WAIT, "to restore the role and settle the record")
+    assert [a["name"] for a in approver_grants(sim_admin, openai, az.principal)] == [grant["name"]]
+    landed = [c for c in az.calls(since) if c["method"] == "PUT" and c["status"] < 400 and roles.lower() in c["path"].lower()]
+    assert len(landed) == 1, "restored once"
+    drift = [e for e in kube.events(namespace, "pf") if e["reason"] == "DriftCorrected" and "oai" in e["message"]]
+    assert len(drift) == 1, "its Event once"
 
 
 def _injected(sim_admin, route: str) -> int:

@@ -220,7 +220,8 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
     failure = await _execute(body, memo, plan, spec, azure, ns, name, logger)
     if failure is None and not planning.limit_violations(spec, ws):
         failure = await approver_role.reconcile_workspace(body, plan, spec, ws, targets, assignments, policy != SKIP,
-                                                          azure, logger, status.get("roleAssignments"))
+                                                          azure, logger, status.get("roleAssignments"),
+                                                          lambda write: _record(memo, ns, name, write))
     byo_follow, byo_error = (False, None) if spec.network.managed else await _reconcile_byo(
         body, memo, plan, spec, ws, azure, status, policy, logger)
     status = _effective_status(memo, body.status)  # now with any record written before a write
@@ -314,7 +315,8 @@ async def _execute(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: Workspace
     outcome, or kept when Azure may have accepted it after all (a 409, 5xx or timeout), for the next run to settle."""
     sub, rg, ws_name = spec.coordinates
     for action in plan.actions:
-        await _record(memo, ns, name, _intent_for(action, workspace_path(sub, rg, ws_name)))
+        write = _intent_for(action, workspace_path(sub, rg, ws_name))
+        await _record(memo, ns, name, write)
         try:
             if isinstance(action, SetIsolationMode):
                 updated = await azure.ml.set_isolation_mode(sub, rg, ws_name, action.mode)
@@ -345,8 +347,9 @@ async def _execute(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: Workspace
         except AzureError as err:
             planning.after_failure(plan, action, err.code, str(err), passing=err.kind in PASSING_KINDS)
             logger.warning("%s failed: %s", type(action).__name__, err)
-            if err.kind not in PASSING_KINDS:  # refused outright: nothing of it can have landed
-                plan.status[PENDING_WRITE] = None
+            # Refused outright: nothing of it can have landed. Otherwise Azure may have accepted it: the record stays for
+            # the next run to settle (set here, as an earlier action of this run may have cleared the field).
+            plan.status[PENDING_WRITE] = write.to_status() if err.kind in PASSING_KINDS else None
             return err
         plan.status[PENDING_WRITE] = None
         post_event(body, "Normal", action.event_reason, action.describe())
