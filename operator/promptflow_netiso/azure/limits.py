@@ -47,6 +47,10 @@ def background() -> Iterator[None]:
         _background.reset(token)
 
 
+def in_background() -> bool:
+    return _background.get()
+
+
 def bucket_of(method: str) -> str:
     method = method.upper()
     return "reads" if method in ("GET", "HEAD") else "deletes" if method == "DELETE" else "writes"

@@ -45,7 +45,8 @@ from ..planning.intent import PendingWrite
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
 from . import approver_role, byo_network, intent, outbound_rule, role_removal, status_patch, tenancy
-from .common import SKIP, converged, post_event, raise_for_azure_error, reconcile_policy, settings_from
+from .object_state import STATES
+from .common import SKIP, converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
 
@@ -57,19 +58,16 @@ DELETE_GIVE_UP_AFTER = 3600.0
 PASSING_KINDS = (ErrorKind.THROTTLED, ErrorKind.TRANSIENT, ErrorKind.CONFLICT, ErrorKind.UNKNOWN)
 
 
-# --- per-object in-memory state (kopf's memo is per object) --------------------------------------------------------
+# --- per-object in-memory state -------------------------------------------------------------------------------------
 
 
-def _lock(memo: kopf.Memo) -> asyncio.Lock:
-    if "workspace_lock" not in memo:
-        memo["workspace_lock"] = asyncio.Lock()
-    return memo["workspace_lock"]
-
-
-def _effective_status(memo: kopf.Memo, status: Mapping) -> dict:
+def _effective_status(body: kopf.Body) -> dict:
     """Status as this process last wrote it: kopf's view can lag our own patch by a watch event, and acting on the
-    older view could start provisioning twice. After a restart memo is empty and status (fresh) is the truth."""
-    return {**dict(status or {}), **memo.get("workspace_status", {})}
+    older view could start provisioning twice. After a restart nothing is in flight and status (fresh) is the truth.
+    One store for every kind (handlers/object_state.py); what the body already shows is forgotten."""
+    uid = body.meta["uid"]
+    STATES.prune(uid, body.status)
+    return STATES.status_now(uid, body.status)
 
 
 def _now() -> str:
@@ -133,7 +131,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger:
     started = time.monotonic()
     ns, name = body.meta["namespace"], body.meta["name"]
     settings = settings_from(memo)
-    async with _lock(memo):
+    async with reconcile_slot(settings), STATES.locked(body.meta["uid"]):
         error_reason = None
         try:
             ready = await _reconcile_locked(body, memo, patch, logger, pe_rules, settings, drift, tenancy_indexes)
@@ -152,7 +150,7 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
                             pe_rules: kopf.Index | Mapping, settings: Settings, drift: bool,
                             tenancy_indexes: tuple = (None, None)) -> dict:
     ns, name, generation = body.meta["namespace"], body.meta["name"], body.meta.get("generation")
-    status = _effective_status(memo, body.status)
+    status = _effective_status(body)
     policy = reconcile_policy(body.meta)
     try:
         spec = WorkspaceSpec.from_dict(body.spec)
@@ -221,10 +219,10 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
     if failure is None and not planning.limit_violations(spec, ws):
         failure = await approver_role.reconcile_workspace(body, plan, spec, ws, targets, assignments, policy != SKIP,
                                                           azure, logger, status.get("roleAssignments"),
-                                                          lambda write: _record(memo, ns, name, write))
+                                                          lambda write: _record(body.meta["uid"], ns, name, write))
     byo_follow, byo_error = (False, None) if spec.network.managed else await _reconcile_byo(
-        body, memo, plan, spec, ws, azure, status, policy, logger)
-    status = _effective_status(memo, body.status)  # now with any record written before a write
+        body, plan, spec, ws, azure, status, policy, logger)
+    status = _effective_status(body)  # now with any record written before a write
     ready = _write(body, memo, patch, status, plan.status, plan.conditions, drift)
     metrics.set_managed_network_status(ns, name, plan.status.get("managedNetworkStatus"))
 
@@ -243,8 +241,8 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
     return ready
 
 
-async def _reconcile_byo(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: WorkspaceSpec, ws: Any, azure: Any,
-                         status: Mapping, policy: str, logger: logging.Logger) -> tuple[bool, AzureError | None]:
+async def _reconcile_byo(body: kopf.Body, plan: Plan, spec: WorkspaceSpec, ws: Any, azure: Any, status: Mapping,
+                         policy: str, logger: logging.Logger) -> tuple[bool, AzureError | None]:
     """Bring-your-own VNet: the AKS target's steps (handlers/byo_network.py) join the plan's conditions and status."""
     if planning.limit_violations(spec, ws):
         plan.conditions += byo_planning.blocked_conditions()
@@ -253,7 +251,8 @@ async def _reconcile_byo(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: Wor
     ns, name = body.meta["namespace"], body.meta["name"]
     conds, fields, follow, error = await byo_network.reconcile(
         body, spec, ws, azure, status, policy != planning.POLICY_SKIP,
-        lambda f: _patch_workspace_status(ns, name, f, logger), lambda f: _record_fields(memo, ns, name, f), _now, logger)
+        lambda f: _patch_workspace_status(ns, name, f, logger),
+        lambda f: _record_fields(body.meta["uid"], ns, name, f), _now, logger)
     plan.conditions += conds
     plan.status.update(fields)
     return follow, error
@@ -297,15 +296,13 @@ def _intent_for(action: Any, ws_path: str) -> PendingWrite:
                           action.event_reason, action.describe())
 
 
-async def _record(memo: kopf.Memo, ns: str, name: str, write: PendingWrite, extra: dict | None = None) -> None:
-    fields = await intent.record(PLURAL_WORKSPACE, ns, name, write, extra)
-    memo["workspace_status"] = {**memo.get("workspace_status", {}), **fields}
+async def _record(uid: str, ns: str, name: str, write: PendingWrite, extra: dict | None = None) -> None:
+    STATES.remember(uid, await intent.record(PLURAL_WORKSPACE, ns, name, write, extra))
 
 
-async def _record_fields(memo: kopf.Memo, ns: str, name: str, fields: dict) -> None:
+async def _record_fields(uid: str, ns: str, name: str, fields: dict) -> None:
     """Status fields that must be confirmed before an Azure write is sent (the BYO compute PUT's record)."""
-    await intent.record_fields(PLURAL_WORKSPACE, ns, name, fields)
-    memo["workspace_status"] = {**memo.get("workspace_status", {}), **fields}
+    STATES.remember(uid, await intent.record_fields(PLURAL_WORKSPACE, ns, name, fields))
 
 
 async def _execute(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: WorkspaceSpec, azure: Any, ns: str, name: str,
@@ -316,7 +313,7 @@ async def _execute(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: Workspace
     sub, rg, ws_name = spec.coordinates
     for action in plan.actions:
         write = _intent_for(action, workspace_path(sub, rg, ws_name))
-        await _record(memo, ns, name, write)
+        await _record(body.meta["uid"], ns, name, write)
         try:
             if isinstance(action, SetIsolationMode):
                 updated = await azure.ml.set_isolation_mode(sub, rg, ws_name, action.mode)
@@ -332,7 +329,7 @@ async def _execute(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: Workspace
                     # the operation is followed by its poll URL: the record of the POST is done with.
                     early = {"provisioning": plan.status["provisioning"], PENDING_WRITE: None}
                     await _patch_workspace_status(ns, name, early, logger)
-                    memo["workspace_status"] = {**memo.get("workspace_status", {}), **early}
+                    STATES.remember(body.meta["uid"], early)
             elif isinstance(action, AssignRole):
                 res = await azure.roles.ensure(action.scope, action.role_id, action.principal_id)
                 ours = assignment_name(action.scope, action.role_id, action.principal_id)
@@ -369,10 +366,9 @@ def _write(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, previous: Mappin
     new = {**fields, "observedGeneration": generation, "conditions": merged}
     if previous.get("lastDriftCheck") is not None:
         new["lastDriftCheck"] = None  # written by earlier versions on every check; removed once, never again
-    for key, value in new.items():
-        if previous.get(key) != value:
-            patch.status[key] = value
-    memo["workspace_status"] = {**memo.get("workspace_status", {}), **new}
+    changed = {key: value for key, value in new.items() if previous.get(key) != value}
+    patch.status.update(changed)
+    STATES.remember(body.meta["uid"], changed)
 
     before = {c.get("type"): c for c in previous.get("conditions") or ()}
     for c in step_conditions:
@@ -394,8 +390,8 @@ async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Log
                            azure_scope_grants: kopf.Index, **_: Any) -> None:
     ns, name = body.meta["namespace"], body.meta["name"]
     settings = settings_from(memo)
-    async with _lock(memo):
-        status = _effective_status(memo, body.status)
+    async with STATES.locked(body.meta["uid"]):
+        status = _effective_status(body)
         policy = reconcile_policy(body.meta)
         try:
             spec: WorkspaceSpec | None = WorkspaceSpec.from_dict(body.spec)
@@ -412,9 +408,9 @@ async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Log
             spec = None
         detached: dict = {}  # status fields saying the compute is detached, carried by the next status write
         try:
-            detached = await byo_network.delete(body, spec, policy not in (planning.POLICY_SKIP, planning.POLICY_DETACH), status,
-                                     tenancy.azure_for(memo, ns, azure_scope_grants),
-                                     lambda write: _record(memo, ns, name, write))
+            detached = await byo_network.delete(body, spec, policy not in (planning.POLICY_SKIP, planning.POLICY_DETACH),
+                                                status, tenancy.azure_for(memo, ns, azure_scope_grants),
+                                                lambda write: _record(body.meta["uid"], ns, name, write))
         except AzureError as err:
             if runtime.total_seconds() < DELETE_GIVE_UP_AFTER:
                 post_event(body, "Warning", "DeleteFailed",
@@ -422,16 +418,16 @@ async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Log
                 raise_for_azure_error(err, settings)
             post_event(body, "Warning", "DeletionAbandoned", f"gave up detaching the Kubernetes compute ({err})")
 
-        status = _effective_status(memo, body.status)
+        status = _effective_status(body)
         if detached:  # the detach's own record is done with
             status = {**status, **detached, PENDING_WRITE: None}
         dp = planning.plan_delete(spec, policy, workspace_intent.with_unsettled_assignment(
             PendingWrite.from_status(status), status.get("roleAssignments") or ()))
         await role_removal.remove(body, dp, status, tenancy.azure_for(memo, ns, azure_scope_grants),
-                                  lambda write, extra: _record(memo, ns, name, write, {**detached, **extra}),
+                                  lambda write, extra: _record(body.meta["uid"], ns, name, write, {**detached, **extra}),
                                   give_up=runtime.total_seconds() >= DELETE_GIVE_UP_AFTER,
                                   runtime_s=runtime.total_seconds(), settings=settings)
-        memo.pop("workspace_status", None)
+        STATES.forget(body.meta["uid"])
         metrics.forget_object(KIND_WORKSPACE, ns, name)
 
 
