@@ -194,3 +194,9 @@ def test_the_reconcile_cap_is_a_documented_setting(monkeypatch):
     assert Settings.from_env().max_reconciles == 0  # no cap
     monkeypatch.delenv("PROMPTFLOW_NETISO_MAX_RECONCILES")
     assert Settings.from_env().max_reconciles == 64
+
+
+def test_the_start_up_listing_is_read_in_chunks():
+    settings = kopf.OperatorSettings()
+    configure_kopf(settings)
+    assert settings.watching.chunk_size == 500  # not one answer holding every object at once

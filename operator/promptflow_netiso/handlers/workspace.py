@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import json
 import logging
 import random
 import time
@@ -30,7 +29,6 @@ from ..model import (
     GROUP,
     KIND_WORKSPACE,
     PLURAL_APPROVAL,
-    PLURAL_OUTBOUND_RULE,
     PLURAL_WORKSPACE,
     RECONCILE_POLICY_ANNOTATION,
     VERSION,
@@ -105,9 +103,9 @@ async def workspace_resume(body: kopf.Body, **kw: Any) -> None:
 @kopf.on.create(GROUP, VERSION, PLURAL_WORKSPACE)
 @kopf.on.update(GROUP, VERSION, PLURAL_WORKSPACE, when=_spec_or_policy_changed)
 async def workspace_reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger: logging.Logger,
-                              workspace_pe_rules: kopf.Index, azure_scope_grants: kopf.Index,
+                              rules_by_workspace: kopf.Index, azure_scope_grants: kopf.Index,
                               azure_workspace_claims: kopf.Index, **_: Any) -> None:
-    await reconcile(body, memo, patch, logger, workspace_pe_rules, drift=False,
+    await reconcile(body, memo, patch, logger, rules_by_workspace, drift=False,
                     tenancy_indexes=(azure_scope_grants, azure_workspace_claims))
 
 
@@ -116,10 +114,10 @@ async def workspace_reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patc
 @kopf.timer(GROUP, VERSION, PLURAL_WORKSPACE, interval=DRIFT_INTERVAL, idle=DRIFT_INTERVAL,
             initial_delay=_drift_initial_delay)
 async def workspace_drift(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger: logging.Logger,
-                          workspace_pe_rules: kopf.Index, azure_scope_grants: kopf.Index,
+                          rules_by_workspace: kopf.Index, azure_scope_grants: kopf.Index,
                           azure_workspace_claims: kopf.Index, **_: Any) -> None:
     with background():  # paced behind changes a person made (azure/limits.py)
-        await reconcile(body, memo, patch, logger, workspace_pe_rules, drift=True,
+        await reconcile(body, memo, patch, logger, rules_by_workspace, drift=True,
                         tenancy_indexes=(azure_scope_grants, azure_workspace_claims))
 
 
@@ -127,14 +125,14 @@ async def workspace_drift(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, l
 
 
 async def reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger: logging.Logger,
-                    pe_rules: kopf.Index | Mapping, drift: bool, tenancy_indexes: tuple = (None, None)) -> None:
+                    rules: kopf.Index | Mapping, drift: bool, tenancy_indexes: tuple = (None, None)) -> None:
     started = time.monotonic()
     ns, name = body.meta["namespace"], body.meta["name"]
     settings = settings_from(memo)
     async with reconcile_slot(settings), STATES.locked(body.meta["uid"]):
         error_reason = None
         try:
-            ready = await _reconcile_locked(body, memo, patch, logger, pe_rules, settings, drift, tenancy_indexes)
+            ready = await _reconcile_locked(body, memo, patch, logger, rules, settings, drift, tenancy_indexes)
             error_reason = None if ready["status"] == conditions.TRUE else ready["reason"]
         except kopf.TemporaryError as e:
             # An Azure error carries its code; following a running provisioning operation is no error.
@@ -147,7 +145,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger:
 
 
 async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger: logging.Logger,
-                            pe_rules: kopf.Index | Mapping, settings: Settings, drift: bool,
+                            rules: kopf.Index | Mapping, settings: Settings, drift: bool,
                             tenancy_indexes: tuple = (None, None)) -> dict:
     ns, name, generation = body.meta["namespace"], body.meta["name"], body.meta.get("generation")
     status = _effective_status(body)
@@ -165,7 +163,7 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
                       ready=conditions.condition("Ready", False, refused.reason, refused.message))
 
     await _remove_legacy_auto_approval(memo, ns, name, body.meta["uid"], logger)
-    targets = approver_role.planning.targets_of(pe_rules.get((ns, name), []), name)
+    targets = approver_role.planning.targets_of(rules.get((ns, name), []), name)  # rules by workspace: its PrivateEndpoint rules' targets
 
     azure = tenancy.azure_for(memo, ns, grants)
     sub, rg, ws_name = spec.coordinates
@@ -431,21 +429,7 @@ async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Log
         metrics.forget_object(KIND_WORKSPACE, ns, name)
 
 
-# --- PrivateEndpoint rules of each workspace (kopf index: no list calls) ------------------------------------------------
-
-
-@kopf.index(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
-async def workspace_pe_rules(namespace: str, name: str, spec: Mapping, meta: Mapping, **_: Any) -> dict | None:
-    """PrivateEndpoint OutboundRules by (namespace, workspace): the targets the approver role is assigned on."""
-    if spec.get("type") != "PrivateEndpoint":
-        return None
-    workspace = (spec.get("workspaceRef") or {}).get("name")
-    if not workspace:
-        return None
-    return {(namespace, workspace): {
-        "metadata": {"name": name, "deletionTimestamp": meta.get("deletionTimestamp")},
-        "spec": json.loads(json.dumps(dict(spec))),  # a plain copy: kopf's views change under us
-    }}
+# --- the legacy auto-approval object ---------------------------------------------------------------------------------
 
 
 async def _remove_legacy_auto_approval(memo: kopf.Memo, namespace: str, workspace: str, uid: str,
