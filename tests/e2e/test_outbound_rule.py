@@ -39,7 +39,12 @@ class Azure(SeededWorkspace):
         return rid
 
     def rule_writes(self, since: int | None = None) -> list[dict]:
-        return [r for r in self.calls(since) if r["method"] != "GET" and "/outboundrules/" in r["path"].lower()]
+        """Rule PUT/DELETEs and batchOutboundRules POSTs (whose log entry names the rules it carried)."""
+        return [r for r in self.calls(since) if r["method"] != "GET"
+                and ("/outboundrules/" in r["path"].lower() or r["path"].lower().endswith("/batchoutboundrules"))]
+
+    def batch_posts(self, since: int | None = None) -> list[dict]:
+        return [r for r in self.rule_writes(since) if r["method"] == "POST"]
 
     def rules(self) -> dict[str, dict]:
         """Azure's outbound rules of the workspace, by lower-cased name."""
@@ -48,11 +53,19 @@ class Azure(SeededWorkspace):
 
 
 def puts_by_rule(writes: list[dict]) -> dict[str, int]:
+    """Accepted creates/updates per rule: a rule PUT, or a batchOutboundRules POST that carried the rule."""
     out: dict[str, int] = {}
     for r in writes:
-        if r["method"] == "PUT" and r["status"] < 400:
-            name = r["path"].rstrip("/").rsplit("/", 1)[-1].lower()
-            out[name] = out.get(name, 0) + 1
+        if r["status"] >= 400:
+            continue
+        if r["method"] == "PUT":
+            names = [r["path"].rstrip("/").rsplit("/", 1)[-1]]
+        elif r["method"] == "POST":
+            names = r.get("rules") or []
+        else:
+            continue
+        for name in names:
+            out[name.lower()] = out.get(name.lower(), 0) + 1
     return out
 
 

@@ -2,7 +2,8 @@
 
 - ARM throttles per subscription (and principal), so at most N requests are in flight per subscription.
 - The ML service rejects concurrent writes to one workspace's managed network, so those writes (PATCH workspace,
-  PUT/DELETE outbound rule, provision) take one lock per workspace, held until their LRO completes.
+  provision, outbound rule PUT/DELETE/batch POST) take one lock per workspace. Rule writes hold it for the send
+  only: their operations are serialised by the rule queue (handlers/rule_batch.py), not by a lock held for minutes.
 
 Locks are created lazily and keyed case-insensitively: ARM IDs and names are case-insensitive.
 """
