@@ -28,6 +28,7 @@ def test_kill_between_an_accepted_rule_put_and_its_status_the_restarted_operator
                                  lambda o: bool(((o.get("status") or {}).get("pendingWrite") or {}).get("pollUrl")),
                                  WAIT, "to record the accepted PUT")
         record = accepted["status"]["pendingWrite"]
+        # One rule alone in its workspace's queue goes as a PUT (a batch only when several are queued together).
         assert record["operation"] == "PUT" and record["target"].lower().endswith("/outboundrules/crash")
         assert not accepted["status"].get("created"), "the outcome must not be in status yet (the kill window)"
         operator.restart(kill=True)  # SIGKILL mid-operation, like an evicted pod
@@ -70,3 +71,40 @@ def test_a_service_tag_rule_converges_although_azure_fills_in_its_address_prefix
 def _drift_checks_passed(az: Azure, lists: int) -> bool:
     """At least `lists` LISTs of the workspace's rules since the mark: drift checks ran."""
     return sum(1 for r in az.calls() if r["method"] == "GET" and r["path"].lower().endswith("/outboundrules")) >= lists
+
+
+def test_kill_while_a_batch_operation_runs_sends_no_batch_again_and_every_rule_becomes_ready(
+        operator, kube, namespace, sim_admin):
+    """Ten rules applied together go out in batchOutboundRules POSTs; the operator is killed while one runs. The
+    restarted operator recognises each rule of that batch as its own (same target and hash as recorded), posts its
+    Created Event once, and sends no rule a second time."""
+    az = Azure(sim_admin, "crashbatch")
+    ready_workspace(kube, namespace, az)
+    az.mark()
+    names = [f"b-{i:02d}" for i in range(10)]
+    sim_admin.config(rule_duration_s=15)  # a wide window to land the kill in (Azure: minutes)
+    try:
+        apply(kube, namespace, *[fqdn(n, f"{n}.example.com") for n in names])
+        accepted = kube.wait_for(RULE, namespace, names[0],
+                                 lambda o: (((o.get("status") or {}).get("pendingWrite") or {}).get("operation") == "POST"
+                                            and bool(o["status"]["pendingWrite"].get("pollUrl"))),
+                                 WAIT, "to record the accepted batch")
+        record = accepted["status"]["pendingWrite"]
+        assert record["target"].lower().endswith(f"/outboundrules/{names[0]}"), "the record names the rule it writes"
+        assert len(az.batch_posts()) >= 1 and not accepted["status"].get("created")
+        operator.restart(kill=True)  # SIGKILL while the batch operation runs
+    finally:
+        sim_admin.config(rule_duration_s=None)
+
+    for name in names:
+        obj = kube.wait_for(RULE, namespace, name, is_ready, WAIT, "to be Ready after the restart")
+        assert obj["status"]["created"] is True, f"{name}: the restarted operator recognises the rule as its own"
+        assert not obj["status"].get("pendingWrite"), f"{name}: the record is settled"
+        assert reasons(kube, namespace, name).count("RuleNotOwned") == 0
+        assert reasons(kube, namespace, name).count("Created") == 1, f"{name}: the Created Event once"
+    writes = az.rule_writes()
+    assert puts_by_rule(writes) == {n: 1 for n in names}, "each rule accepted once: no batch POSTed again blind"
+    in_flight = {n.lower() for n in az.batch_posts()[0].get("rules") or []}
+    for refused in (w for w in writes if w["status"] == 409):  # the network was busy: a wait, then sent once
+        assert not in_flight & {n.lower() for n in refused.get("rules") or [refused["path"].rsplit("/", 1)[-1]]}, \
+            "a rule of the running batch was sent again"
