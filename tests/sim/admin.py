@@ -59,13 +59,13 @@ class SimAdmin:
         self._call("POST", "reset", {})
 
     def config(self, **changes: Any) -> dict[str, Any]:
-        """Read, or change (lro_duration_s=, provision_duration_s=, rule_duration_s=<float|None>, retry_after_s=,
+        """Read, or change (lro_duration_s=, provision_duration_s=, rule_duration_s=<float|None>, batch_rules_at_end=, retry_after_s=,
         token_lifetime_s=, page_size=,
         default_pe_behaviour=, default_approve_after_s=, throttle=<dict|None>) the runtime configuration."""
         if not changes:
             return self._call("GET", "config")
         names = {"lro_duration_s": "lroDurationS", "provision_duration_s": "provisionDurationS",
-                 "rule_duration_s": "ruleDurationS",
+                 "rule_duration_s": "ruleDurationS", "batch_rules_at_end": "batchRulesAtEnd",
                  "retry_after_s": "retryAfterS", "token_lifetime_s": "tokenLifetimeS", "page_size": "pageSize",
                  "default_pe_behaviour": "defaultPeBehaviour", "default_approve_after_s": "defaultApproveAfterS",
                  "throttle": "throttle"}

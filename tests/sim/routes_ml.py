@@ -246,7 +246,7 @@ class MachineLearningRoutes:
         replaces the set: docs/design/batch-outbound-rules.md). No delete marker exists in the body, so nothing is
         deleted through it. isolationMode / firewallSku / enableNetworkMonitor, when given, apply like a PATCH.
         Like a rule PUT, the rules show at once (Provisioning, or Inactive before provisioning) and are realised when
-        the operation ends; its final answer lists the rules written."""
+        the operation ends (config batch_rules_at_end: they show only then); its final answer lists the rules written."""
         ws = self._ws(ctx)
         props = (await ctx.json()).get("properties") or {}
         if not isinstance(props, dict):
@@ -268,11 +268,14 @@ class MachineLearningRoutes:
             ws.firewall_sku = sku
         if isinstance(props.get("enableNetworkMonitor"), bool):
             ws.monitoring["enableNetworkMonitor"] = props["enableNetworkMonitor"]
-        for rule in parsed:
+        at_end = self.w.config.batch_rules_at_end
+        for rule in ([] if at_end else parsed):
             self.w.mn.store_rule(ws, rule)
         names = [r.name for r in parsed]
 
         def effect() -> None:
+            for rule in (parsed if at_end else []):
+                self.w.mn.store_rule(ws, rule)
             for name in names:
                 self.w.mn.finish_rule(ws, name)
 

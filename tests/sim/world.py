@@ -24,6 +24,9 @@ class SimConfig:
     # Rule and managed-network operations (rule PUT/DELETE, batchOutboundRules POST, managed network PUT). None: as
     # lro_duration_s. In Azure they take minutes; benchmarks set a realistic figure, tests leave it off.
     rule_duration_s: float | None = None
+    # batchOutboundRules shows its rules at once (Provisioning, like a rule PUT) or only when it ends: the contract
+    # does not say, so a client must cope with both (tests switch it).
+    batch_rules_at_end: bool = False
     retry_after_s: int = 1  # Retry-After on 202s and polls
     token_lifetime_s: int = 3600
     page_size: int = 5  # outbound rules / role assignments per list page (small, so nextLink is exercised)
