@@ -317,7 +317,7 @@ class Run:
     def converge(self, groups: list[list[dict]], mode: str) -> dict:
         assert self.proc is not None
         objects = sum(len(g) for g in groups)
-        cpu0, t0 = self.proc.cpu_seconds(), time.monotonic()
+        cpu0, t0, seq = self.proc.cpu_seconds(), time.monotonic(), self.sim.admin.last_request_seq()
         with Sampler(self.proc) as sampler:
             if mode == "all":
                 apply(self.cp, self.workdir, [o for g in groups for o in g], "all")
@@ -337,7 +337,9 @@ class Run:
                 raise SystemExit(f"timed out after {self.args.timeout:.0f}s: {ready}/{objects} Ready")
             elapsed = time.monotonic() - t0
             cpu = self.proc.cpu_seconds() - cpu0
+        calls = self.sim.admin.requests(since=seq)
         return {"objects": objects, "converge_s": elapsed, "cpu_cores": cpu / elapsed,
+                "arm_requests": len(calls), "arm_429": sum(1 for c in calls if c.get("status") == 429),
                 "rss_mb": self.proc.rss_mb(), "peak_rss_mb": max(self.proc.peak_rss_mb(), sampler.max_rss),
                 "apiserver_conns_peak": sampler.max_conns}
 
@@ -367,6 +369,7 @@ class Run:
         routes = Counter(f"{c['method']} {c.get('route') or '?'}" for c in calls)
         rule_pages = sum(1 for c in calls if c.get("route") == "ml.rules.list")
         return {"intervals": intervals, "arm_reads": arm_reads / intervals, "pages_per_list": pages,
+                "arm_429": sum(1 for c in calls if c.get("status") == 429) / intervals,
                 "arm_read_ops": (arm_reads - rule_pages + rule_pages / pages) / intervals, "arm_writes": (len(calls) - arm_reads) / intervals,
                 "arm_routes": {k: v / intervals for k, v in routes.items()},
                 "k8s_writes": len(writes) / intervals, "k8s_write_kinds": Audit.describe(writes),
@@ -416,28 +419,40 @@ class Run:
         raise SystemExit(f"rule {rule} not Ready within 60 s of a patch")
 
     def restart(self) -> dict:
-        """Stop the operator (SIGTERM, like a rollout) and start it over the converged objects."""
+        """Stop the operator (SIGTERM, like a rollout) and start it over the converged objects. As soon as the new
+        process answers its liveness probe, one rule's spec is changed: how long until that change reaches Azure is
+        what a person editing during a rollout sees (the converged objects themselves are left to their drift checks)."""
         admin = self.sim.admin
         self.op.stop()
         seq = admin.last_request_seq()  # the old process's requests are behind us
         started = self.start_operator()
-        assert self.proc is not None
+        assert self.proc is not None and self.op is not None
         cpu0 = self.proc.cpu_seconds()
-        first = None
+        rule, ws = "pf-0001-r02", "ws-0001"
+        patched_at = time.time()
+        self.cp.kubectl("patch", "outboundrule", rule, "-n", NAMESPACE, "--type=merge",
+                        "-p", json.dumps({"spec": {"fqdn": "after-restart.latency.example.com"}}))
+        first = change = None
         deadline = time.monotonic() + self.args.timeout
-        while first is None and time.monotonic() < deadline:
+        while (first is None or change is None) and time.monotonic() < deadline:
             calls = admin.requests(since=seq)
             first = calls[0]["time"] if calls else None
+            change = next((c["time"] for c in calls if c["time"] >= patched_at and f"/workspaces/{ws}/" in c["path"].lower()
+                           and c["method"] != "GET"), None)
             time.sleep(0.2)
         window_end = started + self.args.drift_interval
         time.sleep(max(0.0, window_end - time.time()) + 2.0)
         calls = [c for c in admin.requests(since=seq) if c["time"] < window_end]
-        writes = self.audit.operator_writes(started, window_end)
-        booted = self.op.booted_at if self.op is not None else started
+        writes = [w for w in self.audit.operator_writes(started, window_end)
+                  if (w.get("objectRef") or {}).get("name") != rule]  # the changed rule's own status is expected
+        booted = self.op.booted_at
         return {"first_handler_s": (first - started) if first else float("nan"),
                 "first_after_ready_s": (first - booted) if first else float("nan"),
+                "change_s": (change - patched_at) if change else float("nan"),
+                "change_after_start_s": (change - started) if change else float("nan"),
                 "arm_reads": sum(1 for c in calls if c["method"] == "GET"),
-                "arm_writes": sum(1 for c in calls if c["method"] != "GET"),
+                "arm_writes": sum(1 for c in calls if c["method"] != "GET" and f"/workspaces/{ws}/" not in c["path"].lower()),
+                "arm_429": sum(1 for c in calls if c.get("status") == 429),
                 "k8s_writes": len(writes), "k8s_write_kinds": Audit.describe(writes),
                 "cpu_cores": (self.proc.cpu_seconds() - cpu0) / max(time.time() - started, 1e-9),
                 "rss_mb": self.proc.rss_mb()}
@@ -449,6 +464,7 @@ def show_converge(title: str, c: dict) -> None:
     print(f"  converge time            {c['converge_s']:.1f} s")
     print(f"  RSS after / peak         {c['rss_mb']:.0f} MB / {c['peak_rss_mb']:.0f} MB")
     print(f"  CPU while converging     {c['cpu_cores']:.2f} cores")
+    print(f"  ARM requests (429s)      {c['arm_requests']} ({c['arm_429']})")
     print(f"  API server conns, peak   {c['apiserver_conns_peak']}")
 
 
@@ -458,6 +474,7 @@ def show_steady(s: dict, workspaces: int, interval: float) -> None:
           f"{s['arm_read_ops']:.1f} reads counting a paged rule LIST ({s['pages_per_list']} pages) once "
           f"({s['arm_read_ops'] / workspaces:.2f} per workspace)")
     print(f"  ARM writes               {s['arm_writes']:.1f}")
+    print(f"  ARM answers 429          {s['arm_429']:.1f}")
     for route, n in sorted(s["arm_routes"].items(), key=lambda kv: -kv[1]):
         print(f"    {n:8.1f}  {route}")
     print(f"  Kubernetes writes        {s['k8s_writes']:.1f}")
@@ -519,10 +536,12 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_restart and mode == modes[-1]:
                 r = run.restart()
                 print(f"\nrestart over {c['objects']} converged objects:")
-                print(f"  first handler (first ARM request) after start  {r['first_handler_s']:.1f} s "
+                print(f"  a rule changed right after start reached Azure {r['change_s']:.1f} s after the change "
+                      f"({r['change_after_start_s']:.1f} s after process start)")
+                print(f"  first ARM request after start  {r['first_handler_s']:.1f} s "
                       f"({r['first_after_ready_s']:.1f} s after the liveness endpoint answered)")
-                print(f"  in the first drift interval: ARM reads {r['arm_reads']}, ARM writes {r['arm_writes']}, "
-                      f"Kubernetes writes {r['k8s_writes']}")
+                print(f"  in the first drift interval, besides that change: ARM reads {r['arm_reads']} "
+                      f"({r['arm_429']} answered 429), ARM writes {r['arm_writes']}, Kubernetes writes {r['k8s_writes']}")
                 for what, n in r["k8s_write_kinds"].most_common():
                     print(f"    {n:8d}  {what}")
                 print(f"  CPU since start {r['cpu_cores']:.2f} cores, RSS {r['rss_mb']:.0f} MB")

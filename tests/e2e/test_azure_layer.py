@@ -202,6 +202,26 @@ async def test_long_retry_after_is_handed_to_the_handler(azure_sim, monkeypatch,
     assert (info.value.kind, info.value.retry_after, info.value.status) == (ErrorKind.THROTTLED, 45.0, 429)
 
 
+async def test_a_burst_of_reads_is_paced_inside_the_subscriptions_budget_without_a_429(azure_sim, monkeypatch,
+                                                                                      workspace, sim_admin):
+    """ARM's per-subscription read bucket, made small here (30, +20/s): 80 reads at once must all succeed without one
+    429, because the facade follows what ARM says is left and waits for tokens instead of spending the retries."""
+    sub, rg, name, _ = workspace
+    before = sim_admin.config().get("throttle")
+    sim_admin.config(throttle={"reads": {"size": 30, "refillPerS": 20}, "writes": {"size": 200, "refillPerS": 10},
+                               "deletes": {"size": 200, "refillPerS": 10}})
+    try:
+        async with operator_azure(azure_sim, monkeypatch) as azure:
+            await azure.ml.get_workspace(sub, rg, name)  # the first answer tells the facade what is left
+            since = sim_admin.last_request_seq()
+            found = await asyncio.gather(*(azure.ml.get_workspace(sub, rg, name) for _ in range(80)))
+    finally:
+        sim_admin.config(throttle=before)
+    assert {w.name for w in found} == {name}
+    statuses = [r["status"] for r in requests_to(sim_admin, since, ws_id(sub, rg, name))]
+    assert len(statuses) == 80 and 429 not in statuses
+
+
 async def test_server_errors_are_retried(azure_sim, monkeypatch, workspace, sim_admin):
     sub, rg, name, _ = workspace
     sim_admin.faults(ws_id(sub, rg, name) + "$", "500", count=2, method="GET")

@@ -61,7 +61,7 @@ class Azure:
         self.settings = settings
         self.cloud = settings.resolve_cloud()
         # A sibling (another identity, see with_credential) shares its parent's limits and HTTP session.
-        self.limits = _parent.limits if _parent else Limits(settings.max_concurrency_per_subscription)
+        self.limits = _parent.limits if _parent else Limits(settings.max_concurrency_per_subscription, settings.arm_pacing)
         self._owns_session = _parent is None
         self._session = _parent._session if _parent else SharedSession()
 

@@ -94,6 +94,7 @@ class AzureSettings:
     arm_endpoint: str | None = None  # required for Custom; overrides the cloud's endpoint otherwise
     authority_host: str | None = None  # required for Custom; overrides the cloud's authority otherwise
     max_concurrency_per_subscription: int = 4  # ARM calls in flight per subscription (ARM throttles per subscription)
+    arm_pacing: float = 0.8  # share of ARM's per-subscription token buckets the operator spends (azure/limits.py)
     retry_total: int = 3  # retries of one request (429, 5xx, connection errors) before the error reaches the handler
     retry_backoff_max: float = 10.0  # longest exponential-backoff sleep between those retries, seconds
     max_inline_retry_after: float = 10.0  # a longer Retry-After is not slept inside a handler: THROTTLED error instead
@@ -110,6 +111,7 @@ class AzureSettings:
             arm_endpoint=env.get("PROMPTFLOW_NETISO_ARM_ENDPOINT") or None,
             authority_host=env.get("AZURE_AUTHORITY_HOST") or None,
             max_concurrency_per_subscription=_positive(env, "PROMPTFLOW_NETISO_MAX_CONCURRENCY", cls.max_concurrency_per_subscription, integer=True),
+            arm_pacing=min(_positive(env, "PROMPTFLOW_NETISO_ARM_PACING", cls.arm_pacing), 1.0),
             retry_total=_positive(env, "PROMPTFLOW_NETISO_AZURE_RETRY_TOTAL", cls.retry_total, integer=True, allow_zero=True),
             retry_backoff_max=_positive(env, "PROMPTFLOW_NETISO_AZURE_RETRY_BACKOFF_MAX", cls.retry_backoff_max, allow_zero=True),
             max_inline_retry_after=_positive(env, "PROMPTFLOW_NETISO_AZURE_MAX_INLINE_RETRY_AFTER", cls.max_inline_retry_after, allow_zero=True),

@@ -6,7 +6,8 @@ Order of policies (outermost first):
   BoundedRetryPolicy         429/5xx/connection retries; honours Retry-After but never sleeps longer than
                              `max_inline_retry_after` inside a handler (the 429 then reaches the caller as THROTTLED)
   AsyncARMChallengeAuthenticationPolicy   bearer token for the cloud's ARM scope (+ CAE challenges)
-  SubscriptionLimitPolicy    at most N requests in flight per subscription (per attempt, not during retry sleeps)
+  SubscriptionLimitPolicy    per subscription: paced by token buckets inside ARM's (azure/limits.py), at most N
+                             requests in flight (per attempt, not during retry sleeps)
   RequestMetricsPolicy       one observation per attempt: operation, status code, duration, throttling
 
 Callers name the operation with `**operation_option("workspace.get")` on any request or SDK call: a bounded
@@ -38,7 +39,7 @@ from azure.mgmt.core.policies import AsyncARMChallengeAuthenticationPolicy
 from .. import __version__, metrics
 from . import errors
 from .clouds import AzureSettings, Cloud
-from .limits import Limits, subscription_of
+from .limits import Limits, bucket_of, subscription_of
 from .transport import SharedSession, SharedSessionTransport
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,26 @@ class SubscriptionLimitPolicy(AsyncHTTPPolicy):
         self._limits = limits
 
     async def send(self, request: PipelineRequest) -> PipelineResponse:
-        async with self._limits.subscription(subscription_of(request.http_request.url)):
-            return await self.next.send(request)
+        http = request.http_request
+        subscription = subscription_of(http.url)
+        await self._limits.pace(subscription, http.method)
+        async with self._limits.subscription(subscription):
+            response = await self.next.send(request)
+        if subscription:
+            headers = response.http_response.headers
+            kind = bucket_of(http.method)
+            self._limits.bucket(subscription, kind).observe(
+                remaining=_float(headers.get(f"x-ms-ratelimit-remaining-subscription-{kind}")),
+                retry_after=errors.parse_retry_after(headers) if response.http_response.status_code == 429 else None,
+                now=time.monotonic())
+        return response
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 class RequestMetricsPolicy(AsyncHTTPPolicy):

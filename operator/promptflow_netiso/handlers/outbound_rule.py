@@ -4,11 +4,11 @@ One reconcile path (parse -> workspace gate -> observe Azure -> plan -> act -> s
 - create/update/resume: a change to spec, labels or annotations (kopf's diff ignores status, so our own status
   writes never retrigger it);
 - a drift timer (settings.drift_interval, jittered start) once the rule has settled;
-- a short "waiting" timer (settings.dependency_wait) that kopf runs only while status says the rule waits (for its
-  workspace, for Azure to finish provisioning, for a Pending private endpoint connection, for another operation on
-  the managed network to end); it looks at Azure only when the planner's Retry, turned into a back-off by
-  planning/requeue.py, is due. Waiting is therefore not an error: no kopf TemporaryError, no Error events every few
-  seconds; other Azure errors do raise TemporaryError with a delay chosen by the error kind (handlers/common.py).
+- while status says the rule waits (for its workspace, for Azure to finish provisioning, for a Pending private
+  endpoint connection, for another operation on the managed network to end): a daemon that sleeps until the
+  workspace's facts change (the workspace index wakes it: no polling) or the planner's Retry, turned into a back-off
+  by planning/requeue.py, is due. Waiting is therefore not an error: no kopf TemporaryError, no Error events every
+  few seconds; other Azure errors do raise TemporaryError with a delay chosen by the error kind (handlers/common.py).
 
 Every PUT/DELETE is recorded in status.pendingWrite before it is sent (handlers/intent.py, planning/intent.py) and
 settled by the next run after a crash.
@@ -43,8 +43,9 @@ from ..planning import requeue
 from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.requeue import Retry, Schedule
 from ..planning import rule_batch as rule_batch_planning
-from . import approver_role, intent, rule_batch, tenancy
-from .common import post_event, raise_for_azure_error, reconcile_policy, settings_from
+from . import approver_role, intent, rule_batch, status_patch, tenancy
+from ..azure.limits import background
+from .common import converged, post_event, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,22 @@ async def _connections(azure: Any, target: str, max_age: float) -> list:
 @kopf.index(GROUP, VERSION, PLURAL_WORKSPACE)
 async def outbound_rule_workspaces(namespace: str, name: str, spec: Mapping, status: Mapping, meta: Mapping,
                                    **_: Any) -> dict:
-    return {(namespace, name): workspace_facts(name, spec, status, meta)}
+    facts = workspace_facts(name, spec, status, meta)
+    if _last_facts.get((namespace, name)) != facts:
+        _last_facts[(namespace, name)] = facts
+        _wake_rules_of((namespace, name))
+    return {(namespace, name): facts}
+
+
+_last_facts: dict[tuple[str, str], WorkspaceFacts] = {}  # (namespace, name) -> what the index last said
+_wakeups: dict[tuple[str, str], asyncio.Event] = {}  # (namespace, workspace) -> set when its facts change
+
+
+def _wake_rules_of(workspace: tuple[str, str]) -> None:
+    """Wake the rules waiting for this workspace, after kopf has stored the index value this handler returns."""
+    event = _wakeups.pop(workspace, None)
+    if event is not None:
+        asyncio.get_running_loop().call_soon(event.set)
 
 
 def workspace_facts(name: str, spec: Mapping, status: Mapping, meta: Mapping) -> WorkspaceFacts:
@@ -199,14 +215,33 @@ def _workspace(index: kopf.Index, namespace: str, name: str) -> WorkspaceFacts:
 
 
 _locks: dict[str, asyncio.Lock] = {}  # uid -> one reconcile at a time per object (change handler vs timers)
-_written: dict[str, dict] = {}  # uid -> the status we last wrote: fresher than a timer's body right after a write
+# uid -> status fields we wrote that kopf's body does not show yet (pruned as soon as it does: kept per object only
+# while a watch event is on its way, not for the object's lifetime)
+_written: dict[str, dict] = {}
 _change_pending: set[str] = set()  # uids whose change handler has not succeeded yet: timers leave them alone
 _schedules: dict[str, Schedule] = {}  # uid -> when to look again (planning/requeue.py), obeyed by both timers
 
 
 def _previous(uid: str, status: Mapping | None) -> tuple[Previous, dict]:
-    merged = {**(status or {}), **_written.get(uid, {})}
+    _prune_written(uid, status)
+    merged = _status_now(uid, status)
     return Previous.from_status(merged), merged
+
+
+def _status_now(uid: str, status: Mapping | None) -> dict:
+    """The object's status as this process last wrote it."""
+    return {**(status or {}), **_written.get(uid, {})}
+
+
+def _prune_written(uid: str, status: Mapping | None) -> None:
+    written = _written.get(uid)
+    if written is None:
+        return
+    ahead = {k: v for k, v in written.items() if (status or {}).get(k) != v}
+    if ahead:
+        _written[uid] = ahead
+    else:
+        del _written[uid]
 
 
 def _forget(uid: str) -> None:
@@ -218,7 +253,11 @@ def _forget(uid: str) -> None:
 
 def _reschedule(ctx: "_Context", retry: Retry) -> None:
     bases = requeue.Bases(ctx.settings.dependency_wait, ctx.settings.slow_retry)
-    _schedules[ctx.uid] = requeue.next_schedule(_schedules.get(ctx.uid), retry, time.monotonic(), bases)
+    schedule = requeue.next_schedule(_schedules.get(ctx.uid), retry, time.monotonic(), bases)
+    if schedule.retry is Retry.NONE:
+        _schedules.pop(ctx.uid, None)  # converged: the drift timer is enough, nothing to remember
+    else:
+        _schedules[ctx.uid] = schedule
 
 
 def _failed_reapply_due(uid: str) -> bool:
@@ -339,7 +378,7 @@ async def _run(ctx: _Context) -> Plan:
     if approver is not None:
         plan = approver_role.explain_pending(plan, target=spec.private_endpoint.service_resource_id,
                                              workspace=spec.workspace_ref.name, approver=approver,
-                                             rule_status={**prev_status, **_written.get(ctx.uid, {})})
+                                             rule_status=_status_now(ctx.uid, prev_status))
     _write(ctx, prev_status, plan)
     _post(ctx, events)
     metrics.set_last_drift_check(KIND_OUTBOUND_RULE, ctx.namespace, ctx.name, time.time())
@@ -379,7 +418,7 @@ async def _approver_role_gate(ctx: _Context, spec: OutboundRuleSpec, approver: A
     """None: go on and write the rule. A Plan: the rule waits for its target's approver role (already written)."""
     gate = await approver_role.rule_gate(ctx.azure, approver, spec.workspace_ref.name,
                                          spec.private_endpoint.service_resource_id,
-                                         {**prev_status, **_written.get(ctx.uid, {})}, skip=policy == planning.SKIP)
+                                         _status_now(ctx.uid, prev_status), skip=policy == planning.SKIP)
     if gate.record is not None:
         ctx.patch.status["approverRole"] = gate.record
         _written[ctx.uid] = {**_written.get(ctx.uid, {}), "approverRole": gate.record}
@@ -469,21 +508,32 @@ async def _apply(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rul
 
 
 def _write(ctx: _Context, prev_status: Mapping, plan: Plan) -> None:
-    """Patch only what differs from what the object already says (a converged check writes nothing)."""
+    """Patch only what differs from what the object says, or will say once our earlier writes arrive (a converged
+    check writes nothing, and remembers nothing)."""
     merged = conditions.merge(prev_status.get("conditions"), plan.conditions, ctx.generation)
     desired = {**plan.status, "conditions": merged, "observedGeneration": ctx.generation}
     if ctx.intent_open and not ctx.keep_intent:
         desired[PENDING_WRITE] = None  # settled: clear the record in the same write as the outcome
         ctx.patch.status[PENDING_WRITE] = None  # always sent: kopf's body may predate our own record
-    for key, value in desired.items():
-        if ctx.status.get(key) != value:
-            ctx.patch.status[key] = value
-    _written[ctx.uid] = {**_written.get(ctx.uid, {}), **desired}
+    now = _status_now(ctx.uid, ctx.status)
+    changed = {key: value for key, value in desired.items() if now.get(key) != value or key in ctx.patch.status}
+    for key, value in changed.items():
+        ctx.patch.status[key] = value
+    if changed:
+        _written[ctx.uid] = {**_written.get(ctx.uid, {}), **changed}
     ready = conditions.get(merged, CONDITION_READY) or {}
     metrics.set_object_ready(KIND_OUTBOUND_RULE, ctx.namespace, ctx.name, ready.get("status") == conditions.TRUE,
                              ready.get("reason", "Unknown"))
     if "ruleStatus" in plan.status:
         metrics.set_outbound_rule_status(ctx.namespace, ctx.name, plan.status.get("ruleStatus"))
+
+
+def _restore_metrics(namespace: str, name: str, status: Mapping) -> None:
+    ready = conditions.get(status.get("conditions"), CONDITION_READY) or {}
+    metrics.set_object_ready(KIND_OUTBOUND_RULE, namespace, name, ready.get("status") == conditions.TRUE,
+                             ready.get("reason", "Unknown"))
+    if status.get("ruleStatus"):
+        metrics.set_outbound_rule_status(namespace, name, status["ruleStatus"])
 
 
 def _remember_written(ctx: _Context, fields: Mapping) -> None:
@@ -505,6 +555,15 @@ def is_waiting(status: Mapping | None) -> bool:
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
+async def resume_outbound_rule(uid: str, namespace: str, name: str, status: Mapping, meta: Mapping, **kw: Any) -> None:
+    """After a restart: a converged rule only gets its metrics back; its drift check (spread over one interval)
+    looks at Azure. Anything else is reconciled now."""
+    if converged(status, meta):
+        _restore_metrics(namespace, name, status)
+        return
+    await reconcile_outbound_rule(uid=uid, namespace=namespace, name=name, status=status, meta=meta, **kw)
+
+
 @kopf.on.create(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
 @kopf.on.update(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
 async def reconcile_outbound_rule(uid: str, **kw: Any) -> None:
@@ -514,23 +573,54 @@ async def reconcile_outbound_rule(uid: str, **kw: Any) -> None:
 
 
 @kopf.timer(GROUP, VERSION, PLURAL_OUTBOUND_RULE, interval=_SETTINGS.drift_interval,
-            initial_delay=lambda **_: random.uniform(0.5, 1.0) * _SETTINGS.drift_interval)
+            initial_delay=lambda **_: random.uniform(0.05, 1.0) * _SETTINGS.drift_interval)  # spread evenly
 async def check_outbound_rule_drift(uid: str, status: Mapping, **kw: Any) -> None:
     """Drift: a rule removed or changed in the portal is restored (with an Event); status follows Azure."""
-    if uid in _change_pending or is_waiting(_written.get(uid, status)):
+    if uid in _change_pending or is_waiting(_status_now(uid, status)):
         return  # the change handler or the waiting timer has it
-    await _reconcile(_Context({**kw, "uid": uid, "status": status}, DRIFT_MAX_AGE))
+    with background():  # paced behind changes a person made (azure/limits.py)
+        await _reconcile(_Context({**kw, "uid": uid, "status": status}, DRIFT_MAX_AGE))
 
 
-@kopf.timer(GROUP, VERSION, PLURAL_OUTBOUND_RULE, interval=_SETTINGS.dependency_wait,
-            initial_delay=_SETTINGS.dependency_wait, when=lambda status, **_: is_waiting(status))
-async def recheck_waiting_outbound_rule(uid: str, status: Mapping, **kw: Any) -> None:
-    """While waiting (workspace not Ready, rule Provisioning, connection Pending): look again soon."""
-    if uid in _change_pending or not is_waiting(_written.get(uid, status)):
-        return
-    if not _schedules.get(uid, Schedule()).due(time.monotonic()):
-        return  # backing off (planning/requeue.py): no Azure reads until due
-    await _reconcile(_Context({**kw, "uid": uid, "status": status}, CHANGE_MAX_AGE))
+@kopf.daemon(GROUP, VERSION, PLURAL_OUTBOUND_RULE, when=lambda status, **_: is_waiting(status), cancellation_timeout=30)
+async def wait_outbound_rule(uid: str, namespace: str, name: str, spec: Mapping, body: kopf.Body,
+                             stopped: kopf.DaemonStopped, **kw: Any) -> None:
+    """While the rule waits (workspace not Ready, rule Provisioning, connection Pending): nothing runs until its
+    workspace's facts change (the index wakes it) or its back-off is due (planning/requeue.py). kopf stops this
+    daemon once status says the rule no longer waits. Our own status patch: a daemon's kopf patch lands only when
+    the daemon ends."""
+    workspace = (namespace, ((spec or {}).get("workspaceRef") or {}).get("name", ""))
+    while not stopped:
+        schedule = _schedules.get(uid, Schedule())
+        delay = _SETTINGS.drift_interval if schedule.due_at is None else schedule.due_at - time.monotonic()
+        await _nap(delay, _wakeups.setdefault(workspace, asyncio.Event()), stopped)
+        if stopped:
+            return
+        if uid in _change_pending or not is_waiting(_status_now(uid, body.status)):
+            await _nap(_SETTINGS.dependency_wait, asyncio.Event(), stopped)  # kopf stops us once it sees the status
+            continue
+        patch = kopf.Patch()
+        try:
+            await _reconcile(_Context({**kw, "uid": uid, "namespace": namespace, "name": name, "spec": spec,
+                                       "body": body, "meta": body.meta, "status": body.status, "patch": patch},
+                                      CHANGE_MAX_AGE))
+        except kopf.TemporaryError as e:
+            _schedules[uid] = Schedule(Retry.AZURE_PROGRESS, 0, time.monotonic() + float(e.delay or _SETTINGS.dependency_wait))
+        except kopf.PermanentError:
+            _schedules[uid] = Schedule(Retry.USER_FIXABLE, 0, None)  # a spec change (update handler) is the way on
+        finally:
+            if patch.get("status"):
+                await status_patch.patch_status(PLURAL_OUTBOUND_RULE, namespace, name, dict(patch["status"]))
+
+
+async def _nap(seconds: float, wake: asyncio.Event, stopped: kopf.DaemonStopped) -> None:
+    """Sleep up to `seconds`, less if woken or stopped."""
+    waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())]
+    try:
+        await asyncio.wait(waits, timeout=max(seconds, 0.0), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL_OUTBOUND_RULE)

@@ -25,6 +25,7 @@ import dataclasses
 import logging
 from typing import Any, Awaitable, Callable
 
+from ..azure import limits
 from ..azure.errors import AzureError, ErrorKind
 from ..planning import rule_batch as planning
 from ..planning.outbound_rule import Coordinates
@@ -83,6 +84,7 @@ async def _enqueue(azure: Any, coords: Coordinates, item: _Write, batch_size: in
 
 
 async def _drain(azure: Any, coords: Coordinates, queue: _Queue, batch_size: int) -> None:
+    limits.foreground()  # the task copied its first caller's context: a drift check's would pace every batch after
     try:
         if not queue.writes[0].delete:
             await asyncio.sleep(GATHER_S)

@@ -23,6 +23,7 @@ import kopf
 
 from .. import conditions, metrics
 from ..azure.errors import AzureError, ErrorKind
+from ..azure.limits import background
 from ..azure.ml import workspace_path
 from ..azure.roles import assignment_name
 from ..model import (
@@ -34,7 +35,7 @@ from ..model import (
     RECONCILE_POLICY_ANNOTATION,
     VERSION,
 )
-from ..model.common import SpecError
+from ..model.common import CONDITION_READY, SpecError
 from ..model.workspace import NetworkMode, WorkspaceSpec
 from ..planning import byo_network as byo_planning
 from ..planning import workspace as planning
@@ -44,7 +45,7 @@ from ..planning.intent import PendingWrite
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
 from . import approver_role, byo_network, intent, outbound_rule, status_patch, tenancy
-from .common import SKIP, post_event, raise_for_azure_error, reconcile_policy, settings_from
+from .common import SKIP, converged, post_event, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,9 @@ def _lock(memo: kopf.Memo) -> asyncio.Lock:
 def _effective_status(memo: kopf.Memo, status: Mapping) -> dict:
     """Status as this process last wrote it: kopf's view can lag our own patch by a watch event, and acting on the
     older view could start provisioning twice. After a restart memo is empty and status (fresh) is the truth."""
+    written = memo.get("workspace_status")
+    if written:  # keep only what the body does not show yet: memory per object only while an event is on its way
+        memo["workspace_status"] = {k: v for k, v in written.items() if (status or {}).get(k) != v}
     return {**dict(status or {}), **memo.get("workspace_status", {})}
 
 
@@ -91,6 +95,18 @@ def _drift_initial_delay(**_: Any) -> float:
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL_WORKSPACE)
+async def workspace_resume(body: kopf.Body, **kw: Any) -> None:
+    """After a restart: a converged workspace only gets its metrics back; its drift check (spread over one interval)
+    looks at Azure. Anything else is reconciled now."""
+    if converged(body.status, body.meta):
+        ns, name, status = body.meta["namespace"], body.meta["name"], body.status
+        ready = conditions.get(status.get("conditions"), CONDITION_READY) or {}
+        metrics.set_object_ready(KIND_WORKSPACE, ns, name, True, ready.get("reason", "Unknown"))
+        metrics.set_managed_network_status(ns, name, status.get("managedNetworkStatus"))
+        return
+    await workspace_reconcile(body=body, **kw)
+
+
 @kopf.on.create(GROUP, VERSION, PLURAL_WORKSPACE)
 @kopf.on.update(GROUP, VERSION, PLURAL_WORKSPACE, when=_spec_or_policy_changed)
 async def workspace_reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger: logging.Logger,
@@ -107,8 +123,9 @@ async def workspace_reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patc
 async def workspace_drift(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger: logging.Logger,
                           workspace_pe_rules: kopf.Index, azure_scope_grants: kopf.Index,
                           azure_workspace_claims: kopf.Index, **_: Any) -> None:
-    await reconcile(body, memo, patch, logger, workspace_pe_rules, drift=True,
-                    tenancy_indexes=(azure_scope_grants, azure_workspace_claims))
+    with background():  # paced behind changes a person made (azure/limits.py)
+        await reconcile(body, memo, patch, logger, workspace_pe_rules, drift=True,
+                        tenancy_indexes=(azure_scope_grants, azure_workspace_claims))
 
 
 # --- one reconcile ------------------------------------------------------------------------------------------------
@@ -346,10 +363,10 @@ def _write(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, previous: Mappin
     new = {**fields, "observedGeneration": generation, "conditions": merged}
     if previous.get("lastDriftCheck") is not None:
         new["lastDriftCheck"] = None  # written by earlier versions on every check; removed once, never again
-    for key, value in new.items():
-        if previous.get(key) != value:
-            patch.status[key] = value
-    memo["workspace_status"] = {**memo.get("workspace_status", {}), **new}
+    changed = {key: value for key, value in new.items() if previous.get(key) != value}
+    patch.status.update(changed)
+    if changed:
+        memo["workspace_status"] = {**memo.get("workspace_status", {}), **changed}
 
     before = {c.get("type"): c for c in previous.get("conditions") or ()}
     for c in step_conditions:

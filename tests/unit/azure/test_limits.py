@@ -81,3 +81,63 @@ def test_subscription_of(url, sub):
 def test_limit_must_be_positive():
     with pytest.raises(ValueError):
         Limits(0)
+
+
+# --- pacing: token buckets inside ARM's, per subscription ------------------------------------------------------------
+
+
+def test_a_bucket_hands_out_its_size_then_one_token_per_refill_interval():
+    from promptflow_netiso.azure.limits import TokenBucket
+
+    bucket = TokenBucket(3, 2.0, stamp=100.0)
+    assert [bucket.wait_time(0.0, 100.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.wait_time(0.0, 100.0) == pytest.approx(0.5)  # one token every 1/2 s
+    assert bucket.wait_time(0.0, 100.5) == 0.0
+
+
+def test_background_work_leaves_the_reserve_to_changes_a_person_made():
+    from promptflow_netiso.azure.limits import TokenBucket
+
+    bucket = TokenBucket(4, 1.0, stamp=0.0)
+    assert bucket.wait_time(1.0, 0.0) == 0.0 and bucket.wait_time(1.0, 0.0) == 0.0 and bucket.wait_time(1.0, 0.0) == 0.0
+    assert bucket.wait_time(1.0, 0.0) > 0  # background: the last token is kept
+    assert bucket.wait_time(0.0, 0.0) == 0.0  # foreground takes it
+
+
+def test_what_arm_says_is_left_and_a_429_override_the_local_count():
+    from promptflow_netiso.azure.limits import TokenBucket
+
+    bucket = TokenBucket(200, 20.0, stamp=0.0)
+    bucket.observe(remaining=2, retry_after=None, now=0.0)  # other clients spent the subscription's budget
+    assert bucket.wait_time(0.0, 0.0) == 0.0 and bucket.wait_time(0.0, 0.0) == 0.0
+    assert bucket.wait_time(0.0, 0.0) > 0
+    bucket.observe(remaining=None, retry_after=7.0, now=1.0)
+    assert bucket.wait_time(0.0, 1.0) == pytest.approx(7.0)  # nothing is sent before Retry-After has passed
+    assert bucket.wait_time(0.0, 8.0) == 0.0
+
+
+def test_buckets_are_per_subscription_and_kind_and_scaled_by_pacing():
+    limits = Limits(pacing=0.5)
+    reads = limits.bucket("SUB-A", "reads")
+    assert reads is limits.bucket("sub-a", "reads")
+    assert (reads.size, reads.refill_per_s) == (125.0, 12.5)
+    assert limits.bucket("sub-a", "writes") is not reads and limits.bucket("sub-b", "reads") is not reads
+    with pytest.raises(ValueError, match="pacing"):
+        Limits(pacing=0)
+
+
+async def test_pace_waits_for_a_token_and_background_waits_longer():
+    from promptflow_netiso.azure.limits import background
+
+    limits = Limits(pacing=1.0)
+    bucket = limits.bucket("sub", "reads")
+    bucket.tokens = 1.0
+    await limits.pace("sub", "GET")  # foreground: the last token
+    assert bucket.tokens < 1.0
+    bucket.tokens = bucket.size * 0.25 + 0.5  # inside the reserve
+    with background():
+        waiter = asyncio.create_task(limits.pace("sub", "GET"))
+        await asyncio.sleep(0.01)
+        assert not waiter.done()
+    waiter.cancel()
+    await limits.pace("", "GET")  # tenant-level calls are not paced

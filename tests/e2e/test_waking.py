@@ -1,0 +1,49 @@
+"""Waiting rules are woken by what they wait for, not by polling.
+
+A rule whose workspace is not Ready yet waits. Its re-check back-off (PROMPTFLOW_NETISO_DEPENDENCY_WAIT) is set to
+ten minutes here, so only the wake-up can explain a rule that goes on as soon as its workspace turns Ready: the
+workspace index wakes the rules that wait for it. While it waits, the rule sends nothing to Azure.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import OPERATOR_TEST_ENV
+from tests.e2e.test_outbound_rule import RULE, WAIT, Azure, condition, fqdn, puts_by_rule, ready_reason, workspace_manifest, WS
+from tests.support.kube import is_ready
+from tests.support.operator_process import OperatorProcess
+
+pytestmark = pytest.mark.e2e
+
+LONG_WAIT = 600  # seconds: the back-off the rules would sleep without a wake-up
+
+
+def test_rules_waiting_for_their_workspace_go_on_when_it_turns_ready_without_polling(
+        control_plane, azure_sim, sim_admin, kube, unwatched_namespace, tmp_path):
+    ns = unwatched_namespace
+    env = {**control_plane.env(), **azure_sim.env(), **OPERATOR_TEST_ENV,
+           "PROMPTFLOW_NETISO_DEPENDENCY_WAIT": str(LONG_WAIT), "PROMPTFLOW_NETISO_DRIFT_INTERVAL": str(LONG_WAIT)}
+    op = OperatorProcess(env, tmp_path / "op", namespaces=(ns,))
+    (tmp_path / "op").mkdir()
+    op.start()
+    try:
+        az = Azure(sim_admin, "woken")
+        for n in range(3):
+            kube.apply(json.dumps(fqdn(f"early-{n}", f"early{n}.example.com", workspace="later")), ns)
+        for n in range(3):
+            obj = kube.wait_for(RULE, ns, f"early-{n}", lambda o: ready_reason(o) == "WorkspaceNotFound", WAIT, "to wait")
+            assert condition(obj, "Applied")["status"] == "Unknown"  # waiting, not failing
+        assert az.calls() == [], "nothing is sent to Azure while the workspace is missing"
+
+        kube.apply(workspace_manifest("later", az), ns)
+        kube.wait_for(WS, ns, "later", is_ready, WAIT, "to be Ready")
+        # WAIT (120 s) is far below LONG_WAIT (600 s): only the wake-up gets the rules there in time.
+        for n in range(3):
+            kube.wait_for(RULE, ns, f"early-{n}", is_ready, WAIT, "to go on once its workspace is Ready")
+        assert az.rules()["early-0"]["destination"] == "early0.example.com"
+        assert puts_by_rule(az.rule_writes()) == {"early-0": 1, "early-1": 1, "early-2": 1}
+    finally:
+        op.stop()
