@@ -41,6 +41,7 @@ class Settings:
     approval_pending_interval: float = 10.0  # approval check interval while a connection is Pending
     approval_settled_interval: float = 300.0  # approval check interval when nothing is Pending
     kube_connections: int = 20  # most API server requests in flight at once, watch streams not counted; 0 = no cap
+    max_reconciles: int = 64  # most reconciles running at once (drift checks: half of them); 0 = no cap
     peering_lifetime: float = 20.0  # seconds a replica's peering record lives without renewal: the failover bound
     metrics_port: int = 8080
     metrics_addr: str = "0.0.0.0"
@@ -56,6 +57,7 @@ class Settings:
             approval_pending_interval=_float("PROMPTFLOW_NETISO_APPROVAL_PENDING_INTERVAL", cls.approval_pending_interval),
             approval_settled_interval=_float("PROMPTFLOW_NETISO_APPROVAL_SETTLED_INTERVAL", cls.approval_settled_interval),
             kube_connections=_count("PROMPTFLOW_NETISO_KUBE_CONNECTIONS", cls.kube_connections),
+            max_reconciles=_count("PROMPTFLOW_NETISO_MAX_RECONCILES", cls.max_reconciles),
             peering_lifetime=_float("PROMPTFLOW_NETISO_PEERING_LIFETIME", cls.peering_lifetime),
             metrics_port=int(_float("PROMPTFLOW_NETISO_METRICS_PORT", cls.metrics_port)),
             metrics_addr=os.environ.get("PROMPTFLOW_NETISO_METRICS_ADDR", cls.metrics_addr),

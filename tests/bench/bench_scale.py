@@ -340,6 +340,7 @@ class Run:
         calls = self.sim.admin.requests(since=seq)
         return {"objects": objects, "converge_s": elapsed, "cpu_cores": cpu / elapsed,
                 "arm_requests": len(calls), "arm_429": sum(1 for c in calls if c.get("status") == 429),
+                "arm_routes": Counter(f"{c['method']} {c.get('route') or '?'}" for c in calls),
                 "rss_mb": self.proc.rss_mb(), "peak_rss_mb": max(self.proc.peak_rss_mb(), sampler.max_rss),
                 "apiserver_conns_peak": sampler.max_conns}
 
@@ -465,6 +466,8 @@ def show_converge(title: str, c: dict) -> None:
     print(f"  RSS after / peak         {c['rss_mb']:.0f} MB / {c['peak_rss_mb']:.0f} MB")
     print(f"  CPU while converging     {c['cpu_cores']:.2f} cores")
     print(f"  ARM requests (429s)      {c['arm_requests']} ({c['arm_429']})")
+    for route, n in c["arm_routes"].most_common(8):
+        print(f"    {n:8d}  {route}")
     print(f"  API server conns, peak   {c['apiserver_conns_peak']}")
 
 

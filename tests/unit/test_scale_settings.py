@@ -142,3 +142,52 @@ def test_the_cap_holds_requests_but_never_counts_watch_streams():
     done, peak = asyncio.run(scenario())
     assert done == 8  # not starved by the five open watch streams
     assert peak <= 2  # never more than the cap in flight
+
+
+def test_reconciles_are_capped_and_drift_checks_leave_half_of_the_slots_to_changes(monkeypatch):
+    from promptflow_netiso.azure.limits import background
+    from promptflow_netiso.handlers import common
+
+    monkeypatch.setattr(common, "_slots", {})
+    settings = Settings(max_reconciles=4)
+    running = {"all": 0, "peak": 0, "background": 0, "background_peak": 0}
+    release = asyncio.Event()
+
+    async def reconcile(is_background: bool) -> None:
+        async def body() -> None:
+            async with common.reconcile_slot(settings):
+                running["all"] += 1
+                running["peak"] = max(running["peak"], running["all"])
+                if is_background:
+                    running["background"] += 1
+                    running["background_peak"] = max(running["background_peak"], running["background"])
+                await release.wait()
+                running["all"] -= 1
+                running["background"] -= is_background
+        if is_background:
+            with background():
+                await body()
+        else:
+            await body()
+
+    async def scenario() -> None:
+        drift = [asyncio.create_task(reconcile(True)) for _ in range(10)]
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert running["all"] == 2  # a drift sweep takes half of the slots
+        change = asyncio.create_task(reconcile(False))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert running["all"] == 3  # ... so a person's change runs at once
+        release.set()
+        await asyncio.gather(change, *drift)
+
+    asyncio.run(scenario())
+    assert running["peak"] <= 4 and running["background_peak"] == 2
+
+
+def test_the_reconcile_cap_is_a_documented_setting(monkeypatch):
+    monkeypatch.setenv("PROMPTFLOW_NETISO_MAX_RECONCILES", "0")
+    assert Settings.from_env().max_reconciles == 0  # no cap
+    monkeypatch.delenv("PROMPTFLOW_NETISO_MAX_RECONCILES")
+    assert Settings.from_env().max_reconciles == 64

@@ -54,6 +54,10 @@ def foreground() -> None:
     _background.set(False)
 
 
+def in_background() -> bool:
+    return _background.get()
+
+
 def bucket_of(method: str) -> str:
     method = method.upper()
     return "reads" if method in ("GET", "HEAD") else "deletes" if method == "DELETE" else "writes"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from typing import Mapping
+from typing import AsyncIterator, Mapping
 
 import kopf
 
 from .. import conditions
 from ..azure.errors import AzureError, ErrorKind
+from ..azure.limits import in_background
 from ..model.common import CONDITION_READY, RECONCILE_POLICY_ANNOTATION, RECONCILE_POLICIES, ReconcilePolicy
 from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..settings import Settings
@@ -62,3 +65,24 @@ def converged(status: Mapping | None, meta: Mapping) -> bool:
     generation = meta.get("generation")
     return (ready.get("status") == conditions.TRUE and ready.get("observedGeneration") in (None, generation)
             and status.get("observedGeneration") in (None, generation) and not status.get(PENDING_WRITE))
+
+
+_slots: dict[str, asyncio.Semaphore] = {}
+
+
+@contextlib.asynccontextmanager
+async def reconcile_slot(settings: Settings) -> AsyncIterator[None]:
+    """At most `max_reconciles` reconciles at once (each holds decoded Azure answers and a Kubernetes request or two),
+    so applying 11,000 objects at once costs a bounded amount of memory. Drift checks (background) take at most
+    half of the slots: a change a person made always finds one."""
+    total = settings.max_reconciles
+    if total <= 0:
+        yield
+        return
+    every = _slots.setdefault("all", asyncio.Semaphore(total))
+    if not in_background():
+        async with every:
+            yield
+        return
+    async with _slots.setdefault("background", asyncio.Semaphore(max(1, total // 2))), every:
+        yield

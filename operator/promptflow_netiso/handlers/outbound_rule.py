@@ -45,7 +45,7 @@ from ..planning.requeue import Retry, Schedule
 from ..planning import rule_batch as rule_batch_planning
 from . import approver_role, intent, rule_batch, status_patch, tenancy
 from ..azure.limits import background
-from .common import converged, post_event, raise_for_azure_error, reconcile_policy, settings_from
+from .common import converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +295,7 @@ async def _reconcile(ctx: _Context) -> Plan:
     error_reason = None
     lock = _locks.setdefault(ctx.uid, asyncio.Lock())
     try:
-        async with lock:
+        async with reconcile_slot(ctx.settings), lock:
             plan = await _run(ctx)
         _reschedule(ctx, plan.retry)
         return plan

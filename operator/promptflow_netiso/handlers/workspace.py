@@ -45,7 +45,7 @@ from ..planning.intent import PendingWrite
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
 from . import approver_role, byo_network, intent, outbound_rule, status_patch, tenancy
-from .common import SKIP, converged, post_event, raise_for_azure_error, reconcile_policy, settings_from
+from .common import SKIP, converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger:
     started = time.monotonic()
     ns, name = body.meta["namespace"], body.meta["name"]
     settings = settings_from(memo)
-    async with _lock(memo):
+    async with reconcile_slot(settings), _lock(memo):
         error_reason = None
         try:
             ready = await _reconcile_locked(body, memo, patch, logger, pe_rules, settings, drift, tenancy_indexes)
