@@ -135,3 +135,37 @@ async def test_a_delete_goes_alone_in_its_turn():
                          rule_batch.delete(azure, COORDS, "x"),
                          rule_batch.write(azure, COORDS, "b", props("b"), batch_size=50))
     assert ml.calls == [("POST", ["a", "b"]), ("DELETE", "x")] and ml.max_running == 1
+
+
+def test_a_rule_waiting_for_its_batch_gives_its_reconcile_slot_back(monkeypatch):
+    """Rules waiting for a shared batch operation (minutes in Azure) hold no reconcile slot: with 2 slots, 6 rules
+    all join one batch, and each takes its slot back afterwards (the cap holds again, nothing leaks)."""
+    from promptflow_netiso.handlers import common
+    from promptflow_netiso.settings import Settings
+
+    monkeypatch.setattr(common, "_slots", {})
+    monkeypatch.setattr(rule_batch, "GATHER_S", 0.05)
+    settings = Settings(max_reconciles=2)
+    ml = FakeML()
+    azure = types.SimpleNamespace(ml=ml)
+    inside = {"now": 0, "peak": 0}
+
+    async def reconcile(name: str) -> None:
+        async with common.reconcile_slot(settings):
+            inside["now"] += 1
+            inside["peak"] = max(inside["peak"], inside["now"])
+            inside["now"] -= 1
+            async with common.slot_released():
+                await rule_batch.write(azure, COORDS, name, props(name), batch_size=50)
+            inside["now"] += 1
+            inside["peak"] = max(inside["peak"], inside["now"])
+            await asyncio.sleep(0.01)
+            inside["now"] -= 1
+
+    async def scenario() -> None:
+        await asyncio.gather(*[reconcile(f"r{i}") for i in range(6)])
+        assert common._slots["all"]._value == 2, "every slot given back exactly once"
+
+    asyncio.run(scenario())
+    assert ml.calls == [("POST", [f"r{i}" for i in range(6)])], "all six joined one batch"
+    assert inside["peak"] <= 2

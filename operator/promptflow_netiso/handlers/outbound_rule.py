@@ -45,7 +45,8 @@ from ..planning.requeue import Retry, Schedule
 from ..planning import rule_batch as rule_batch_planning
 from . import approver_role, intent, rule_batch, status_patch, tenancy
 from ..azure.limits import background
-from .common import converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from
+from .common import (converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from,
+                     slot_released)
 
 log = logging.getLogger(__name__)
 
@@ -481,8 +482,9 @@ async def _apply(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rul
         _remember_written(ctx, await intent.record_poll_url(PLURAL_OUTBOUND_RULE, ctx.namespace, ctx.name, sent, poll_url))
 
     try:  # queued with the workspace's other rule writes: one batchOutboundRules operation for them (rule_batch.py)
-        rule = await rule_batch.write(ctx.azure, coords, put.name, put.properties,
-                                      batch_size=ctx.settings.rule_batch_size, on_accepted=accepted)
+        async with slot_released():  # minutes of waiting in Azure need no reconcile slot
+            rule = await rule_batch.write(ctx.azure, coords, put.name, put.properties,
+                                          batch_size=ctx.settings.rule_batch_size, on_accepted=accepted)
     except AzureError as err:
         # The record stays: whether the write landed (a 5xx or a timeout may hide that it did) is settled by the next
         # run from what Azure shows, not guessed here.
