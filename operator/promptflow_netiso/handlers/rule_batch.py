@@ -53,12 +53,18 @@ class _Queue:
     worker: asyncio.Task | None = None
 
 
-_queues: dict[tuple[str, str, str], _Queue] = {}  # workspaces with writes queued or in flight
+# (facade, workspace) with writes queued or in flight: one queue per Azure identity too (a namespace's own identity,
+# docs/tenancy.md), so a batch is only ever sent with the credentials of the handlers that queued its writes.
+_queues: dict[tuple[int, tuple[str, str, str]], _Queue] = {}
 _single: set[tuple[str, str, str]] = set()  # workspaces where Azure does not offer the batch: one PUT per rule
 
 
 def _key(c: Coordinates) -> tuple[str, str, str]:
     return c.subscription_id.lower(), c.resource_group.lower(), c.workspace_name.lower()
+
+
+def _queue_key(azure: Any, c: Coordinates) -> tuple[int, tuple[str, str, str]]:
+    return id(azure), _key(c)  # the queue's worker holds `azure` while the key exists, so the id is not reused
 
 
 async def write(azure: Any, coords: Coordinates, name: str, properties: dict, *, batch_size: int,
@@ -76,7 +82,7 @@ async def delete(azure: Any, coords: Coordinates, name: str) -> None:
 
 
 async def _enqueue(azure: Any, coords: Coordinates, item: _Write, batch_size: int) -> Any:
-    queue = _queues.setdefault(_key(coords), _Queue())
+    queue = _queues.setdefault(_queue_key(azure, coords), _Queue())
     queue.writes.append(item)
     if queue.worker is None or queue.worker.done():
         queue.worker = asyncio.create_task(_drain(azure, coords, queue, batch_size), name=f"rule-batch:{item.name}")
@@ -103,12 +109,12 @@ async def _drain(azure: Any, coords: Coordinates, queue: _Queue, batch_size: int
                     _settle(item, error=err)
     finally:
         if not queue.writes:
-            _queues.pop(_key(coords), None)
+            _queues.pop(_queue_key(azure, coords), None)
         elif queue.worker is asyncio.current_task():  # cancelled with writes left: fail them rather than hang
             for item in queue.writes:
                 _settle(item, error=AzureError(status=0, code="Cancelled", message="the rule write queue stopped",
                                                kind=ErrorKind.TRANSIENT, operation="outboundRule.batch"))
-            _queues.pop(_key(coords), None)
+            _queues.pop(_queue_key(azure, coords), None)
 
 
 async def _put(azure: Any, coords: Coordinates, item: _Write) -> None:
@@ -117,9 +123,7 @@ async def _put(azure: Any, coords: Coordinates, item: _Write) -> None:
             await item.on_accepted(url, "PUT")
     try:
         rule = await azure.ml.put_outbound_rule(*coords.as_tuple(), item.name, item.properties, on_accepted=accepted)
-    except AzureError as err:
-        _settle(item, error=err)
-    except Exception as err:  # a bug or a record failure: the handler sees it, the queue goes on
+    except Exception as err:  # Azure's answer, or a bug: the handler sees it, the queue goes on
         _settle(item, error=err)
     else:
         _settle(item, rule=rule)
