@@ -347,6 +347,8 @@ async def _run(ctx: _Context) -> Plan:
             return waiting
     events: list[Event] = []
     try:
+        if previous.pending is not None:
+            ctx.max_age = 0.0  # a recorded write is settled from what Azure shows now, never from a copy
         observed, network_id = await _observe(ctx, spec, coords, rule_name)
         if previous.pending is not None:  # a write recorded before a crash: settle it from what Azure shows
             ctx.intent_open = True

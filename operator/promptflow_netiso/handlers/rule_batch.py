@@ -140,12 +140,14 @@ async def _delete(azure: Any, coords: Coordinates, item: _Write) -> None:
 
 async def _post(azure: Any, coords: Coordinates, batch: list[_Write]) -> None:
     async def accepted(url: str | None) -> None:
-        for item in batch:
-            if item.on_accepted is not None:
-                try:
-                    await item.on_accepted(url, "POST")
-                except Exception as err:  # best effort, like any poll URL record
-                    log.warning("rule %s: could not record the batch operation URL: %s", item.name, err)
+        async def record(item: _Write) -> None:
+            try:
+                await item.on_accepted(url, "POST")
+            except Exception as err:  # best effort, like any poll URL record
+                log.warning("rule %s: could not record the batch operation URL: %s", item.name, err)
+        # All at once: the window in which a crash leaves a rule of a running batch without its operation URL is
+        # one status patch, not one per rule of the batch.
+        await asyncio.gather(*(record(i) for i in batch if i.on_accepted is not None))
     try:
         answered = await azure.ml.post_outbound_rules(*coords.as_tuple(), planning.body_rules(batch), on_accepted=accepted)
     except AzureError as err:
