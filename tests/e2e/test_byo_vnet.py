@@ -241,8 +241,10 @@ def test_an_extension_install_survives_an_operator_restart_and_is_not_started_tw
     sim_admin.faults(rf"/subscriptions/{az.sub}/.*/extensions/azureml$", "stuck-lro", method="PUT", count=1, stuck_s=8)
     try:
         kube.apply(manifest("pf", az, install=True), namespace)
+        # The operation URL is written at once (before anything can fail), the condition with the handler's end.
         running = kube.wait_for(KIND, namespace, "pf",
-                                lambda o: bool(((o.get("status") or {}).get("deploymentTarget") or {}).get("extensionOperation")),
+                                lambda o: bool(((o.get("status") or {}).get("deploymentTarget") or {}).get("extensionOperation"))
+                                and (condition(o, "ExtensionReady") or {}).get("reason") == "Installing",
                                 WAIT, "to record the install's operation")
         assert running["status"]["deploymentTarget"]["extensionOperation"]["operationUrl"].startswith("https://")
         assert condition(running, "ExtensionReady")["reason"] == "Installing"

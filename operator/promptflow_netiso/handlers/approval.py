@@ -29,6 +29,7 @@ from ..planning import approval as planning
 from ..planning.approval import Correlation, Intervals, Outcome, OutcomeKind, Policy, TargetObservation
 from ..settings import Settings
 from . import tenancy
+from .object_state import STATES
 from .common import SKIP, azure_from, post_event, reconcile_policy, retry_delay, settings_from
 from .status_patch import StatusPatchError, patch_status
 
@@ -53,28 +54,31 @@ class _Schedule:
     workspace: tuple[str, str] | None = None
 
 
-_schedules: dict[str, _Schedule] = {}  # object uid -> schedule
-
-
 def nudge(target_resource_id: str) -> None:
     """Ask every PrivateEndpointApproval watching this target to check it now (e.g. a PrivateEndpoint rule to it just
     turned Active). Sync and non-blocking; call it from the operator's event loop thread."""
     key = planning.arm_key(target_resource_id)
-    for s in list(_schedules.values()):
+    for s in _all_schedules():
         if key in s.targets:
             s.wake.set()
 
 
 def _nudge_workspace(namespace: str, workspace: str) -> None:
-    for s in list(_schedules.values()):
+    for s in _all_schedules():
         if s.workspace == (namespace, workspace):
             s.wake.set()
 
 
 def _schedule_of(uid: str) -> _Schedule:
-    if uid not in _schedules:
-        _schedules[uid] = _Schedule()
-    return _schedules[uid]
+    """Kept in the one per-object store (handlers/object_state.py) for as long as the object exists."""
+    state = STATES.of(uid)
+    if not isinstance(state.kind_state, _Schedule):
+        state.kind_state = _Schedule()
+    return state.kind_state
+
+
+def _all_schedules() -> list[_Schedule]:
+    return [st.kind_state for st in STATES.values() if isinstance(st.kind_state, _Schedule)]
 
 
 async def _wait_until_due(s: _Schedule, stopped: Any) -> None:
@@ -273,7 +277,7 @@ async def approval_check(body: kopf.Body, uid: str, memo: kopf.Memo, patch: kopf
 @kopf.on.delete(GROUP, VERSION, PLURAL_APPROVAL, optional=True)
 async def approval_deleted(uid: str, namespace: str, name: str, **_: Any) -> None:
     """Approvals are never undone (nothing is ever rejected or deleted): forgetting the object is all there is."""
-    _schedules.pop(uid, None)
+    STATES.forget(uid)
     metrics.forget_object(KIND_APPROVAL, namespace, name)
 
 

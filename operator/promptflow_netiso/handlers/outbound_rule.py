@@ -44,6 +44,7 @@ from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.requeue import Retry, Schedule
 from ..planning import rule_batch as rule_batch_planning
 from . import approver_role, intent, rule_batch, status_patch, tenancy
+from .object_state import STATES
 from ..azure.limits import background
 from .common import (converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from,
                      slot_released)
@@ -215,57 +216,38 @@ def _workspace(index: kopf.Index, namespace: str, name: str) -> WorkspaceFacts:
 # --- per-object memory (this process only; status carries what must survive a restart) --------------------------------
 
 
-_locks: dict[str, asyncio.Lock] = {}  # uid -> one reconcile at a time per object (change handler vs timers)
-# uid -> status fields we wrote that kopf's body does not show yet (pruned as soon as it does: kept per object only
-# while a watch event is on its way, not for the object's lifetime)
-_written: dict[str, dict] = {}
-_change_pending: set[str] = set()  # uids whose change handler has not succeeded yet: timers leave them alone
-_schedules: dict[str, Schedule] = {}  # uid -> when to look again (planning/requeue.py), obeyed by both timers
+# One entry per rule while something about it is in flight (handlers/object_state.py).
 
 
 def _previous(uid: str, status: Mapping | None) -> tuple[Previous, dict]:
-    _prune_written(uid, status)
-    merged = _status_now(uid, status)
+    STATES.prune(uid, status)
+    merged = STATES.status_now(uid, status)
     return Previous.from_status(merged), merged
 
 
-def _status_now(uid: str, status: Mapping | None) -> dict:
-    """The object's status as this process last wrote it."""
-    return {**(status or {}), **_written.get(uid, {})}
+def _change_pending(uid: str) -> bool:
+    state = STATES.peek(uid)
+    return state is not None and state.change_pending
 
 
-def _prune_written(uid: str, status: Mapping | None) -> None:
-    written = _written.get(uid)
-    if written is None:
-        return
-    ahead = {k: v for k, v in written.items() if (status or {}).get(k) != v}
-    if ahead:
-        _written[uid] = ahead
-    else:
-        del _written[uid]
-
-
-def _forget(uid: str) -> None:
-    _locks.pop(uid, None)
-    _written.pop(uid, None)
-    _change_pending.discard(uid)
-    _schedules.pop(uid, None)
+def _schedule(uid: str) -> Schedule:
+    state = STATES.peek(uid)
+    return state.schedule if state is not None and state.schedule is not None else Schedule()
 
 
 def _reschedule(ctx: "_Context", retry: Retry) -> None:
     bases = requeue.Bases(ctx.settings.dependency_wait, ctx.settings.slow_retry)
-    schedule = requeue.next_schedule(_schedules.get(ctx.uid), retry, time.monotonic(), bases)
-    if schedule.retry is Retry.NONE:
-        _schedules.pop(ctx.uid, None)  # converged: the drift timer is enough, nothing to remember
-    else:
-        _schedules[ctx.uid] = schedule
+    state = STATES.of(ctx.uid)
+    schedule = requeue.next_schedule(state.schedule, retry, time.monotonic(), bases)
+    state.schedule = None if schedule.retry is Retry.NONE else schedule  # converged: the drift timer is enough
+    STATES.release(ctx.uid)
 
 
 def _failed_reapply_due(uid: str) -> bool:
     """A rule Azure reports Failed is written again only once its USER_FIXABLE back-off is due (or its spec
     changed: then it differs and is written anyway)."""
-    schedule = _schedules.get(uid)
-    return schedule is not None and schedule.retry is Retry.USER_FIXABLE and schedule.due(time.monotonic())
+    schedule = _schedule(uid)
+    return schedule.retry is Retry.USER_FIXABLE and schedule.due(time.monotonic())
 
 
 # --- one reconcile ---------------------------------------------------------------------------------------------------
@@ -294,9 +276,8 @@ class _Context:
 async def _reconcile(ctx: _Context) -> Plan:
     started = time.monotonic()
     error_reason = None
-    lock = _locks.setdefault(ctx.uid, asyncio.Lock())
     try:
-        async with reconcile_slot(ctx.settings), lock:
+        async with reconcile_slot(ctx.settings), STATES.locked(ctx.uid):
             plan = await _run(ctx)
         _reschedule(ctx, plan.retry)
         return plan
@@ -381,7 +362,7 @@ async def _run(ctx: _Context) -> Plan:
     if approver is not None:
         plan = approver_role.explain_pending(plan, target=spec.private_endpoint.service_resource_id,
                                              workspace=spec.workspace_ref.name, approver=approver,
-                                             rule_status=_status_now(ctx.uid, prev_status))
+                                             rule_status=STATES.status_now(ctx.uid, prev_status))
     _write(ctx, prev_status, plan)
     _post(ctx, events)
     metrics.set_last_drift_check(KIND_OUTBOUND_RULE, ctx.namespace, ctx.name, time.time())
@@ -421,10 +402,10 @@ async def _approver_role_gate(ctx: _Context, spec: OutboundRuleSpec, approver: A
     """None: go on and write the rule. A Plan: the rule waits for its target's approver role (already written)."""
     gate = await approver_role.rule_gate(ctx.azure, approver, spec.workspace_ref.name,
                                          spec.private_endpoint.service_resource_id,
-                                         _status_now(ctx.uid, prev_status), skip=policy == planning.SKIP)
+                                         STATES.status_now(ctx.uid, prev_status), skip=policy == planning.SKIP)
     if gate.record is not None:
         ctx.patch.status["approverRole"] = gate.record
-        _written[ctx.uid] = {**_written.get(ctx.uid, {}), "approverRole": gate.record}
+        STATES.remember(ctx.uid, {"approverRole": gate.record})
     if gate.proceed:
         return None
     wait = Plan(conditions=gate.conditions, retry=planning.Retry.DEPENDENCY, retry_message=gate.conditions[-1]["message"])
@@ -468,20 +449,20 @@ class _WriteFailed(Exception):
 
 async def _apply(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rule_name: str, plan: Plan,
                  args: dict, events: list[Event]) -> Plan:
-    """Execute the PUT (the facade holds the workspace's managed-network lock through the LRO), then plan again on
-    what Azure answered: that plan has no actions when Azure took the rule as asked."""
+    """Execute the write (in the workspace's rule queue: handlers/rule_batch.py), then plan again on what Azure
+    answered: that plan has no actions when Azure took the rule as asked."""
     (put,) = plan.actions
     # Intent before action: recorded (and confirmed by the API server) before the PUT, so a crash between Azure's
     # answer and our status write leaves a record the next run settles: the rule is ours, never RuleNotOwned.
     if put.reason == "Reapplied":
         metrics.inc_failed_rule_reapplies(ctx.namespace)
     write = intent.pending("PUT", planning.rule_target(coords, put.name), planning.spec_hash(spec), put.reason, put.message)
-    _remember_written(ctx, await intent.record(PLURAL_OUTBOUND_RULE, ctx.namespace, ctx.name, write))
+    STATES.remember(ctx.uid, await intent.record(PLURAL_OUTBOUND_RULE, ctx.namespace, ctx.name, write))
     ctx.intent_open = True
 
     async def accepted(poll_url: str | None, operation: str = "PUT") -> None:
         sent = rule_batch_planning.batch_record(write, poll_url) if operation == "POST" else write
-        _remember_written(ctx, await intent.record_poll_url(PLURAL_OUTBOUND_RULE, ctx.namespace, ctx.name, sent, poll_url))
+        STATES.remember(ctx.uid, await intent.record_poll_url(PLURAL_OUTBOUND_RULE, ctx.namespace, ctx.name, sent, poll_url))
 
     try:  # queued with the workspace's other rule writes: one batchOutboundRules operation for them (rule_batch.py)
         async with slot_released():  # minutes of waiting in Azure need no reconcile slot
@@ -519,12 +500,11 @@ def _write(ctx: _Context, prev_status: Mapping, plan: Plan) -> None:
     if ctx.intent_open and not ctx.keep_intent:
         desired[PENDING_WRITE] = None  # settled: clear the record in the same write as the outcome
         ctx.patch.status[PENDING_WRITE] = None  # always sent: kopf's body may predate our own record
-    now = _status_now(ctx.uid, ctx.status)
+    now = STATES.status_now(ctx.uid, ctx.status)
     changed = {key: value for key, value in desired.items() if now.get(key) != value or key in ctx.patch.status}
     for key, value in changed.items():
         ctx.patch.status[key] = value
-    if changed:
-        _written[ctx.uid] = {**_written.get(ctx.uid, {}), **changed}
+    STATES.remember(ctx.uid, changed)
     ready = conditions.get(merged, CONDITION_READY) or {}
     metrics.set_object_ready(KIND_OUTBOUND_RULE, ctx.namespace, ctx.name, ready.get("status") == conditions.TRUE,
                              ready.get("reason", "Unknown"))
@@ -538,10 +518,6 @@ def _restore_metrics(namespace: str, name: str, status: Mapping) -> None:
                              ready.get("reason", "Unknown"))
     if status.get("ruleStatus"):
         metrics.set_outbound_rule_status(namespace, name, status["ruleStatus"])
-
-
-def _remember_written(ctx: _Context, fields: Mapping) -> None:
-    _written[ctx.uid] = {**_written.get(ctx.uid, {}), **fields}
 
 
 def _post(ctx: _Context, events: list[Event]) -> None:
@@ -571,16 +547,17 @@ async def resume_outbound_rule(uid: str, namespace: str, name: str, status: Mapp
 @kopf.on.create(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
 @kopf.on.update(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
 async def reconcile_outbound_rule(uid: str, **kw: Any) -> None:
-    _change_pending.add(uid)
+    STATES.of(uid).change_pending = True
     await _reconcile(_Context({**kw, "uid": uid}, CHANGE_MAX_AGE))
-    _change_pending.discard(uid)  # not reached on TemporaryError: kopf retries this handler, timers stand aside
+    STATES.of(uid).change_pending = False  # not reached on TemporaryError: kopf retries this handler, timers stand aside
+    STATES.release(uid)
 
 
 @kopf.timer(GROUP, VERSION, PLURAL_OUTBOUND_RULE, interval=_SETTINGS.drift_interval,
             initial_delay=lambda **_: random.uniform(0.05, 1.0) * _SETTINGS.drift_interval)  # spread evenly
 async def check_outbound_rule_drift(uid: str, status: Mapping, **kw: Any) -> None:
     """Drift: a rule removed or changed in the portal is restored (with an Event); status follows Azure."""
-    if uid in _change_pending or is_waiting(_status_now(uid, status)):
+    if _change_pending(uid) or is_waiting(STATES.status_now(uid, status)):
         return  # the change handler or the waiting timer has it
     with background():  # paced behind changes a person made (azure/limits.py)
         await _reconcile(_Context({**kw, "uid": uid, "status": status}, DRIFT_MAX_AGE))
@@ -595,12 +572,12 @@ async def wait_outbound_rule(uid: str, namespace: str, name: str, spec: Mapping,
     the daemon ends."""
     workspace = (namespace, ((spec or {}).get("workspaceRef") or {}).get("name", ""))
     while not stopped:
-        schedule = _schedules.get(uid, Schedule())
+        schedule = _schedule(uid)
         delay = _SETTINGS.drift_interval if schedule.due_at is None else schedule.due_at - time.monotonic()
         await _nap(delay, _wakeups.setdefault(workspace, asyncio.Event()), stopped)
         if stopped:
             return
-        if uid in _change_pending or not is_waiting(_status_now(uid, body.status)):
+        if _change_pending(uid) or not is_waiting(STATES.status_now(uid, body.status)):
             await _nap(_SETTINGS.dependency_wait, asyncio.Event(), stopped)  # kopf stops us once it sees the status
             continue
         patch = kopf.Patch()
@@ -609,9 +586,9 @@ async def wait_outbound_rule(uid: str, namespace: str, name: str, spec: Mapping,
                                        "body": body, "meta": body.meta, "status": body.status, "patch": patch},
                                       CHANGE_MAX_AGE))
         except kopf.TemporaryError as e:
-            _schedules[uid] = Schedule(Retry.AZURE_PROGRESS, 0, time.monotonic() + float(e.delay or _SETTINGS.dependency_wait))
+            STATES.of(uid).schedule = Schedule(Retry.AZURE_PROGRESS, 0, time.monotonic() + float(e.delay or _SETTINGS.dependency_wait))
         except kopf.PermanentError:
-            _schedules[uid] = Schedule(Retry.USER_FIXABLE, 0, None)  # a spec change (update handler) is the way on
+            STATES.of(uid).schedule = Schedule(Retry.USER_FIXABLE, 0, None)  # a spec change (update handler) is the way on
         finally:
             if patch.get("status"):
                 await status_patch.patch_status(PLURAL_OUTBOUND_RULE, namespace, name, dict(patch["status"]))
@@ -634,8 +611,7 @@ async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mappin
     """Remove the rule we created (or adopted) from Azure, following the LRO, unless the control annotation says to
     leave Azure alone. Works after the PromptFlowWorkspace object is gone: status remembers the coordinates."""
     settings, azure = settings_from(memo), tenancy.azure_for(memo, namespace, azure_scope_grants)
-    lock = _locks.setdefault(uid, asyncio.Lock())
-    async with lock:
+    async with STATES.locked(uid):
         previous, _ = _previous(uid, status)
         rule_name = (spec or {}).get("ruleName") or name
         ws = _workspace(outbound_rule_workspaces, namespace, ((spec or {}).get("workspaceRef") or {}).get("name", ""))
@@ -666,7 +642,7 @@ async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mappin
         for action in plan.actions:
             assert coords is not None
             write = intent.pending("DELETE", planning.rule_target(coords, action.name), "", action.reason, action.message)
-            _written[uid] = {**_written.get(uid, {}), **await intent.record(PLURAL_OUTBOUND_RULE, namespace, name, write)}
+            STATES.remember(uid, await intent.record(PLURAL_OUTBOUND_RULE, namespace, name, write))
             try:
                 await rule_batch.delete(azure, coords, action.name)  # in turn with the workspace's rule writes
             except AzureError as err:
@@ -676,5 +652,5 @@ async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mappin
             post_event(body, "Normal", action.reason, action.message)
         for e in plan.events:
             post_event(body, e.type, e.reason, e.message)
-    _forget(uid)
+    STATES.forget(uid)
     metrics.forget_object(KIND_OUTBOUND_RULE, namespace, name)

@@ -45,6 +45,7 @@ from ..planning.intent import PendingWrite
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
 from . import approver_role, byo_network, intent, outbound_rule, status_patch, tenancy
+from .object_state import STATES
 from .common import SKIP, converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from
 
 log = logging.getLogger(__name__)
@@ -57,22 +58,16 @@ DELETE_GIVE_UP_AFTER = 3600.0
 PASSING_KINDS = (ErrorKind.THROTTLED, ErrorKind.TRANSIENT, ErrorKind.CONFLICT, ErrorKind.UNKNOWN)
 
 
-# --- per-object in-memory state (kopf's memo is per object) --------------------------------------------------------
+# --- per-object in-memory state -------------------------------------------------------------------------------------
 
 
-def _lock(memo: kopf.Memo) -> asyncio.Lock:
-    if "workspace_lock" not in memo:
-        memo["workspace_lock"] = asyncio.Lock()
-    return memo["workspace_lock"]
-
-
-def _effective_status(memo: kopf.Memo, status: Mapping) -> dict:
+def _effective_status(body: kopf.Body) -> dict:
     """Status as this process last wrote it: kopf's view can lag our own patch by a watch event, and acting on the
-    older view could start provisioning twice. After a restart memo is empty and status (fresh) is the truth."""
-    written = memo.get("workspace_status")
-    if written:  # keep only what the body does not show yet: memory per object only while an event is on its way
-        memo["workspace_status"] = {k: v for k, v in written.items() if (status or {}).get(k) != v}
-    return {**dict(status or {}), **memo.get("workspace_status", {})}
+    older view could start provisioning twice. After a restart nothing is in flight and status (fresh) is the truth.
+    One store for every kind (handlers/object_state.py); what the body already shows is forgotten."""
+    uid = body.meta["uid"]
+    STATES.prune(uid, body.status)
+    return STATES.status_now(uid, body.status)
 
 
 def _now() -> str:
@@ -136,7 +131,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger:
     started = time.monotonic()
     ns, name = body.meta["namespace"], body.meta["name"]
     settings = settings_from(memo)
-    async with reconcile_slot(settings), _lock(memo):
+    async with reconcile_slot(settings), STATES.locked(body.meta["uid"]):
         error_reason = None
         try:
             ready = await _reconcile_locked(body, memo, patch, logger, pe_rules, settings, drift, tenancy_indexes)
@@ -155,7 +150,7 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
                             pe_rules: kopf.Index | Mapping, settings: Settings, drift: bool,
                             tenancy_indexes: tuple = (None, None)) -> dict:
     ns, name, generation = body.meta["namespace"], body.meta["name"], body.meta.get("generation")
-    status = _effective_status(memo, body.status)
+    status = _effective_status(body)
     policy = reconcile_policy(body.meta)
     try:
         spec = WorkspaceSpec.from_dict(body.spec)
@@ -226,7 +221,7 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
                                                           azure, logger, status.get("roleAssignments"))
     byo_follow, byo_error = (False, None) if spec.network.managed else await _reconcile_byo(
         body, plan, spec, ws, azure, status, policy, logger)
-    status = _effective_status(memo, body.status)  # now with any record written before a write
+    status = _effective_status(body)  # now with any record written before a write
     ready = _write(body, memo, patch, status, plan.status, plan.conditions, drift)
     metrics.set_managed_network_status(ns, name, plan.status.get("managedNetworkStatus"))
 
@@ -299,9 +294,8 @@ def _intent_for(action: Any, ws_path: str) -> PendingWrite:
                           action.event_reason, action.describe())
 
 
-async def _record(memo: kopf.Memo, ns: str, name: str, write: PendingWrite) -> None:
-    fields = await intent.record(PLURAL_WORKSPACE, ns, name, write)
-    memo["workspace_status"] = {**memo.get("workspace_status", {}), **fields}
+async def _record(uid: str, ns: str, name: str, write: PendingWrite) -> None:
+    STATES.remember(uid, await intent.record(PLURAL_WORKSPACE, ns, name, write))
 
 
 async def _execute(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: WorkspaceSpec, azure: Any, ns: str, name: str,
@@ -311,7 +305,7 @@ async def _execute(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: Workspace
     outcome, or kept when Azure may have accepted it after all (a 409, 5xx or timeout), for the next run to settle."""
     sub, rg, ws_name = spec.coordinates
     for action in plan.actions:
-        await _record(memo, ns, name, _intent_for(action, workspace_path(sub, rg, ws_name)))
+        await _record(body.meta["uid"], ns, name, _intent_for(action, workspace_path(sub, rg, ws_name)))
         try:
             if isinstance(action, SetIsolationMode):
                 updated = await azure.ml.set_isolation_mode(sub, rg, ws_name, action.mode)
@@ -327,7 +321,7 @@ async def _execute(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: Workspace
                     # the operation is followed by its poll URL: the record of the POST is done with.
                     early = {"provisioning": plan.status["provisioning"], PENDING_WRITE: None}
                     await _patch_workspace_status(ns, name, early, logger)
-                    memo["workspace_status"] = {**memo.get("workspace_status", {}), **early}
+                    STATES.remember(body.meta["uid"], early)
             elif isinstance(action, AssignRole):
                 res = await azure.roles.ensure(action.scope, action.role_id, action.principal_id)
                 ours = assignment_name(action.scope, action.role_id, action.principal_id)
@@ -365,8 +359,7 @@ def _write(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, previous: Mappin
         new["lastDriftCheck"] = None  # written by earlier versions on every check; removed once, never again
     changed = {key: value for key, value in new.items() if previous.get(key) != value}
     patch.status.update(changed)
-    if changed:
-        memo["workspace_status"] = {**memo.get("workspace_status", {}), **changed}
+    STATES.remember(body.meta["uid"], changed)
 
     before = {c.get("type"): c for c in previous.get("conditions") or ()}
     for c in step_conditions:
@@ -388,8 +381,8 @@ async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Log
                            azure_scope_grants: kopf.Index, **_: Any) -> None:
     ns, name = body.meta["namespace"], body.meta["name"]
     settings = settings_from(memo)
-    async with _lock(memo):
-        status = _effective_status(memo, body.status)
+    async with STATES.locked(body.meta["uid"]):
+        status = _effective_status(body)
         policy = reconcile_policy(body.meta)
         try:
             spec: WorkspaceSpec | None = WorkspaceSpec.from_dict(body.spec)
@@ -432,7 +425,7 @@ async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Log
             post_event(body, "Normal", action.event_reason, action.describe())
         else:
             post_event(body, "Normal", "Deleted", dp.summary)
-        memo.pop("workspace_status", None)
+        STATES.forget(body.meta["uid"])
         metrics.forget_object(KIND_WORKSPACE, ns, name)
 
 

@@ -740,8 +740,8 @@ async def test_nudge_wakes_exactly_the_policies_watching_that_target():
         await asyncio.wait_for(handler._wait_until_due(watching, NeverStopped()), timeout=5)
         assert not watching.wake.is_set()  # consumed: the next wait sleeps again
     finally:
-        handler._schedules.pop("uid-watching", None)
-        handler._schedules.pop("uid-other", None)
+        handler.STATES.forget("uid-watching")
+        handler.STATES.forget("uid-other")
 
 
 async def test_check_records_the_approval_in_status_before_sending_it(status_writes):
