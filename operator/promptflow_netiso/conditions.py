@@ -84,3 +84,15 @@ def get(conditions: Iterable[dict] | None, type_: str) -> dict | None:
 def is_true(conditions: Iterable[dict] | None, type_: str = "Ready") -> bool:
     c = get(conditions, type_)
     return bool(c and c.get("status") == TRUE)
+
+
+def replaced(conditions: Iterable[dict], new: dict) -> list[dict]:
+    """The list with the condition of `new`'s type replaced by `new` (order kept; nothing added)."""
+    return [new if c["type"] == new["type"] else c for c in conditions]
+
+
+def reason_from_code(code: str | None) -> str:
+    """A condition reason from an ARM error code: Kubernetes wants CamelCase letters and digits; ARM codes mostly
+    are already ("AzureError" when there is none)."""
+    cleaned = "".join(ch for ch in (code or "") if ch.isalnum())
+    return (cleaned[0].upper() + cleaned[1:]) if cleaned else "AzureError"

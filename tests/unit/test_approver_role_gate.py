@@ -68,3 +68,50 @@ async def test_other_tenant_writes_the_rule_and_remembers_why():
                      kind=ErrorKind.USER_FIXABLE)
     g = await gate.rule_gate(azure(FakeRoles(err)), WorkspaceApprover(True, PRINCIPAL), "ws", TARGET, {}, skip=False)
     assert g.proceed and g.record["otherTenant"] is True
+
+
+# --- the workspace side: each approver-role PUT recorded before it is sent -------------------------------------------
+
+
+def _workspace_call(roles: FakeRoles, monkeypatch):
+    from promptflow_netiso.model import WorkspaceSpec
+    from promptflow_netiso.planning import workspace_intent
+    from promptflow_netiso.planning.workspace import Plan
+
+    events: list[tuple] = []
+    monkeypatch.setattr(gate, "post_event", lambda body, type_, reason, message: events.append((reason, message)))
+    spec = WorkspaceSpec.from_dict({"azure": {"subscriptionId": "11111111-2222-3333-4444-555555555555",
+                                              "resourceGroup": "rg", "workspaceName": "w"},
+                                    "approverRole": {"assign": True}})
+    ws = SimpleNamespace(principal_id=PRINCIPAL, id="/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups"
+                                                    "/rg/providers/Microsoft.MachineLearningServices/workspaces/w")
+    plan = Plan((), [], {"pendingWrite": None})
+    recorded: list = []
+
+    async def record(write):
+        recorded.append(write)
+        assert roles.calls == [], "recorded before the PUT is sent"
+
+    async def run():
+        error = await gate.reconcile_workspace(None, plan, spec, ws, [TARGET], [], True, azure(roles),
+                                               __import__("logging").getLogger("t"), [], record)
+        return error, plan, recorded, events, workspace_intent
+    return run
+
+
+async def test_the_workspace_records_each_approver_put_first_and_clears_it_with_the_outcome(monkeypatch):
+    error, plan, recorded, events, wi = await _workspace_call(FakeRoles(), monkeypatch)()
+    [write] = recorded
+    assert write.operation == "PUT" and "/roleAssignments/" in write.target and write.target.startswith(TARGET)
+    assert write.body_hash == wi.role_hash(write.target.rsplit("/", 1)[-1])  # what a restarted run settles by
+    assert error is None and plan.status["pendingWrite"] is None
+    assert [r for r, _ in events] == [write.event_reason]
+
+
+async def test_a_put_azure_may_have_accepted_keeps_its_record_and_a_refused_one_clears_it(monkeypatch):
+    maybe = AzureError(status=500, code="InternalServerError", message="x", kind=ErrorKind.TRANSIENT)
+    error, plan, recorded, events, _ = await _workspace_call(FakeRoles(maybe), monkeypatch)()
+    assert error is maybe and plan.status["pendingWrite"] == recorded[0].to_status() and events == []
+    refused = AzureError(status=403, code="AuthorizationFailed", message="no", kind=ErrorKind.USER_FIXABLE)
+    error, plan, _, _, _ = await _workspace_call(FakeRoles(refused), monkeypatch)()
+    assert error is refused and plan.status["pendingWrite"] is None

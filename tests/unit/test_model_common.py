@@ -19,6 +19,7 @@ from promptflow_netiso.model.common import (
     SpecError,
     arm_id_re,
     parse_reconcile_policy,
+    reconcile_policy_of,
 )
 
 SUB = "00000000-0000-0000-0000-000000000001"
@@ -103,3 +104,23 @@ def test_arm_id_pattern_matches_type_case_insensitively_and_only_that_type():
                               "virtualNetworks/v/subnets/s")
     assert not re.match(vnet, f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/"
                               "storageAccounts/v")
+
+
+@pytest.mark.parametrize("raw, obeyed", [
+    (None, ReconcilePolicy.MANAGE),
+    ("", ReconcilePolicy.MANAGE),
+    ("manage", ReconcilePolicy.MANAGE),
+    (" Skip ", ReconcilePolicy.SKIP),
+    ("detach-on-delete", ReconcilePolicy.DETACH_ON_DELETE),
+    ("mange", ReconcilePolicy.SKIP),  # a typo never causes writes
+])
+def test_the_policy_the_operator_obeys(raw, obeyed):
+    annotations = {} if raw is None else {RECONCILE_POLICY_ANNOTATION: raw}
+    assert reconcile_policy_of(annotations) is obeyed
+    from promptflow_netiso.handlers.common import reconcile_policy
+    from promptflow_netiso.planning import outbound_rule, workspace
+
+    assert reconcile_policy({"annotations": annotations}) is obeyed
+    # One set of values: the planners' names are the model's members.
+    assert (workspace.POLICY_SKIP, workspace.POLICY_DETACH, outbound_rule.SKIP, outbound_rule.DETACH_ON_DELETE) == (
+        ReconcilePolicy.SKIP, ReconcilePolicy.DETACH_ON_DELETE, ReconcilePolicy.SKIP, ReconcilePolicy.DETACH_ON_DELETE)

@@ -38,9 +38,12 @@ def test_bad_caps_name_the_variable(monkeypatch, raw):
 
 
 @pytest.mark.parametrize("message, routine", [
-    ("Timer 'check_outbound_rule_drift' succeeded.", True),
+    ("Timer 'check_outbound_rules_drift' succeeded.", True),
     ("Handler 'workspace_rule_event' succeeded.", True),
     ("Handler 'workspace_reconcile' succeeded.", False),  # a change was handled: news
+    ("Handler 'resume_outbound_rule' succeeded.", True),  # every object at every start
+    ("Resuming is processed: 1 succeeded; 0 failed.", True),
+    ("Resuming is processed: 0 succeeded; 1 failed.", False),
     ("Timer 'workspace_drift' failed temporarily: 403 AuthorizationFailed", False),
 ])
 def test_routine_success_is_debug_and_the_rest_stays(message, routine):

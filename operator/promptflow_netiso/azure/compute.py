@@ -14,9 +14,9 @@ All through the ARM pipeline (no allowed SDK covers Microsoft.KubernetesConfigur
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 
-from .arm import LRO_FAILED, LRO_RUNNING, ArmClient, json_body, segment
+from .arm import LRO_FAILED, LRO_RUNNING, ArmClient, json_body, poll_url, segment
 from .errors import AzureError, ErrorKind, error_fields
 from .limits import Limits
 from .ml import API_VERSION as ML_API_VERSION
@@ -197,12 +197,16 @@ class Computes:
         return parse_compute(json_body(response.http_response))
 
     async def attach_kubernetes(self, sub: str, rg: str, ws: str, name: str, location: str | None, cluster_id: str,
-                                namespace: str) -> Compute:
+                                namespace: str,
+                                on_accepted: Callable[[str | None], Awaitable[None]] | None = None) -> Compute:
         """PUT the Kubernetes compute and follow the operation (bounded: a timeout is TRANSIENT and the next
-        reconcile reads the compute, whose provisioningState tells how it went)."""
+        reconcile reads the compute, whose provisioningState tells how it went). `on_accepted(poll_url)` runs as
+        soon as Azure accepted the PUT, before the operation is followed."""
         path = compute_path(sub, rg, ws, name)
         initial = await self._arm.send("PUT", path, operation="compute.put", api_version=ML_API_VERSION,
                                        body=kubernetes_compute_body(location, cluster_id, namespace))
+        if on_accepted is not None:
+            await on_accepted(poll_url(initial))
         await self._arm.follow(initial, operation="compute.put")
         found = await self.get_compute(sub, rg, ws, name)
         if found is None:

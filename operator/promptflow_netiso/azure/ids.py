@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from azure.mgmt.core.tools import parse_resource_id
-
+from ..model.arm_id import ArmId
 from .errors import AzureError, ErrorKind
 
 
@@ -33,22 +32,20 @@ class ResourceId:
 
 
 def parse(resource_id: str) -> ResourceId:
-    """Raises AzureError(USER_FIXABLE, InvalidResourceId) for anything that is not a resource-group-level ARM ID."""
-    parts = parse_resource_id((resource_id or "").strip().rstrip("/"))
-    required = ("subscription", "resource_group", "namespace", "type", "name")
-    if not all(parts.get(k) for k in required) or not str(resource_id).strip().startswith("/subscriptions/"):
+    """Raises AzureError(USER_FIXABLE, InvalidResourceId) for anything that is not a resource-group-level ARM ID.
+    The splitting is model/arm_id.py's (the one ARM-ID type); this adds the Azure layer's error and names the parts
+    it routes on, as written."""
+    try:
+        rid = ArmId.parse(resource_id)
+        if not str(resource_id).strip().startswith("/subscriptions/") or rid.parts[4].lower() != "providers":
+            raise ValueError(resource_id)
+    except ValueError:
         raise AzureError(
             status=0,
             code="InvalidResourceId",
             message=f"{resource_id!r} is not an ARM resource ID (/subscriptions/<id>/resourceGroups/<group>/providers/<namespace>/<type>/<name>)",
             kind=ErrorKind.USER_FIXABLE,
-        )
-    return ResourceId(
-        subscription=str(parts["subscription"]),
-        resource_group=str(parts["resource_group"]),
-        namespace=str(parts["namespace"]),
-        type=str(parts["type"]),
-        name=str(parts["name"]),
-        child_type=str(parts["child_type_1"]) if parts.get("child_type_1") else None,
-        child_name=str(parts["child_name_1"]) if parts.get("child_name_1") else None,
-    )
+        ) from None
+    p = rid.parts
+    return ResourceId(subscription=p[1], resource_group=p[3], namespace=p[5], type=p[6], name=p[7],
+                      child_type=p[8] if len(p) >= 10 else None, child_name=p[9] if len(p) >= 10 else None)

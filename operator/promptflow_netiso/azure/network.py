@@ -11,6 +11,7 @@ from typing import Any
 from azure.core.exceptions import AzureError as CoreAzureError
 from azure.mgmt.network.aio import NetworkManagementClient
 
+from ..model import arm_id
 from . import errors, ids
 from .arm import ArmClient
 from .errors import AzureError, ErrorKind
@@ -63,12 +64,7 @@ class PrivateEndpoint:
         return vnet_of_subnet(self.subnet_id)
 
 
-def vnet_of_subnet(subnet_id: str | None) -> str | None:
-    """`.../virtualNetworks/<vnet>/subnets/<subnet>` -> `.../virtualNetworks/<vnet>` (None for anything else)."""
-    if not subnet_id:
-        return None
-    head, sep, _ = subnet_id.rstrip("/").rpartition("/subnets/")
-    return head if sep and "/virtualnetworks/" in head.lower() else None
+vnet_of_subnet = arm_id.vnet_of_subnet  # `.../virtualNetworks/<vnet>/subnets/<subnet>` -> the VNet's ID
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from azure.core.exceptions import AzureError as CoreAzureError
 from azure.mgmt.authorization.v2022_04_01.aio import AuthorizationManagementClient
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
+from ..model.arm_id import ArmId
 from . import errors
 from .errors import AzureError, ErrorKind
 from .limits import subscription_of
@@ -53,7 +54,7 @@ class EnsureResult:
 
 
 def normalize_scope(scope: str) -> str:
-    return "/" + scope.strip().strip("/")
+    return str(ArmId.of(scope))
 
 
 def role_guid(role_id: str) -> str:
@@ -75,8 +76,7 @@ def role_definition_id(scope: str, role_id: str) -> str:
 
 def covers(assigned_scope: str, scope: str) -> bool:
     """An assignment applies to its own scope and everything below it (subscription > resource group > resource)."""
-    a, s = normalize_scope(assigned_scope).lower(), normalize_scope(scope).lower()
-    return s == a or s.startswith(a.rstrip("/") + "/")
+    return ArmId.of(assigned_scope).covers(scope)
 
 
 def principal_filter(principal_id: str, below: bool = False) -> str:
@@ -155,12 +155,26 @@ class RoleAssignments:
                 scope.lstrip("/"), filter=f"principalId eq '{principal_id}'", **operation_option("roleAssignment.list")
             )
             async for assignment in pager:
-                same_scope = normalize_scope(assignment.scope or "").lower() == scope.lower()
+                same_scope = ArmId.of(assignment.scope) == ArmId.of(scope)
                 if same_scope and role_guid(assignment.role_definition_id or "") == wanted_role:
                     return assignment.name
         except CoreAzureError as exc:
             log.info("could not look up the existing role assignment at %s: %s", scope, errors.from_exception(exc))
         return None
+
+    async def get(self, scope: str, name: str) -> Assignment | None:
+        """One assignment by name (None when it does not exist): how a DELETE recorded before a crash is settled."""
+        scope = normalize_scope(scope)
+        try:
+            item = await self._client(scope).role_assignments.get(scope.lstrip("/"), name,
+                                                                  **operation_option("roleAssignment.get"))
+        except CoreAzureError as exc:
+            err = errors.from_exception(exc, "roleAssignment.get")
+            if err.kind is ErrorKind.NOT_FOUND:
+                return None
+            raise err from exc
+        return Assignment(name=item.name or name, role_definition_id=item.role_definition_id or "",
+                          scope=normalize_scope(item.scope or scope), principal_id=item.principal_id or "")
 
     async def delete(self, scope: str, name: str) -> None:
         """Delete by name; an assignment that is already gone counts as deleted."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Mapping, Sequence
+from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 import kopf
 
@@ -25,7 +25,11 @@ from ..model import GROUP, PLURAL_WORKSPACE, VERSION, WorkspaceSpec
 from ..model.common import CONDITION_READY, SpecError
 from ..model.outbound_rule import CONDITION_APPLIED
 from ..planning import approver_role as planning
+from ..planning import workspace_intent
 from ..planning.approver_role import WorkspaceApprover
+from ..planning.intent import STATUS_KEY as PENDING_WRITE
+from ..planning.intent import PendingWrite
+from . import intent
 from .common import post_event
 
 log = logging.getLogger(__name__)
@@ -53,10 +57,13 @@ async def read_assignments(azure: Any, spec: WorkspaceSpec, ws: Any, targets: Se
 
 async def reconcile_workspace(body: Any, plan: Any, spec: WorkspaceSpec, ws: Any, targets: Sequence[str],
                               observed: list | None, manage: bool, azure: Any, logger: logging.Logger,
-                              recorded: Sequence[Mapping] | None) -> AzureError | None:
+                              recorded: Sequence[Mapping] | None,
+                              record: Callable[[PendingWrite], Awaitable[Any]] | None = None) -> AzureError | None:
     """Fold the approver role into the workspace's plan (its condition and status records), assigning what is
     missing. `recorded` is status.roleAssignments as last written. Returns the first Azure error, like the
-    workspace's own actions."""
+    workspace's own actions. `record` writes status.pendingWrite (confirmed) before each PUT: a PUT that lands
+    before a crash is settled by the next run from the identity's assignments (planning/workspace_intent.py),
+    which posts its Event then, once."""
     records = plan.status.get("roleAssignments") or []
     previous = [r for r in recorded or () if isinstance(r, Mapping)]
     wp = planning.plan_for_workspace(wanted=spec.assigns_approver_role, manage=manage, principal_id=ws.principal_id,
@@ -64,14 +71,22 @@ async def reconcile_workspace(body: Any, plan: Any, spec: WorkspaceSpec, ws: Any
                                      assignment_name=assignment_name)
     error: AzureError | None = None
     for action in list(wp.actions):
+        ours = assignment_name(action.scope, planning.ROLE_APPROVER, action.principal_id)
+        write = intent.pending("PUT", workspace_intent.role_target(action.scope, ours), workspace_intent.role_hash(ours),
+                               action.event_reason, action.describe())
+        if record is not None:
+            await record(write)
         try:
             res = await azure.roles.ensure(action.scope, planning.ROLE_APPROVER, action.principal_id)
         except AzureError as err:
             planning.after_failure(wp, action, err.code, str(err), passing=err.kind in PASSING)
             logger.warning("assigning %s on %s failed: %s", planning.ROLE_NAME, action.scope, err)
+            if record is not None:  # kept when Azure may have accepted it (settled next run), else cleared
+                plan.status[PENDING_WRITE] = write.to_status() if err.kind in PASSING else None
             error = err
             break
-        ours = assignment_name(action.scope, planning.ROLE_APPROVER, action.principal_id)
+        if record is not None:
+            plan.status[PENDING_WRITE] = None
         planning.after_assigned(wp, action, res.name, res.created, ours, len(targets))
         if res.created:
             post_event(body, "Normal", action.event_reason, action.describe())

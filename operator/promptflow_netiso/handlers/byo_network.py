@@ -10,14 +10,24 @@ peering back), the cluster's extensions (1 list) and the compute (1). Nothing is
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
+
+import kopf
 
 from ..azure.errors import AzureError, ErrorKind
+from ..azure.ml import workspace_path
+from ..model import arm_id
 from ..model.workspace import WorkspaceSpec
 from ..planning import byo_network as byo
+from ..planning import compute_intent
+from ..planning.intent import STATUS_KEY as PENDING_WRITE
+from ..planning.intent import Outcome, PendingWrite
 from ..planning.byo_network import AttachCompute, InstallExtension, Observed, ReadError, SetPublicNetworkAccess
+from . import intent
 from .common import post_event
 
+# How soon a detach sent before a restart, and still running in Azure, is looked at again.
+DETACH_RECHECK = 5.0
 PASSING_KINDS = (ErrorKind.THROTTLED, ErrorKind.TRANSIENT, ErrorKind.CONFLICT, ErrorKind.UNKNOWN)
 
 
@@ -50,16 +60,16 @@ async def observe(azure: Any, spec: WorkspaceSpec, ws: Any, previous: byo.Previo
                 where = None  # the endpoint is gone; its connection counts for nothing
             else:
                 where = byo.vnet_of_subnet(pe.subnet_id)
-            obs.endpoint_vnets = {**obs.endpoint_vnets, conn.private_endpoint_id.lower(): where}
-            if where and where.lower() == obs.vnet.id.lower():
+            obs.endpoint_vnets = {**obs.endpoint_vnets, arm_id.key(conn.private_endpoint_id): where}
+            if where and arm_id.same(where, obs.vnet.id):
                 break  # one in our own VNet settles the inbound side
             if where:
                 wanted_vnets.append(where)
         wanted_vnets += [v for v in map(byo.vnet_of_subnet, obs.cluster.agent_pool_subnet_ids) if v]
         others: dict[str, Any] = {}
         for vnet_id in wanted_vnets:
-            key = vnet_id.lower()
-            if key == obs.vnet.id.lower() or key in others:
+            key = arm_id.key(vnet_id)
+            if key == arm_id.key(obs.vnet.id) or key in others:
                 continue
             try:
                 others[key] = await azure.network.get_virtual_network(vnet_id)
@@ -94,20 +104,58 @@ async def observe(azure: Any, spec: WorkspaceSpec, ws: Any, previous: byo.Previo
 
 
 async def reconcile(body: Any, spec: WorkspaceSpec, ws: Any, azure: Any, status: Mapping, manage: bool,
-                    persist: Callable[[dict], Any], now: Callable[[], str],
+                    persist: Callable[[dict], Any], record: Callable[[dict], Awaitable[Any]], now: Callable[[], str],
                     logger: logging.Logger) -> tuple[list[dict], dict, bool, AzureError | None]:
     """-> (conditions, status fields, follow soon, first Azure error). `persist` writes status fields at once (the
-    extension's poll URL must survive a crash right after the install started)."""
-    previous = byo.Previous.from_status(status)
-    obs, read_error = await observe(azure, spec, ws, previous, logger)
+    extension's poll URL must survive a crash right after the install started); `record` does too, but raises
+    when the API server does not confirm (an intent record before the compute PUT: no record, no PUT)."""
+    obs, read_error = await observe(azure, spec, ws, byo.Previous.from_status(status), logger)
+    # A compute PUT recorded before a crash (planning/compute_intent.py): ours if Azure holds what we sent.
+    settled = compute_intent.settle(compute_intent.pending_of(status), target=_compute_target(spec),
+                                    compute=obs.compute, readable=obs.compute_error is None)
+    for reason, message in settled.events:
+        post_event(body, "Normal", reason, message)
+    previous = byo.Previous.from_status(compute_intent.with_ownership(status, settled))
     plan = byo.plan(spec, obs, manage=manage, previous=previous)
-    error = await _execute(body, plan, spec, ws, azure, persist, now, logger)
+    error = await _execute(body, plan, spec, ws, azure, persist, record, now, logger)
     fields = {"deploymentTarget": plan.record, "publicNetworkAccess": plan.public_network_access}
     return plan.conditions, fields, plan.follow, error or read_error
 
 
+def _compute_target(spec: WorkspaceSpec) -> str:
+    return compute_intent.compute_target(workspace_path(*spec.coordinates), spec.deployment_target.compute_name)
+
+
+async def _attach(plan: byo.Plan, action: AttachCompute, spec: WorkspaceSpec, ws: Any, azure: Any,
+                  persist: Callable[[dict], Any], record: Callable[[dict], Awaitable[Any]]) -> None:
+    """Record the PUT in status.deploymentTarget.pendingWrite (confirmed) before it is sent, add the poll URL once
+    Azure accepted it; the outcome (ownership) clears the record. A passing failure keeps it: Azure may have
+    accepted the PUT, and the next run settles it from the compute."""
+    sub, rg, ws_name = spec.coordinates
+    write = intent.pending("PUT", _compute_target(spec), compute_intent.compute_hash("Kubernetes", action.cluster_id,
+                                                                                       action.namespace),
+                           action.event_reason, action.describe())
+    plan.record[PENDING_WRITE] = write.to_status()
+    await record({"deploymentTarget": dict(plan.record)})
+
+    async def accepted(url: str | None) -> None:
+        if url:
+            plan.record[PENDING_WRITE] = {**write.to_status(), "pollUrl": url}
+            await persist({"deploymentTarget": dict(plan.record)})
+
+    try:
+        compute = await azure.computes.attach_kubernetes(sub, rg, ws_name, action.name, getattr(ws, "location", None),
+                                                         action.cluster_id, action.namespace, on_accepted=accepted)
+    except AzureError as err:
+        if err.kind not in PASSING_KINDS:  # refused outright: nothing of it can have landed
+            plan.record[PENDING_WRITE] = None
+        raise
+    byo.after_compute_attached(plan, action, compute)
+
+
 async def _execute(body: Any, plan: byo.Plan, spec: WorkspaceSpec, ws: Any, azure: Any,
-                   persist: Callable[[dict], Any], now: Callable[[], str], logger: logging.Logger) -> AzureError | None:
+                   persist: Callable[[dict], Any], record: Callable[[dict], Awaitable[Any]], now: Callable[[], str],
+                   logger: logging.Logger) -> AzureError | None:
     sub, rg, ws_name = spec.coordinates
     for action in plan.actions:
         try:
@@ -122,10 +170,7 @@ async def _execute(body: Any, plan: byo.Plan, spec: WorkspaceSpec, ws: Any, azur
                 if url:
                     await persist({"deploymentTarget": plan.record})  # before anything else can fail
             elif isinstance(action, AttachCompute):
-                compute = await azure.computes.attach_kubernetes(sub, rg, ws_name, action.name,
-                                                                 getattr(ws, "location", None), action.cluster_id,
-                                                                 action.namespace)
-                byo.after_compute_attached(plan, action, compute)
+                await _attach(plan, action, spec, ws, azure, persist, record)
             else:  # pragma: no cover
                 raise TypeError(f"unexpected action {action!r}")
         except AzureError as err:
@@ -136,13 +181,41 @@ async def _execute(body: Any, plan: byo.Plan, spec: WorkspaceSpec, ws: Any, azur
     return None
 
 
-async def delete(body: Any, spec: WorkspaceSpec | None, policy_manages: bool, status: Mapping, azure: Any) -> str | None:
-    """Detach the compute the operator attached (deletionPolicy Delete). Returns what was done, for the summary
-    Event; raises AzureError when Azure refused (the caller retries, as for role assignments)."""
-    action = byo.plan_delete(spec, policy_manages, status)
-    if action is None or spec is None:
-        return None
+async def delete(body: Any, spec: WorkspaceSpec | None, policy_manages: bool, status: Mapping, azure: Any,
+                 record: Callable[[PendingWrite], Awaitable[Any]]) -> dict:
+    """Detach the compute the operator attached (deletionPolicy Delete). Returns the status fields that say so,
+    for the caller's next status write (so a retry of the deletion does not detach again); raises AzureError when
+    Azure refused (the caller retries, as for role assignments). A compute PUT or detach recorded before a crash is
+    settled first from the compute Azure shows: an attach that landed is ours (and is detached), a detach that
+    landed is not sent again."""
+    if spec is None or not byo.detaches_on_delete(spec, policy_manages):
+        return {}  # the policy keeps the compute, whoever attached it: no reads
     sub, rg, ws_name = spec.coordinates
+    target = _compute_target(spec)
+    attach, detach = compute_intent.pending_of(status), PendingWrite.from_status(status)
+    detach = detach if detach is not None and detach.is_for("DELETE", target) else None
+    compute: Any = None
+    if attach is not None or detach is not None:
+        compute = await azure.computes.get_compute(sub, rg, ws_name, spec.deployment_target.compute_name)
+    settled = compute_intent.settle(attach, target=target, compute=compute)
+    for reason, message in settled.events:
+        post_event(body, "Normal", reason, message)
+    owned = compute_intent.with_ownership(status, settled)
+    action = byo.plan_delete(spec, policy_manages, owned)
+    if action is None:
+        return {}
+    detached = {"deploymentTarget": {**(owned.get("deploymentTarget") or {}), "computeAttachedByOperator": False,
+                                     PENDING_WRITE: None}}
+    if detach is not None:
+        done = compute_intent.settle_detach(detach, compute)
+        if done.outcome is Outcome.RUNNING:  # not a failure: look again soon, without a second DELETE
+            raise kopf.TemporaryError(f"the detach of compute {action.name} sent before a restart is still running",
+                                      delay=DETACH_RECHECK)
+        if done.outcome is Outcome.LANDED:
+            for reason, message in done.events:
+                post_event(body, "Normal", reason, message)
+            return detached
+    await record(intent.pending("DELETE", target, "", action.event_reason, action.describe()))
     await azure.computes.detach(sub, rg, ws_name, action.name)
     post_event(body, "Normal", action.event_reason, action.describe())
-    return action.describe()
+    return detached

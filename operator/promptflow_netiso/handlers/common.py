@@ -13,13 +13,13 @@ import kopf
 from .. import conditions
 from ..azure.errors import AzureError, ErrorKind
 from ..azure.limits import in_background
-from ..model.common import CONDITION_READY, RECONCILE_POLICY_ANNOTATION, RECONCILE_POLICIES, ReconcilePolicy
+from ..model.common import CONDITION_READY, ReconcilePolicy, reconcile_policy_of
 from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
-MANAGE, SKIP, DETACH_ON_DELETE = ReconcilePolicy.MANAGE.value, ReconcilePolicy.SKIP.value, ReconcilePolicy.DETACH_ON_DELETE.value
+MANAGE, SKIP, DETACH_ON_DELETE = ReconcilePolicy.MANAGE, ReconcilePolicy.SKIP, ReconcilePolicy.DETACH_ON_DELETE
 
 
 def azure_from(memo: kopf.Memo):
@@ -30,10 +30,9 @@ def settings_from(memo: kopf.Memo) -> Settings:
     return memo.settings
 
 
-def reconcile_policy(meta) -> str:
-    """ASO-like control annotation; an unknown value is treated as `skip` (never write on a typo)."""
-    value = (meta.get("annotations") or {}).get(RECONCILE_POLICY_ANNOTATION, MANAGE).strip().lower()
-    return value if value in RECONCILE_POLICIES else SKIP
+def reconcile_policy(meta) -> ReconcilePolicy:
+    """ASO-like control annotation (model/common.py: one set of values and one reading of them)."""
+    return reconcile_policy_of(meta.get("annotations"))
 
 
 def retry_delay(err: AzureError, settings: Settings) -> float:
@@ -65,7 +64,8 @@ def converged(status: Mapping | None, meta: Mapping) -> bool:
     ready = conditions.get(status.get("conditions"), CONDITION_READY) or {}
     generation = meta.get("generation")
     return (ready.get("status") == conditions.TRUE and ready.get("observedGeneration") in (None, generation)
-            and status.get("observedGeneration") in (None, generation) and not status.get(PENDING_WRITE))
+            and status.get("observedGeneration") in (None, generation) and not status.get(PENDING_WRITE)
+            and not (status.get("deploymentTarget") or {}).get(PENDING_WRITE))  # a BYO compute attach in flight
 
 
 _slots: dict[str, asyncio.Semaphore] = {}

@@ -31,7 +31,11 @@ def pending(operation: str, target: str, body_hash: str = "", event_reason: str 
 async def record(plural: str, namespace: str, name: str, write: PendingWrite, extra: dict | None = None) -> dict:
     """Persist the intent (plus `extra` status fields that must land with it); raise a kopf retry when the API
     server does not confirm it. Returns the status fields written."""
-    fields = {STATUS_KEY: write.to_status(), **(extra or {})}
+    return await record_fields(plural, namespace, name, {STATUS_KEY: write.to_status(), **(extra or {})})
+
+
+async def record_fields(plural: str, namespace: str, name: str, fields: dict) -> dict:
+    """`record()` for a record kept elsewhere in status (e.g. status.deploymentTarget.pendingWrite)."""
     try:
         await _patch_status(plural, namespace, name, fields)
     except Exception as e:  # ApiException, connection refused, TLS: the write is not sent

@@ -20,7 +20,7 @@ import kopf
 from azure.core.exceptions import ClientAuthenticationError
 
 from ..azure.identities import ExchangedTokenCredential
-from ..model import GROUP, PLURAL_WORKSPACE, VERSION
+from ..model import GROUP, PLURAL_WORKSPACE, VERSION, arm_id
 from ..model.common import CONDITION_READY, SpecError
 from ..model.grant import GRANT_NAME, PLURAL_GRANT, TOKEN_EXCHANGE_AUDIENCE, GrantIdentity, GrantSpec
 from ..model.workspace import WorkspaceSpec
@@ -59,7 +59,7 @@ async def azure_workspace_claims(namespace: str, name: str, uid: str, spec: Mapp
         coords = WorkspaceSpec.from_dict(spec).coordinates
     except SpecError:
         return None
-    key = planning.workspace_id(*coords).lower()
+    key = arm_id.key(planning.workspace_id(*coords))
     return {key: Claim(namespace, name, uid, str(meta.get("creationTimestamp") or ""))}
 
 
@@ -88,7 +88,7 @@ def workspace_refusal(grants: Mapping | None, claims: Mapping | None, namespace:
     refused = refusal(grants, namespace, wanted)
     if refused is not None:
         return refused
-    return planning.conflict((claims or {}).get(azure_id.lower(), []), uid, azure_id)
+    return planning.conflict((claims or {}).get(arm_id.key(azure_id), []), uid, azure_id)
 
 
 def report(body: Any, previous_conditions: Iterable[Mapping] | None, refused: Refusal) -> None:

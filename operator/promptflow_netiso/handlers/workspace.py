@@ -44,7 +44,7 @@ from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.intent import PendingWrite
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
-from . import approver_role, byo_network, intent, outbound_rule, status_patch, tenancy
+from . import approver_role, byo_network, intent, outbound_rule, role_removal, status_patch, tenancy
 from .object_state import STATES
 from .common import SKIP, converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from
 
@@ -218,7 +218,8 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
     failure = await _execute(body, memo, plan, spec, azure, ns, name, logger)
     if failure is None and not planning.limit_violations(spec, ws):
         failure = await approver_role.reconcile_workspace(body, plan, spec, ws, targets, assignments, policy != SKIP,
-                                                          azure, logger, status.get("roleAssignments"))
+                                                          azure, logger, status.get("roleAssignments"),
+                                                          lambda write: _record(body.meta["uid"], ns, name, write))
     byo_follow, byo_error = (False, None) if spec.network.managed else await _reconcile_byo(
         body, plan, spec, ws, azure, status, policy, logger)
     status = _effective_status(body)  # now with any record written before a write
@@ -250,7 +251,8 @@ async def _reconcile_byo(body: kopf.Body, plan: Plan, spec: WorkspaceSpec, ws: A
     ns, name = body.meta["namespace"], body.meta["name"]
     conds, fields, follow, error = await byo_network.reconcile(
         body, spec, ws, azure, status, policy != planning.POLICY_SKIP,
-        lambda f: _patch_workspace_status(ns, name, f, logger), _now, logger)
+        lambda f: _patch_workspace_status(ns, name, f, logger),
+        lambda f: _record_fields(body.meta["uid"], ns, name, f), _now, logger)
     plan.conditions += conds
     plan.status.update(fields)
     return follow, error
@@ -294,8 +296,13 @@ def _intent_for(action: Any, ws_path: str) -> PendingWrite:
                           action.event_reason, action.describe())
 
 
-async def _record(uid: str, ns: str, name: str, write: PendingWrite) -> None:
-    STATES.remember(uid, await intent.record(PLURAL_WORKSPACE, ns, name, write))
+async def _record(uid: str, ns: str, name: str, write: PendingWrite, extra: dict | None = None) -> None:
+    STATES.remember(uid, await intent.record(PLURAL_WORKSPACE, ns, name, write, extra))
+
+
+async def _record_fields(uid: str, ns: str, name: str, fields: dict) -> None:
+    """Status fields that must be confirmed before an Azure write is sent (the BYO compute PUT's record)."""
+    STATES.remember(uid, await intent.record_fields(PLURAL_WORKSPACE, ns, name, fields))
 
 
 async def _execute(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: WorkspaceSpec, azure: Any, ns: str, name: str,
@@ -305,7 +312,8 @@ async def _execute(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: Workspace
     outcome, or kept when Azure may have accepted it after all (a 409, 5xx or timeout), for the next run to settle."""
     sub, rg, ws_name = spec.coordinates
     for action in plan.actions:
-        await _record(body.meta["uid"], ns, name, _intent_for(action, workspace_path(sub, rg, ws_name)))
+        write = _intent_for(action, workspace_path(sub, rg, ws_name))
+        await _record(body.meta["uid"], ns, name, write)
         try:
             if isinstance(action, SetIsolationMode):
                 updated = await azure.ml.set_isolation_mode(sub, rg, ws_name, action.mode)
@@ -336,8 +344,9 @@ async def _execute(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: Workspace
         except AzureError as err:
             planning.after_failure(plan, action, err.code, str(err), passing=err.kind in PASSING_KINDS)
             logger.warning("%s failed: %s", type(action).__name__, err)
-            if err.kind not in PASSING_KINDS:  # refused outright: nothing of it can have landed
-                plan.status[PENDING_WRITE] = None
+            # Refused outright: nothing of it can have landed. Otherwise Azure may have accepted it: the record stays for
+            # the next run to settle (set here, as an earlier action of this run may have cleared the field).
+            plan.status[PENDING_WRITE] = write.to_status() if err.kind in PASSING_KINDS else None
             return err
         plan.status[PENDING_WRITE] = None
         post_event(body, "Normal", action.event_reason, action.describe())
@@ -397,9 +406,11 @@ async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Log
         if refused:  # the grant was narrowed since: Azure is left as it is (treated as Retain)
             post_event(body, "Warning", refused.reason, f"nothing deleted in Azure: {refused.message}")
             spec = None
+        detached: dict = {}  # status fields saying the compute is detached, carried by the next status write
         try:
-            await byo_network.delete(body, spec, policy not in (planning.POLICY_SKIP, planning.POLICY_DETACH), status,
-                                     tenancy.azure_for(memo, ns, azure_scope_grants))
+            detached = await byo_network.delete(body, spec, policy not in (planning.POLICY_SKIP, planning.POLICY_DETACH),
+                                                status, tenancy.azure_for(memo, ns, azure_scope_grants),
+                                                lambda write: _record(body.meta["uid"], ns, name, write))
         except AzureError as err:
             if runtime.total_seconds() < DELETE_GIVE_UP_AFTER:
                 post_event(body, "Warning", "DeleteFailed",
@@ -407,24 +418,15 @@ async def workspace_delete(body: kopf.Body, memo: kopf.Memo, logger: logging.Log
                 raise_for_azure_error(err, settings)
             post_event(body, "Warning", "DeletionAbandoned", f"gave up detaching the Kubernetes compute ({err})")
 
-        dp = planning.plan_delete(spec, policy, status.get("roleAssignments") or ())
-        remaining = list(dp.actions)
-        for action in dp.actions:
-            try:
-                await tenancy.azure_for(memo, ns, azure_scope_grants).roles.delete(action.scope, action.name)
-            except AzureError as err:
-                left = ", ".join(f"{a.name} on {a.scope}" for a in remaining)
-                if runtime.total_seconds() >= DELETE_GIVE_UP_AFTER:
-                    post_event(body, "Warning", "DeletionAbandoned",
-                               f"gave up after {int(runtime.total_seconds())}s ({err}); left in Azure: {left}")
-                    break
-                post_event(body, "Warning", "DeleteFailed",
-                           f"{err}. Will retry; to leave Azure as it is, annotate {RECONCILE_POLICY_ANNOTATION}=detach-on-delete")
-                raise_for_azure_error(err, settings)
-            remaining.remove(action)
-            post_event(body, "Normal", action.event_reason, action.describe())
-        else:
-            post_event(body, "Normal", "Deleted", dp.summary)
+        status = _effective_status(body)
+        if detached:  # the detach's own record is done with
+            status = {**status, **detached, PENDING_WRITE: None}
+        dp = planning.plan_delete(spec, policy, workspace_intent.with_unsettled_assignment(
+            PendingWrite.from_status(status), status.get("roleAssignments") or ()))
+        await role_removal.remove(body, dp, status, tenancy.azure_for(memo, ns, azure_scope_grants),
+                                  lambda write, extra: _record(body.meta["uid"], ns, name, write, {**detached, **extra}),
+                                  give_up=runtime.total_seconds() >= DELETE_GIVE_UP_AFTER,
+                                  runtime_s=runtime.total_seconds(), settings=settings)
         STATES.forget(body.meta["uid"])
         metrics.forget_object(KIND_WORKSPACE, ns, name)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Mapping
 
+from .arm_id import ArmId
 from .common import (
     CONDITION_READY,
     MIN_PENDING_SECONDS_DEFAULT,
@@ -55,10 +56,9 @@ def segment_match(pattern: str, resource_id: str) -> bool:
 
 def subscription_of(resource_id: str | None) -> str | None:
     """The subscription GUID of an ARM ID (lower-case), None when the ID does not start with one."""
-    parts = (resource_id or "").split("/")
-    if len(parts) < 3 or parts[0] != "" or parts[1].lower() != "subscriptions" or not parts[2]:
+    if not (resource_id or "").startswith("/"):
         return None
-    return parts[2].lower()
+    return ArmId.of(resource_id).subscription
 
 
 class ApprovalMode(StrEnum):

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Mapping
 
+from .arm_id import ArmId
+
 GROUP = "netiso.promptflow.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -145,11 +147,19 @@ class ResourceId:
 
     @classmethod
     def parse(cls, resource_id: str) -> "ResourceId":
+        """A top-level resource ID as the spec's fields must hold it (ANY_ARM_ID_RE, the CRD's rule); its parts as
+        model/arm_id.py splits them."""
         if not re.match(ANY_ARM_ID_RE, resource_id or ""):
             raise ValueError(f"not an ARM resource ID: {resource_id!r}")
-        parts = resource_id.split("/")
-        # ['', 'subscriptions', sub, 'resourceGroups', rg, 'providers', ns, type, name]
-        return cls(parts[2], parts[4], parts[6], parts[7], parts[8])
+        p = ArmId.of(resource_id).parts  # (subscriptions, sub, resourceGroups, rg, providers, ns, type, name)
+        return cls(p[1], p[3], p[5], p[6], p[7])
+
+
+def reconcile_policy_of(annotations: Mapping[str, str] | None) -> ReconcilePolicy:
+    """What the operator obeys: absent means `manage`; letter case and surrounding space are forgiven; an unknown
+    value is treated as `skip`, so a typo never causes writes (docs/workspace.md, docs/outbound-rules.md)."""
+    raw = str((annotations or {}).get(RECONCILE_POLICY_ANNOTATION) or ReconcilePolicy.MANAGE).strip().lower()
+    return ReconcilePolicy(raw) if raw in RECONCILE_POLICIES else ReconcilePolicy.SKIP
 
 
 def parse_reconcile_policy(annotations: Mapping[str, str] | None) -> ReconcilePolicy:

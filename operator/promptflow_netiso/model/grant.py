@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from .arm_id import ArmId
 from .common import GROUP, GUID_RE, SpecError
 
 KIND_GRANT = "AzureScopeGrant"
@@ -34,8 +35,7 @@ GRANT_LABEL = f"{GROUP}/grant"
 
 def covers(scope: str, resource_id: str) -> bool:
     """Whether `scope` contains `resource_id` (ARM IDs compare case-insensitively; '/' contains everything)."""
-    s, rid = scope.rstrip("/").lower(), resource_id.rstrip("/").lower()
-    return s == "" or rid == s or rid.startswith(s + "/")
+    return ArmId.of(scope).covers(resource_id)
 
 
 @dataclass(frozen=True)

@@ -543,6 +543,7 @@ def workspace_status() -> Schema:
             "virtualNetworks": {"type": "array", "nullable": True,
                                 "items": {"type": "string", "description": "ARM ID of a VNet."},
                                 "description": "VNets verified: the workspace's first, then peered ones in use."},
+            "pendingWrite": pending_write_status(),  # the compute attach PUT, recorded before it is sent
         }),
         "lastDriftCheck": status_str("No longer written (the operator removes it): when a drift check last ran is "
                                      "the metric promptflow_netiso_last_drift_check_timestamp_seconds."),

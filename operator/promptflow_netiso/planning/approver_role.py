@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
 from ..conditions import FALSE, TRUE, UNKNOWN, condition
+from ..model import arm_id
+from ..model.arm_id import ArmId
 from ..model.workspace import CONDITION_APPROVER_ROLE_ASSIGNED
 
 ROLE_APPROVER = "b556d68e-0be0-4f35-a333-ad7ee1ce17ea"  # same value as azure/roles.py (a unit test keeps them equal)
@@ -55,20 +57,13 @@ def role_guid(role_definition_id: str | None) -> str:
     return _lower(role_definition_id).rsplit("/", 1)[-1]
 
 
-def covers(assigned_scope: str, scope: str) -> bool:
-    a, s = _lower(assigned_scope), _lower(scope)
-    return bool(a) and (s == a or s.startswith(a + "/"))
+covers = arm_id.covers  # an assignment at a scope applies to everything below it
+short = arm_id.name_of  # the last segment of an ARM ID: what a person recognises in a message
 
 
 def subscription_scope(resource_id: str) -> str | None:
-    parts = (resource_id or "").strip().split("/")
-    if len(parts) < 3 or parts[0] != "" or parts[1].lower() != "subscriptions" or not parts[2]:
-        return None
-    return f"/subscriptions/{parts[2].lower()}"
-
-
-def short(resource_id: str) -> str:
-    return resource_id.rstrip("/").rsplit("/", 1)[-1] if resource_id else ""
+    scope = ArmId.of(resource_id).subscription_scope if resource_id else None
+    return str(scope) if scope is not None else None
 
 
 def record(scope: str, name: str, created_by_operator: bool) -> dict:
@@ -97,7 +92,7 @@ def targets_of(rules: Iterable[Mapping], workspace: str) -> list[str]:
             continue
         rid = (spec.get("privateEndpoint") or {}).get("serviceResourceId")
         if isinstance(rid, str) and rid.strip():
-            found.setdefault(_lower(rid), rid.strip().rstrip("/"))
+            found.setdefault(arm_id.key(rid), str(ArmId.of(rid)))
     return [found[k] for k in sorted(found)]
 
 
@@ -259,7 +254,7 @@ def rule_record_matches(rule_status: Mapping | None, target: str, principal_id: 
     """Whether the rule's status.approverRole already records the assignment for this target and identity (then no
     write is needed: the workspace's drift check watches that it stays)."""
     rec = (rule_status or {}).get("approverRole")
-    return (isinstance(rec, Mapping) and _lower(rec.get("scope")) == _lower(target)
+    return (isinstance(rec, Mapping) and arm_id.same(rec.get("scope"), target)
             and _lower(rec.get("principalId")) == _lower(principal_id) and bool(rec.get("name")))
 
 

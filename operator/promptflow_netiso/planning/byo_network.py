@@ -15,14 +15,17 @@ Decisions (documented for users in docs/byo-vnet.md):
 - Writes to the cluster or the workspace's computes happen only once the network is verified; the extension is
   installed only when the spec asks; the compute is attached only once the extension is Succeeded.
 - A compute of that name that the operator did not attach and that differs from the spec is never overwritten.
+
+Beside it: planning/byo_shapes.py (what the planner reads, its actions, reasons and Plan; re-exported here),
+planning/byo_network_check.py (NetworkVerified), planning/compute_intent.py (the attach recorded before it is sent).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Protocol, Sequence
+from typing import Iterable, Mapping
 
 from ..conditions import FALSE, TRUE, UNKNOWN, condition
+from ..model import arm_id
 from ..model.workspace import (
     CONDITION_COMPUTE_ATTACHED,
     CONDITION_EXTENSION_READY,
@@ -30,211 +33,61 @@ from ..model.workspace import (
     DeletionPolicy,
     WorkspaceSpec,
 )
-
-STEPS = (CONDITION_NETWORK_VERIFIED, CONDITION_EXTENSION_READY, CONDITION_COMPUTE_ATTACHED)
-AZUREML_EXTENSION_TYPE = "microsoft.azureml.kubernetes"
-CONNECTED, APPROVED, SUCCEEDED = "connected", "approved", "succeeded"
-RUNNING_STATES = frozenset({"creating", "updating", "accepted", "inprogress", "running", "provisioning"})
-
-REASON_VERIFIED = "Verified"
-REASON_NO_WORKSPACE_ENDPOINT = "NoWorkspacePrivateEndpointInVnet"
-REASON_AKS_NOT_IN_VNET = "AksNotInWorkspaceVnet"
-REASON_AKS_MANAGED_VNET = "AksUsesManagedVnet"
-REASON_PEERING_INCOMPLETE = "VnetPeeringNotConnected"
-REASON_NOT_PEERED = "VnetsNotPeered"
-REASON_SETTING_ACCESS = "SettingPublicNetworkAccess"
-REASON_SKIPPED = "ReconcileSkipped"
-REASON_READY = "Succeeded"
-REASON_INSTALLING = "Installing"
-REASON_NOT_INSTALLED = "ExtensionNotInstalled"
-REASON_EXTENSION_FAILED = "ExtensionFailed"
-REASON_ATTACHED = "Attached"
-REASON_ATTACHING = "Attaching"
-REASON_WAITING = "WaitingForPrerequisites"
-REASON_COMPUTE_TAKEN = "ComputeNameTaken"
-REASON_COMPUTE_FAILED = "ComputeFailed"
-REASON_BLOCKED = "LimitsNotSatisfied"
-
-# In-progress reasons: no Warning Event for these.
-QUIET_REASONS = frozenset({REASON_SETTING_ACCESS, REASON_INSTALLING, REASON_ATTACHING, REASON_WAITING, REASON_BLOCKED})
-
-EVENT_ACCESS_SET = "PublicNetworkAccessSet"
-EVENT_EXTENSION_STARTED = "ExtensionInstallStarted"
-EVENT_COMPUTE_ATTACHED = "ComputeAttached"
-EVENT_COMPUTE_DETACHED = "ComputeDetached"
-EVENT_DRIFT_CORRECTED = "DriftCorrected"
-
-
-# --- what the planner reads (structural: planning imports nothing from azure/) ---------------------------------------
-
-
-class PeeringLike(Protocol):
-    remote_virtual_network_id: str | None
-    peering_state: str | None
-
-
-class VnetLike(Protocol):
-    id: str
-    peerings: Sequence[PeeringLike]
-
-
-class ConnectionLike(Protocol):
-    name: str
-    private_endpoint_id: str | None
-    status: str | None
-
-
-class ClusterLike(Protocol):
-    id: str
-    agent_pool_subnet_ids: Sequence[str]
-
-
-class ExtensionLike(Protocol):
-    name: str
-    extension_type: str | None
-    provisioning_state: str | None
-    error: str | None
-
-
-class PollLike(Protocol):
-    done: bool
-    status: str | None
-
-
-class ComputeLike(Protocol):
-    id: str
-    compute_type: str | None
-    resource_id: str | None
-    namespace: str | None
-    provisioning_state: str | None
-    errors: Sequence[str]
-
-
-@dataclass(frozen=True)
-class ReadError:
-    """An Azure read that failed: the condition of its step carries Azure's words."""
-
-    code: str
-    text: str
-    passing: bool = False  # throttling / transient: Unknown rather than False
-
-
-@dataclass
-class Observed:
-    public_network_access: str | None = None  # as the workspace GET reports it
-    vnet: VnetLike | None = None  # the spec's VNet (with its peerings)
-    connections: Sequence[ConnectionLike] = ()
-    endpoint_vnets: Mapping[str, str | None] = field(default_factory=dict)  # private endpoint ID (lower) -> VNet ID
-    cluster: ClusterLike | None = None
-    other_vnets: Mapping[str, VnetLike] = field(default_factory=dict)  # VNet ID (lower) -> VNet, for peering checks
-    extensions: Sequence[ExtensionLike] | None = None
-    extension_poll: PollLike | None = None
-    compute: ComputeLike | None = None
-    network_error: ReadError | None = None
-    extension_error: ReadError | None = None
-    compute_error: ReadError | None = None
-
-
-@dataclass(frozen=True)
-class Previous:
-    """status.deploymentTarget as the operator last wrote it."""
-
-    record: Mapping = field(default_factory=dict)
-
-    @property
-    def extension_operation(self) -> Mapping | None:
-        op = self.record.get("extensionOperation")
-        return op if isinstance(op, Mapping) and op.get("operationUrl") else None
-
-    @property
-    def compute_ours(self) -> bool:
-        return bool(self.record.get("computeAttachedByOperator"))
-
-    @property
-    def extension_ours(self) -> bool:
-        return bool(self.record.get("extensionInstalledByOperator"))
-
-    @classmethod
-    def from_status(cls, status: Mapping | None) -> "Previous":
-        rec = (status or {}).get("deploymentTarget")
-        return cls(rec if isinstance(rec, Mapping) else {})
-
-
-# --- actions ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SetPublicNetworkAccess:
-    value: str
-    previous: str | None
-    summary: str = ""  # what NetworkVerified says once it is set
-
-    condition_type = CONDITION_NETWORK_VERIFIED
-    event_reason = EVENT_ACCESS_SET
-
-    def describe(self) -> str:
-        return f"workspace publicNetworkAccess set from {self.previous or 'unset'} to {self.value}"
-
-
-@dataclass(frozen=True)
-class InstallExtension:
-    cluster_id: str
-    name: str
-    release_namespace: str
-    settings: Mapping[str, str]
-
-    condition_type = CONDITION_EXTENSION_READY
-    event_reason = EVENT_EXTENSION_STARTED
-
-    def describe(self) -> str:
-        return (f"installing the Azure ML extension {self.name} ({AZUREML_EXTENSION_TYPE}) on AKS cluster "
-                f"{label(self.cluster_id)}")
-
-
-@dataclass(frozen=True)
-class AttachCompute:
-    name: str
-    cluster_id: str
-    namespace: str
-    drift: str | None = None  # why an existing attachment is written again
-
-    condition_type = CONDITION_COMPUTE_ATTACHED
-
-    @property
-    def event_reason(self) -> str:
-        return EVENT_DRIFT_CORRECTED if self.drift else EVENT_COMPUTE_ATTACHED
-
-    def describe(self) -> str:
-        done = f"AKS cluster {label(self.cluster_id)} attached as Kubernetes compute {self.name} (namespace {self.namespace})"
-        return f"{self.drift}; {done}" if self.drift else done
-
-
-@dataclass(frozen=True)
-class DetachCompute:
-    name: str
-    cluster_id: str | None
-
-    condition_type = CONDITION_COMPUTE_ATTACHED
-    event_reason = EVENT_COMPUTE_DETACHED
-
-    def describe(self) -> str:
-        return f"Kubernetes compute {self.name} detached (underlyingResourceAction=Detach; the AKS cluster is kept)"
-
-
-Action = SetPublicNetworkAccess | InstallExtension | AttachCompute
-
-
-@dataclass
-class Plan:
-    actions: tuple[Action, ...]
-    conditions: list[dict]  # STEPS order
-    record: dict  # status.deploymentTarget
-    public_network_access: str | None = None  # status.publicNetworkAccess
-    follow: bool = False  # an install or attach is running: look again soon
-
-    def condition(self, type_: str) -> dict | None:
-        return next((c for c in self.conditions if c["type"] == type_), None)
-
+from .byo_network_check import link_problem, peering_state, verify_network  # noqa: F401 (re-exported)
+from .byo_shapes import (  # noqa: F401 (the shapes, reasons and helpers, re-exported)
+    APPROVED,
+    CONNECTED,
+    SUCCEEDED,
+    AZUREML_EXTENSION_TYPE,
+    EVENT_ACCESS_SET,
+    EVENT_COMPUTE_ATTACHED,
+    EVENT_COMPUTE_DETACHED,
+    EVENT_DRIFT_CORRECTED,
+    EVENT_EXTENSION_STARTED,
+    QUIET_REASONS,
+    REASON_AKS_MANAGED_VNET,
+    REASON_AKS_NOT_IN_VNET,
+    REASON_ATTACHED,
+    REASON_ATTACHING,
+    REASON_BLOCKED,
+    REASON_COMPUTE_FAILED,
+    REASON_COMPUTE_TAKEN,
+    REASON_EXTENSION_FAILED,
+    REASON_INSTALLING,
+    REASON_NOT_INSTALLED,
+    REASON_NOT_PEERED,
+    REASON_NO_WORKSPACE_ENDPOINT,
+    REASON_PEERING_INCOMPLETE,
+    REASON_READY,
+    REASON_SETTING_ACCESS,
+    REASON_SKIPPED,
+    REASON_VERIFIED,
+    REASON_WAITING,
+    RUNNING_STATES,
+    STEPS,
+    Action,
+    AttachCompute,
+    ClusterLike,
+    ComputeLike,
+    ConnectionLike,
+    DetachCompute,
+    ExtensionLike,
+    InstallExtension,
+    Observed,
+    PeeringLike,
+    Plan,
+    PollLike,
+    Previous,
+    ReadError,
+    SetPublicNetworkAccess,
+    VnetLike,
+    label,
+    pascal,
+    replace_condition,
+    vnet_of_subnet,
+)
+from .byo_shapes import lower as _lower
+from .byo_shapes import replace_condition as _replace
 
 # --- the planner -----------------------------------------------------------------------------------------------------
 
@@ -251,11 +104,13 @@ def plan(spec: WorkspaceSpec, observed: Observed, *, manage: bool, previous: Pre
         "extensionInstalledByOperator": previous.extension_ours,
         "extensionOperation": dict(previous.extension_operation) if previous.extension_operation else None,
         "virtualNetworks": [],
+        # A compute PUT recorded before it was sent (planning/compute_intent.py), settled before planning.
+        "pendingWrite": previous.record.get("pendingWrite") or None,
     }
     actions: list[Action] = []
     follow = False
 
-    net_cond, access_action, vnets = _network(spec, observed, manage)
+    net_cond, access_action, vnets = verify_network(spec, observed, manage)
     record["virtualNetworks"] = vnets
     if access_action:
         actions.append(access_action)
@@ -283,121 +138,6 @@ def plan(spec: WorkspaceSpec, observed: Observed, *, manage: bool, previous: Pre
 
 def blocked_conditions(why: str = "nothing is written to Azure until LimitsSatisfied is True") -> list[dict]:
     return [condition(t, UNKNOWN, REASON_BLOCKED, why) for t in STEPS]
-
-
-# --- the network -----------------------------------------------------------------------------------------------------
-
-
-def peering_state(vnet: VnetLike | None, remote_id: str) -> str | None:
-    """peeringState of `vnet`'s peering to `remote_id`; None when it has none (or `vnet` is unknown)."""
-    if vnet is None:
-        return None
-    for p in vnet.peerings:
-        if _lower(p.remote_virtual_network_id) == _lower(remote_id):
-            return p.peering_state or "Unknown"
-    return None
-
-
-def link_problem(ours: VnetLike, other_id: str, other: VnetLike | None) -> str | None:
-    """None when `other_id` is the spec's VNet or peered with it Connected in both directions; otherwise what is
-    missing, naming both VNets and the side."""
-    if _lower(other_id) == _lower(ours.id):
-        return None
-    out_state, in_state = peering_state(ours, other_id), peering_state(other, ours.id)
-    a, b = label(ours.id), label(other_id)
-    if out_state is None and in_state is None:
-        return f"VNets {a} and {b} are not peered (no peering in either direction)"
-    problems = []
-    for src, dst, state in ((a, b, out_state), (b, a, in_state)):
-        if state is None:
-            problems.append(f"the peering from {src} to {dst} is missing")
-        elif state.lower() != CONNECTED:
-            problems.append(f"the peering from {src} to {dst} is {state}")
-    if not problems:
-        return None
-    return f"VNets {a} and {b} are not peered in both directions: " + "; ".join(problems) + " (both sides must be Connected)"
-
-
-def _network(spec: WorkspaceSpec, obs: Observed, manage: bool):
-    """-> (NetworkVerified condition, SetPublicNetworkAccess or None, VNets involved)."""
-    if obs.network_error is not None:
-        e = obs.network_error
-        return condition(CONDITION_NETWORK_VERIFIED, UNKNOWN if e.passing else FALSE, pascal(e.code), e.text), None, []
-    ours = obs.vnet
-    assert ours is not None, "the spec's VNet is read before planning"
-    cluster_id = spec.deployment_target.aks_cluster_id or ""
-    involved = [ours.id]
-
-    # Inbound: an Approved workspace private endpoint in our VNet or a linked one.
-    inbound_ok, inbound_notes = None, []
-    approved = [c for c in obs.connections if _lower(c.status) == APPROVED and c.private_endpoint_id]
-    for c in approved:
-        where = obs.endpoint_vnets.get(_lower(c.private_endpoint_id))
-        if where is None:
-            inbound_notes.append(f"private endpoint {label(c.private_endpoint_id)} is not in a subnet of a VNet")
-            continue
-        problem = link_problem(ours, where, obs.other_vnets.get(_lower(where)))
-        if problem is None:
-            inbound_ok = (c, where)
-            break
-        inbound_notes.append(f"private endpoint {label(c.private_endpoint_id)} is in VNet {label(where)}: {problem}")
-    if inbound_ok is None:
-        others = [f"{c.name} ({c.status or 'unknown'})" for c in obs.connections if c not in approved]
-        text = f"no Approved private endpoint connection of the workspace is in VNet {label(ours.id)} or a VNet peered with it"
-        details = inbound_notes + ([f"not Approved: {', '.join(others)}"] if others else [])
-        if not obs.connections:
-            details.append("the workspace has no private endpoint connections; create a private endpoint for the "
-                           f"workspace (sub-resource amlworkspace) in a subnet of {label(ours.id)}")
-        return (condition(CONDITION_NETWORK_VERIFIED, FALSE, REASON_NO_WORKSPACE_ENDPOINT,
-                          text + (": " + "; ".join(details) if details else "")), None, involved)
-    if _lower(inbound_ok[1]) != _lower(ours.id):
-        involved.append(inbound_ok[1])
-
-    # The AKS target: every agent pool subnet in our VNet or a linked one.
-    cluster = obs.cluster
-    assert cluster is not None
-    if not cluster.agent_pool_subnet_ids:
-        return (condition(CONDITION_NETWORK_VERIFIED, FALSE, REASON_AKS_MANAGED_VNET,
-                          f"AKS cluster {label(cluster_id)} has no agent pool in a subnet of your own (no vnetSubnetID): "
-                          f"it uses an AKS-managed VNet; deploy it into {label(ours.id)} or a VNet peered with it"),
-                None, involved)
-    reasons, notes, aks_vnets = [], [], []
-    for subnet in cluster.agent_pool_subnet_ids:
-        where = vnet_of_subnet(subnet)
-        if where is None:
-            reasons.append(REASON_AKS_NOT_IN_VNET)
-            notes.append(f"agent pool subnet {subnet} is not a VNet subnet")
-            continue
-        problem = link_problem(ours, where, obs.other_vnets.get(_lower(where)))
-        if problem is None:
-            if _lower(where) not in {_lower(v) for v in aks_vnets}:
-                aks_vnets.append(where)
-            continue
-        in_state, out_state = peering_state(obs.other_vnets.get(_lower(where)), ours.id), peering_state(ours, where)
-        reasons.append(REASON_NOT_PEERED if in_state is None and out_state is None else REASON_PEERING_INCOMPLETE)
-        notes.append(f"AKS cluster {label(cluster_id)} runs in VNet {label(where)}: {problem}")
-    if notes:
-        return condition(CONDITION_NETWORK_VERIFIED, FALSE, reasons[0], "; ".join(dict.fromkeys(notes))), None, involved
-    involved += [v for v in aks_vnets if _lower(v) not in {_lower(i) for i in involved}]
-
-    summary = (f"workspace private endpoint {label(inbound_ok[0].private_endpoint_id)} (Approved) in VNet "
-               f"{label(inbound_ok[1])}; AKS cluster {label(cluster_id)} in VNet "
-               + ", ".join(label(v) for v in aks_vnets)
-               + ("; peerings Connected in both directions" if len(involved) > 1 else ""))
-    desired = spec.network.public_network_access
-    if desired is None:
-        return condition(CONDITION_NETWORK_VERIFIED, TRUE, REASON_VERIFIED, summary), None, involved
-    current = obs.public_network_access
-    if (current or "").lower() == desired.value.lower():
-        return (condition(CONDITION_NETWORK_VERIFIED, TRUE, REASON_VERIFIED, f"{summary}; public network access {desired.value}"),
-                None, involved)
-    if not manage:
-        return (condition(CONDITION_NETWORK_VERIFIED, FALSE, REASON_SKIPPED,
-                          f"{summary}; but public network access is {current or 'unset'}, the spec asks for "
-                          f"{desired.value}; not changed because reconcile-policy is skip"), None, involved)
-    action = SetPublicNetworkAccess(value=desired.value, previous=current, summary=summary)
-    return (condition(CONDITION_NETWORK_VERIFIED, UNKNOWN, REASON_SETTING_ACCESS, f"{summary}; {action.describe()}"),
-            action, involved)
 
 
 # --- the Azure ML extension ------------------------------------------------------------------------------------------
@@ -473,7 +213,7 @@ def _compute(spec: WorkspaceSpec, obs: Observed, manage: bool, previous: Previou
     compute = obs.compute
     drift = None
     if compute is not None:
-        same = (_lower(compute.compute_type) == "kubernetes" and _lower(compute.resource_id) == _lower(cluster_id)
+        same = (_lower(compute.compute_type) == "kubernetes" and arm_id.same(compute.resource_id, cluster_id)
                 and (compute.namespace or "default") == ns)
         if same:
             state = _lower(compute.provisioning_state)
@@ -489,7 +229,7 @@ def _compute(spec: WorkspaceSpec, obs: Observed, manage: bool, previous: Previou
                               f"Kubernetes compute {name} is {compute.provisioning_state or 'in an unknown state'}"
                               + (f": {detail}" if detail else "")), None, False)
         now = f"{compute.compute_type or 'a compute'} for {label(compute.resource_id or '')}"
-        if _lower(compute.compute_type) == "kubernetes" and _lower(compute.resource_id) == _lower(cluster_id):
+        if _lower(compute.compute_type) == "kubernetes" and arm_id.same(compute.resource_id, cluster_id):
             now = f"Kubernetes compute in namespace {compute.namespace or 'default'}"
         if not previous.compute_ours:
             return (condition(CONDITION_COMPUTE_ATTACHED, FALSE, REASON_COMPUTE_TAKEN,
@@ -537,6 +277,7 @@ def after_extension_started(plan_: Plan, action: InstallExtension, operation_url
 def after_compute_attached(plan_: Plan, action: AttachCompute, compute: ComputeLike) -> None:
     plan_.record["computeId"] = compute.id
     plan_.record["computeAttachedByOperator"] = True
+    plan_.record["pendingWrite"] = None  # landed: the record has done its job
     state = _lower(compute.provisioning_state)
     if state == SUCCEEDED:
         c = condition(CONDITION_COMPUTE_ATTACHED, TRUE, REASON_ATTACHED,
@@ -557,43 +298,17 @@ def after_failure(plan_: Plan, action: Action, code: str, text: str, passing: bo
 # --- deletion --------------------------------------------------------------------------------------------------------
 
 
+def detaches_on_delete(spec: WorkspaceSpec | None, policy_manages: bool) -> bool:
+    """Whether deletion detaches a compute the operator attached (deletionPolicy Delete under a managing policy)."""
+    return spec is not None and policy_manages and spec.deletion_policy == DeletionPolicy.DELETE
+
+
 def plan_delete(spec: WorkspaceSpec | None, policy_manages: bool, status: Mapping | None) -> DetachCompute | None:
     """Detach the compute on deletion only with deletionPolicy Delete, a managing policy, and only when the operator
     attached it. The extension is never removed (other workloads on the cluster may use it)."""
     record = Previous.from_status(status).record
-    if spec is None or not policy_manages or spec.deletion_policy != DeletionPolicy.DELETE:
+    if not detaches_on_delete(spec, policy_manages):
         return None
     if not record.get("computeAttachedByOperator") or not record.get("computeName"):
         return None
     return DetachCompute(name=str(record["computeName"]), cluster_id=record.get("aksClusterId"))
-
-
-# --- small helpers ---------------------------------------------------------------------------------------------------
-
-
-def vnet_of_subnet(subnet_id: str | None) -> str | None:
-    if not subnet_id:
-        return None
-    head, sep, _ = subnet_id.rstrip("/").rpartition("/subnets/")
-    return head if sep and "/virtualnetworks/" in head.lower() else None
-
-
-def label(resource_id: str | None) -> str:
-    """`<resource group>/<name>` of an ARM ID: what a person recognises, and unambiguous within a subscription."""
-    parts = [p for p in (resource_id or "").strip("/").split("/") if p]
-    rg = next((parts[i + 1] for i, p in enumerate(parts[:-1]) if p.lower() == "resourcegroups"), None)
-    name = parts[-1] if parts else ""
-    return f"{rg}/{name}" if rg and name != rg else name
-
-
-def pascal(code: str | None) -> str:
-    cleaned = "".join(ch for ch in (code or "") if ch.isalnum())
-    return (cleaned[0].upper() + cleaned[1:]) if cleaned else "AzureError"
-
-
-def _replace(plan_: Plan, new: dict) -> None:
-    plan_.conditions = [new if c["type"] == new["type"] else c for c in plan_.conditions]
-
-
-def _lower(value: object) -> str:
-    return str(value or "").lower()

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Mapping
 
+from ..model import arm_id
+
 STATUS_KEY = "pendingWrite"
 
 
@@ -63,7 +65,7 @@ class PendingWrite:
                    event_reason=str(event.get("reason") or ""), event_message=str(event.get("message") or ""))
 
     def is_for(self, operation: str, target: str) -> bool:
-        return self.operation.upper() == operation.upper() and _norm(self.target) == _norm(target)
+        return self.operation.upper() == operation.upper() and arm_id.same(self.target, target)
 
 
 class Outcome(Enum):
@@ -88,6 +90,3 @@ def resolve(pending: PendingWrite, *, observed_hash: str | None, done: bool = Fa
         return Outcome.RUNNING
     return Outcome.NOT_LANDED
 
-
-def _norm(value: str) -> str:
-    return value.strip().rstrip("/").lower()

@@ -21,7 +21,7 @@ from ..conditions import FALSE, TRUE, UNKNOWN, condition
 from . import intent
 from .intent import PendingWrite
 from .requeue import Retry  # noqa: F401  (re-exported: the planner's answer, obeyed via planning/requeue.py)
-from ..model.common import CONDITION_READY
+from ..model.common import CONDITION_READY, POLICY_DETACH_ON_DELETE, POLICY_MANAGE, POLICY_SKIP
 from ..model.outbound_rule import (
     CONDITION_APPLIED,
     CONDITION_NO_EFFECT,
@@ -31,7 +31,7 @@ from ..model.outbound_rule import (
     RuleType,
 )
 
-MANAGE, SKIP, DETACH_ON_DELETE = "manage", "skip", "detach-on-delete"
+MANAGE, SKIP, DETACH_ON_DELETE = POLICY_MANAGE, POLICY_SKIP, POLICY_DETACH_ON_DELETE  # model/common.py's values
 
 # Azure's isolation modes as reported by the workspace (`Disabled` = no managed network at all).
 ALLOW_INTERNET = "AllowInternetOutbound"

@@ -2,39 +2,87 @@
 
 Flow per reconcile (handlers/workspace.py): observe (workspace GET, the identity's role assignments at or above its
 storage account when `assignment_target()` names them, provisioning poll) -> `plan()`
--> execute `Plan.actions` in order, stopping at the first failure -> apply each action's outcome with the helpers at
-the bottom of this module -> status. Deletion has its own `plan_delete()`. The approver role on PrivateEndpoint rules'
-targets is planned in planning/approver_role.py (its condition joins STEPS).
+-> execute `Plan.actions` in order, stopping at the first failure -> apply each action's outcome with the `after_*`
+helpers -> status. Deletion has its own `plan_delete()`.
+
+This module holds the steps' order, the isolation mode and provisioning; the other steps live beside it:
+planning/workspace_limits.py (service limits, checked before anything is written), planning/storage_roles.py (the
+storage roles and what deletion removes), planning/approver_role.py (the approver role on PrivateEndpoint rules'
+targets), planning/workspace_reasons.py (the reasons a person reads), planning/workspace_intent.py (writes recorded
+before they are sent). Their public names are importable from here too.
 
 Decisions that live here (documented for users in docs/workspace.md):
-- Service limits are checked before anything is written; a violation blocks every write with a clear reason.
 - The isolation mode is written only when it differs; with bring-your-own VNet it is never written (stays Disabled).
 - Provisioning is started only when asked, not yet Active and no operation is already being followed.
-- Storage roles: File Data Privileged Contributor always; Table Data Contributor only with the managed VNet (Azure's
-  bring-your-own-VNet guidance asks for the File role alone, so we grant no more than that: least privilege).
-- An assignment of the same role to the same principal at the storage account or any parent scope counts as done.
-- Role assignments are judged from Azure's list, not from status: one the operator recorded that has gone (deleted
-  by hand) is assigned again and announced as drift; status records only tell drift from a first assignment.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Mapping, Protocol, Sequence
 
-from ..conditions import FALSE, TRUE, UNKNOWN, condition
+from ..conditions import FALSE, TRUE, UNKNOWN, condition, reason_from_code, replaced
+from ..model.common import POLICY_DETACH_ON_DELETE, POLICY_MANAGE, POLICY_SKIP  # noqa: F401 (re-exported)
 from ..model.workspace import (
     CONDITION_ISOLATION_APPLIED,
     CONDITION_LIMITS_SATISFIED,
     CONDITION_NETWORK_PROVISIONED,
     CONDITION_STORAGE_ROLES_ASSIGNED,
     CONDITION_WORKSPACE_FOUND,
-    DeletionPolicy,
-    DeploymentTargetType,
     WorkspaceSpec,
 )
 from . import approver_role
 from .approver_role import CONDITION_APPROVER_ROLE_ASSIGNED
+# The storage roles, the service limits and the reasons live in their own modules; their public names stay
+# importable from here (handlers and tests use `planning.workspace` as the workspace's one planner entry).
+from .storage_roles import (  # noqa: F401 (re-exported)
+    ROLE_FILE_DATA_PRIVILEGED_CONTRIBUTOR,
+    ROLE_NAMES,
+    ROLE_TABLE_DATA_CONTRIBUTOR,
+    AssignmentLike,
+    AssignmentNameFn,
+    AssignRole,
+    DeletePlan,
+    ObservedAssignment,
+    RemoveRole,
+    after_role_assigned,
+    desired_roles,
+    plan_delete,
+    plan_roles,
+    role_guid,
+    role_record,
+)
+from .workspace_limits import limit_violations, limits_summary
+from .workspace_reasons import (  # noqa: F401 (the reasons of every step, re-exported)
+    EVENT_DRIFT_CORRECTED,
+    EVENT_ISOLATION_SET,
+    EVENT_PROVISIONING_STARTED,
+    EVENT_ROLE_ASSIGNED,
+    EVENT_ROLE_REMOVED,
+    ISOLATION_DISABLED,
+    NETWORK_ACTIVE,
+    REASON_ACTIVE,
+    REASON_APPLIED,
+    REASON_APPLYING,
+    REASON_ASSIGNED,
+    REASON_ASSIGNING,
+    REASON_BLOCKED,
+    REASON_BYO_VNET_NOT_SUPPORTED,
+    REASON_ENDPOINT_NEEDS_MANAGED_VNET,
+    REASON_FOUND,
+    REASON_INHERITED_FROM_HUB,
+    REASON_MANAGED_NETWORK_ALREADY_ENABLED,
+    REASON_NOT_APPLICABLE,
+    REASON_NOT_REQUESTED,
+    REASON_NO_IDENTITY,
+    REASON_NO_STORAGE,
+    REASON_PROVISIONING,
+    REASON_PROVISIONING_FAILED,
+    REASON_SKIPPED,
+    REASON_WAITING_FOR_WORKSPACE,
+    REASON_WITHIN_LIMITS,
+    WORKSPACE_KINDS_WITHOUT_BYO_VNET,
+)
 
 # Order matters: Ready carries the reason of the first step that is not True.
 STEPS = (
@@ -46,48 +94,7 @@ STEPS = (
     CONDITION_APPROVER_ROLE_ASSIGNED,
 )
 
-# Built-in role definition IDs (FACTS.md; same values as azure/roles.py, a unit test keeps them equal).
-ROLE_FILE_DATA_PRIVILEGED_CONTRIBUTOR = "69566ab7-960f-475b-8e7c-b3118f30c6bd"
-ROLE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
-ROLE_NAMES = {
-    ROLE_FILE_DATA_PRIVILEGED_CONTRIBUTOR: "Storage File Data Privileged Contributor",
-    ROLE_TABLE_DATA_CONTRIBUTOR: "Storage Table Data Contributor",
-}
-
-POLICY_MANAGE, POLICY_SKIP, POLICY_DETACH = "manage", "skip", "detach-on-delete"
-ISOLATION_DISABLED = "Disabled"
-NETWORK_ACTIVE = "Active"
-WORKSPACE_KINDS_WITHOUT_BYO_VNET = ("hub", "project")  # lower-cased: ARM kinds are case-insensitive
-
-# Reasons a person reads in conditions, Events and alerts (PascalCase, stable).
-REASON_FOUND = "Found"
-REASON_WITHIN_LIMITS = "WithinLimits"
-REASON_BYO_VNET_NOT_SUPPORTED = "BringYourOwnVnetNotSupportedForKind"
-REASON_ENDPOINT_NEEDS_MANAGED_VNET = "ManagedOnlineEndpointRequiresManagedVnet"
-REASON_MANAGED_NETWORK_ALREADY_ENABLED = "ManagedNetworkAlreadyEnabled"
-REASON_BLOCKED = "LimitsNotSatisfied"
-REASON_WAITING_FOR_WORKSPACE = "WaitingForWorkspace"
-REASON_APPLIED = "Applied"
-REASON_APPLYING = "Applying"
-REASON_NOT_APPLICABLE = "NotApplicable"
-REASON_SKIPPED = "ReconcileSkipped"
-REASON_INHERITED_FROM_HUB = "InheritedFromHub"
-REASON_ACTIVE = "Active"
-REASON_NOT_REQUESTED = "NotRequested"
-REASON_PROVISIONING = "Provisioning"
-REASON_PROVISIONING_FAILED = "ProvisioningFailed"
-REASON_ASSIGNED = "Assigned"
-REASON_ASSIGNING = "Assigning"
-REASON_NO_STORAGE = "NoLinkedStorageAccount"
-REASON_NO_IDENTITY = "NoManagedIdentity"
-
-# Event reasons for Azure writes.
-EVENT_ISOLATION_SET = "IsolationModeSet"
-EVENT_DRIFT_CORRECTED = "DriftCorrected"
-EVENT_PROVISIONING_STARTED = "ProvisioningStarted"
-EVENT_ROLE_ASSIGNED = "RoleAssigned"
-EVENT_ROLE_REMOVED = "RoleAssignmentRemoved"
-
+POLICY_DETACH = POLICY_DETACH_ON_DELETE  # the reconcile-policy values are model/common.py's ReconcilePolicy
 
 # --- what the planner reads of the Azure layer (structural: planning imports nothing from azure/) --------------------
 
@@ -111,26 +118,6 @@ class ProvisionResultLike(Protocol):
     done: bool
     status: str | None
     spark_ready: bool | None
-
-
-class AssignmentLike(Protocol):
-    name: str
-    role_definition_id: str
-    scope: str
-    principal_id: str
-
-
-@dataclass(frozen=True)
-class ObservedAssignment:
-    """A role assignment of the workspace identity as Azure lists it (role_definition_id may be a full ARM ID)."""
-
-    name: str
-    role_definition_id: str
-    scope: str
-    principal_id: str
-
-
-AssignmentNameFn = Callable[[str, str, str], str]  # (scope, role_id, principal_id) -> deterministic GUID
 
 
 # --- actions ---------------------------------------------------------------------------------------------------------
@@ -163,40 +150,6 @@ class StartProvisioning:
 
     def describe(self) -> str:
         return "managed network provisioning started" + (" (with Spark)" if self.include_spark else "")
-
-
-@dataclass(frozen=True)
-class AssignRole:
-    scope: str
-    role_id: str
-    principal_id: str
-    vanished: str | None = None  # drift: name of the recorded assignment that is no longer in Azure (deleted by hand)
-
-    condition_type = CONDITION_STORAGE_ROLES_ASSIGNED
-
-    @property
-    def event_reason(self) -> str:
-        return EVENT_DRIFT_CORRECTED if self.vanished else EVENT_ROLE_ASSIGNED
-
-    def describe(self) -> str:
-        role = ROLE_NAMES.get(self.role_id, self.role_id)
-        if self.vanished:
-            return (f"{role} assignment {self.vanished} on {_short(self.scope)} was removed outside the operator; "
-                    f"assigned again to the workspace identity {self.principal_id}")
-        return f"{role} assigned to the workspace identity {self.principal_id} on {_short(self.scope)}"
-
-
-@dataclass(frozen=True)
-class RemoveRole:
-    scope: str
-    name: str
-    role_id: str
-
-    condition_type = CONDITION_STORAGE_ROLES_ASSIGNED
-    event_reason = EVENT_ROLE_REMOVED
-
-    def describe(self) -> str:
-        return f"role assignment {self.name} ({ROLE_NAMES.get(self.role_id, self.role_id)}) removed from {_short(self.scope)}"
 
 
 Action = SetIsolationMode | StartProvisioning | AssignRole | RemoveRole
@@ -279,7 +232,7 @@ def plan(
         status["provisioning"] = dict(previous.provisioning) if previous.provisioning else None
         status["roleAssignments"] = [dict(r) for r in previous.role_assignments]
         return Plan(tuple(actions), conds, status)
-    conds.append(condition(CONDITION_LIMITS_SATISFIED, TRUE, REASON_WITHIN_LIMITS, _limits_summary(spec, ws)))
+    conds.append(condition(CONDITION_LIMITS_SATISFIED, TRUE, REASON_WITHIN_LIMITS, limits_summary(spec, ws)))
 
     iso_cond, iso_action = _isolation(spec, ws, manage, previous)
     conds.append(iso_cond)
@@ -303,7 +256,7 @@ def plan(
     if prov_action:
         actions.append(prov_action)
 
-    roles_cond, role_actions, records = _storage_roles(spec, ws, manage, previous, assignments, assignment_name)
+    roles_cond, role_actions, records = plan_roles(spec, ws, manage, previous, assignments, assignment_name)
     conds.append(roles_cond)
     actions += role_actions
     status["roleAssignments"] = records
@@ -331,42 +284,6 @@ def observed_status(ws: WorkspaceLike) -> dict:
         "principalId": ws.principal_id,
         "storageAccountId": ws.storage_account_id,
     }
-
-
-def limit_violations(spec: WorkspaceSpec, ws: WorkspaceLike) -> list[tuple[str, str]]:
-    """The service limits the spec would break, as (reason, message); empty when the spec is possible."""
-    found: list[tuple[str, str]] = []
-    if spec.network.managed:
-        return found
-    kind = (ws.kind or "Default").lower()
-    if kind in WORKSPACE_KINDS_WITHOUT_BYO_VNET:
-        found.append((REASON_BYO_VNET_NOT_SUPPORTED,
-                      f"{ws.kind} workspaces cannot use a bring-your-own virtual network (Azure's prompt flow "
-                      "guidance: hub and lean (project) workspaces support only the managed virtual network); "
-                      "use network.mode ManagedVirtualNetwork"))
-    if spec.deployment_target.type == DeploymentTargetType.MANAGED_ONLINE_ENDPOINT:
-        found.append((REASON_ENDPOINT_NEEDS_MANAGED_VNET,
-                      "a managed online endpoint deployment target requires a managed virtual network; "
-                      "with a bring-your-own virtual network set deploymentTarget.type Kubernetes and aksClusterId"))
-    current = _isolation_of(ws)
-    if current != ISOLATION_DISABLED:
-        found.append((REASON_MANAGED_NETWORK_ALREADY_ENABLED,
-                      f"the workspace already has a managed virtual network (isolation mode {current}) and Azure "
-                      "cannot disable it, so it cannot switch to a bring-your-own virtual network"))
-    return found
-
-
-def _limits_summary(spec: WorkspaceSpec, ws: WorkspaceLike) -> str:
-    target = spec.deployment_target
-    if spec.network.managed:
-        where = "managed virtual network"
-    else:
-        where = f"bring-your-own virtual network {_short(spec.network.virtual_network_id or '')}"
-    if target.type == DeploymentTargetType.KUBERNETES:
-        deploy = f"deployments to AKS cluster {_short(target.aks_cluster_id or '')} as compute {target.compute_name}"
-    else:
-        deploy = "deployments to managed online endpoints"
-    return f"{ws.kind or 'Default'} workspace, {where}, {deploy}"
 
 
 def _isolation(spec: WorkspaceSpec, ws: WorkspaceLike, manage: bool, previous: Previous):
@@ -455,122 +372,8 @@ def _active_message(spark_ready: bool | None) -> str:
     return "managed network is Active" + (", Spark ready" if spark_ready else "")
 
 
-def desired_roles(spec: WorkspaceSpec) -> tuple[str, ...]:
-    if not spec.storage_roles.assign:
-        return ()
-    if spec.network.managed:
-        return ROLE_FILE_DATA_PRIVILEGED_CONTRIBUTOR, ROLE_TABLE_DATA_CONTRIBUTOR
-    return (ROLE_FILE_DATA_PRIVILEGED_CONTRIBUTOR,)
-
-
-def _storage_roles(spec: WorkspaceSpec, ws: WorkspaceLike, manage: bool, previous: Previous,
-                   observed: Sequence[AssignmentLike] | None, assignment_name: AssignmentNameFn):
-    """-> (condition, actions, status records). Records of assignments the operator created stay listed even when no
-    longer wanted, so a Delete policy can still remove them."""
-    roles = desired_roles(spec)
-    kept = [dict(r) for r in previous.role_assignments if r.get("createdByOperator")]
-    if not roles:
-        return (condition(CONDITION_STORAGE_ROLES_ASSIGNED, TRUE, REASON_NOT_REQUESTED, "storageRoles.assign is false"),
-                [], kept)
-    scope, principal = ws.storage_account_id, ws.principal_id
-    if not scope:
-        return (condition(CONDITION_STORAGE_ROLES_ASSIGNED, FALSE, REASON_NO_STORAGE,
-                          "the workspace has no linked storage account"), [], kept)
-    if not principal:
-        return (condition(CONDITION_STORAGE_ROLES_ASSIGNED, FALSE, REASON_NO_IDENTITY,
-                          "the workspace has no system-assigned managed identity to grant storage roles to"), [], kept)
-
-    records: list[dict] = []
-    actions: list[Action] = []
-    missing_roles: list[str] = []
-    for role in roles:
-        ours = assignment_name(scope, role, principal)
-        found = _find_assignment(role, scope, principal, ours, observed, previous.role_assignments)
-        if found is not None:
-            records.append(found)
-            continue
-        missing_roles.append(role)
-        if manage:
-            vanished = _vanished(role, scope, principal, ours, previous) if observed is not None else None
-            actions.append(AssignRole(scope=scope, role_id=role, principal_id=principal, vanished=vanished))
-    # Keep records of our own earlier assignments that are not in the desired set any more (e.g. another principal),
-    # for deletion. With Azure's list at hand, our records of the desired grants are replaced by what it says: a stale
-    # record of an assignment deleted by hand must not stand in for it.
-    replaced = {_lower(r["name"]) for r in records}
-    if observed is not None:
-        replaced |= {_lower(assignment_name(scope, r, principal)) for r in roles}
-    records += [r for r in kept if _lower(r.get("name")) not in replaced]
-
-    if not missing_roles:
-        names = ", ".join(ROLE_NAMES[r] for r in roles)
-        return condition(CONDITION_STORAGE_ROLES_ASSIGNED, TRUE, REASON_ASSIGNED, f"{names} on {_short(scope)}"), [], records
-    missing = ", ".join(ROLE_NAMES[r] for r in missing_roles)
-    if not manage:
-        return (condition(CONDITION_STORAGE_ROLES_ASSIGNED, FALSE, REASON_SKIPPED,
-                          f"missing {missing} on {_short(scope)}; not assigned because reconcile-policy is skip"),
-                [], records)
-    return (condition(CONDITION_STORAGE_ROLES_ASSIGNED, FALSE, REASON_ASSIGNING, f"assigning {missing} on {_short(scope)}"),
-            actions, records)
-
-
-def _vanished(role: str, scope: str, principal: str, ours: str, previous: Previous) -> str | None:
-    """The name of the assignment status recorded as granting `role` on `scope` to this same identity, which Azure
-    no longer lists: someone deleted it. None for a first assignment (or a new identity)."""
-    same_identity = not previous.principal_id or _lower(previous.principal_id) == _lower(principal)
-    for r in previous.role_assignments:
-        if role_guid(r.get("roleDefinitionId")) != role or not _covers(r.get("scope") or "", scope) or not r.get("name"):
-            continue
-        # Our own names encode the principal; someone else's equivalent counted for the identity status named.
-        if (_lower(r["name"]) == _lower(ours)) if r.get("createdByOperator") else same_identity:
-            return str(r["name"])
-    return None
-
-
-def _find_assignment(role: str, scope: str, principal: str, ours: str, observed: Sequence[AssignmentLike] | None,
-                     recorded: Iterable[Mapping]) -> dict | None:
-    """The status record of an assignment that already grants `role` on `scope`, or None when one is needed."""
-    if observed is not None:
-        granting = [a for a in observed if _lower(a.principal_id) == _lower(principal)
-                    and role_guid(a.role_definition_id) == role and _covers(a.scope, scope)]
-        # Ours first (it carries our deterministic name, so this also survives a crash between the PUT and the status
-        # write): its record must stay, or deletionPolicy Delete would forget it beside someone else's equivalent.
-        granting.sort(key=lambda a: _lower(a.name) != _lower(ours))
-        if not granting:
-            return None
-        a = granting[0]
-        return role_record(a.scope, role, a.name, created_by_operator=_lower(a.name) == _lower(ours))
-    # Could not be read this time: trust what the operator recorded for this very scope and role.
-    for r in recorded:
-        if role_guid(r.get("roleDefinitionId")) == role and _lower(r.get("scope")) == _lower(scope):
-            if not r.get("createdByOperator") or _lower(r.get("name")) == _lower(ours):
-                return dict(r)
-    return None
-
-
-def _has(records: Sequence[Mapping], role: str, scope: str) -> bool:
-    return any(role_guid(r.get("roleDefinitionId")) == role and _covers(r.get("scope") or "", scope) for r in records)
-
-
-def _covers(assigned_scope: str, scope: str) -> bool:
-    """An assignment at a scope applies to everything below it (subscription > resource group > resource)."""
-    a, s = _lower(assigned_scope).rstrip("/"), _lower(scope).rstrip("/")
-    return s == a or s.startswith(a + "/")
-
-
+# An assignment at a scope applies to everything below it (subscription > resource group > resource).
 # --- outcomes of executed actions (pure; the handler applies them in order) -----------------------------------------
-
-
-def role_record(scope: str, role_id: str, name: str, created_by_operator: bool) -> dict:
-    return {
-        "name": name,
-        "roleDefinitionId": f"/providers/Microsoft.Authorization/roleDefinitions/{role_id}",
-        "scope": scope,
-        "createdByOperator": created_by_operator,
-    }
-
-
-def role_guid(role_definition_id: str | None) -> str:
-    return _lower(role_definition_id).rstrip("/").rsplit("/", 1)[-1]
 
 
 def after_isolation_set(plan_: Plan, action: SetIsolationMode, isolation_mode: str | None) -> None:
@@ -589,17 +392,6 @@ def after_provisioning_started(plan_: Plan, operation_url: str | None, started_a
         plan_.status["provisioning"] = None
         plan_.status["managedNetworkStatus"] = NETWORK_ACTIVE
         _replace(plan_, condition(CONDITION_NETWORK_PROVISIONED, TRUE, REASON_ACTIVE, _active_message(None)))
-
-
-def after_role_assigned(plan_: Plan, action: AssignRole, name: str, created: bool, ours: str) -> None:
-    """`created` False with another name: an equivalent assignment existed (409 RoleAssignmentExists) and counts."""
-    records = plan_.status.setdefault("roleAssignments", [])
-    records[:] = [r for r in records if _lower(r.get("name")) != _lower(name)]
-    records.append(role_record(action.scope, action.role_id, name, created_by_operator=created or _lower(name) == _lower(ours)))
-    if not any(isinstance(a, AssignRole) and not _has(records, a.role_id, a.scope) for a in plan_.actions):
-        roles = [a for a in ROLE_NAMES if _has(records, a, action.scope)]
-        _replace(plan_, condition(CONDITION_STORAGE_ROLES_ASSIGNED, TRUE, REASON_ASSIGNED,
-                                  f"{', '.join(ROLE_NAMES[r] for r in roles)} on {_short(action.scope)}"))
 
 
 def after_failure(plan_: Plan, action: Action, code: str, text: str, passing: bool = False) -> dict:
@@ -629,47 +421,11 @@ def unreachable_conditions(code: str, text: str, passing: bool = False) -> list[
     ]
 
 
-def pascal(code: str | None) -> str:
-    """Kubernetes wants reasons in CamelCase letters and digits; ARM codes mostly are already."""
-    cleaned = "".join(ch for ch in (code or "") if ch.isalnum())
-    if not cleaned:
-        return "AzureError"
-    return cleaned[0].upper() + cleaned[1:]
+pascal = reason_from_code  # an ARM error code as a condition reason
 
 
 def _replace(plan_: Plan, new: dict) -> None:
-    plan_.conditions = [new if c["type"] == new["type"] else c for c in plan_.conditions]
-
-
-# --- deletion --------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeletePlan:
-    actions: tuple[RemoveRole, ...]
-    summary: str  # one line for the Event posted when the object goes
-
-
-def plan_delete(spec: WorkspaceSpec | None, policy: str, recorded: Iterable[Mapping]) -> DeletePlan:
-    """Retain (default), `detach-on-delete` and `skip` leave Azure untouched. Delete removes only the role assignments
-    the operator created; the workspace itself is never deleted."""
-    if policy == POLICY_SKIP:
-        return DeletePlan((), "reconcile-policy skip: Azure left untouched")
-    if policy == POLICY_DETACH:
-        return DeletePlan((), "reconcile-policy detach-on-delete: Azure left untouched")
-    if spec is None or spec.deletion_policy != DeletionPolicy.DELETE:
-        return DeletePlan((), "deletionPolicy Retain: Azure left untouched")
-    seen: set[str] = set()
-    actions = []
-    for r in recorded:
-        name, scope = r.get("name"), r.get("scope")
-        if not r.get("createdByOperator") or not name or not scope or _lower(name) in seen:
-            continue
-        seen.add(_lower(name))
-        actions.append(RemoveRole(scope=scope, name=name, role_id=role_guid(r.get("roleDefinitionId"))))
-    if not actions:
-        return DeletePlan((), "deletionPolicy Delete: no role assignment created by the operator to remove; workspace kept")
-    return DeletePlan(tuple(actions), f"deletionPolicy Delete: removed {len(actions)} role assignment(s) created by the operator; workspace kept")
+    plan_.conditions = replaced(plan_.conditions, new)
 
 
 # --- small helpers ---------------------------------------------------------------------------------------------------
@@ -682,12 +438,3 @@ def _is_project(ws: WorkspaceLike) -> bool:
 def _isolation_of(ws: WorkspaceLike) -> str:
     mn = ws.managed_network
     return mn.isolation_mode if mn and mn.isolation_mode else ISOLATION_DISABLED
-
-
-def _lower(value: object) -> str:
-    return str(value or "").lower()
-
-
-def _short(resource_id: str) -> str:
-    """The last segment of an ARM ID: what a person recognises in a message."""
-    return resource_id.rstrip("/").rsplit("/", 1)[-1] if resource_id else ""

@@ -127,3 +127,20 @@ async def test_list_for_principal_failure_is_verbatim_and_classified():
 ])
 def test_covers_compares_whole_segments(assigned, applies):
     assert covers(assigned.upper(), SCOPE) is applies
+
+
+async def test_get_by_name_answers_none_when_gone_and_raises_other_errors_verbatim():
+    """How a DELETE recorded before a crash is settled: gone (404) means it landed."""
+    one = f"{SCOPE}/providers/Microsoft.Authorization/roleAssignments"
+    arm = (FakeArm()
+           .on("GET", f"{one}/present", Reply(200, _listed("present", ROLE_STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR, SCOPE)))
+           .on("GET", f"{one}/gone", arm_error(404, "RoleAssignmentNotFound", "The role assignment 'gone' is not found."))
+           .on("GET", f"{one}/forbidden", arm_error(403, "AuthorizationFailed", "no read")))
+    async with fake_azure(arm) as azure:
+        found = await azure.roles.get(SCOPE, "present")
+        gone = await azure.roles.get(SCOPE, "gone")
+        with pytest.raises(AzureError) as info:
+            await azure.roles.get(SCOPE, "forbidden")
+    assert found is not None and (found.name, found.scope, found.principal_id) == ("present", SCOPE, PRINCIPAL)
+    assert gone is None
+    assert (str(info.value), info.value.operation) == ("AuthorizationFailed: no read", "roleAssignment.get")
