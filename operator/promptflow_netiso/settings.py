@@ -45,6 +45,7 @@ class Settings:
     peering_lifetime: float = 20.0  # seconds a replica's peering record lives without renewal: the failover bound
     metrics_port: int = 8080
     metrics_addr: str = "0.0.0.0"
+    rule_batch_size: int = 50  # most rule writes of one workspace in one batchOutboundRules POST; 1 = one PUT per rule
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -60,4 +61,5 @@ class Settings:
             peering_lifetime=_float("PROMPTFLOW_NETISO_PEERING_LIFETIME", cls.peering_lifetime),
             metrics_port=int(_float("PROMPTFLOW_NETISO_METRICS_PORT", cls.metrics_port)),
             metrics_addr=os.environ.get("PROMPTFLOW_NETISO_METRICS_ADDR", cls.metrics_addr),
+            rule_batch_size=max(1, _count("PROMPTFLOW_NETISO_RULE_BATCH_SIZE", cls.rule_batch_size)),
         )

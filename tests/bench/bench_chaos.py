@@ -69,7 +69,7 @@ def write_kind(call: dict) -> str | None:
     if method == "GET":
         return None
     if "/outboundrules/" in path:
-        return f"rule {method}"
+        return "rule write" if method == "PUT" else f"rule {method}"
     if path.endswith("/provisionmanagednetwork"):
         return "provisioning POST"
     if "/roleassignments/" in path:
@@ -79,6 +79,16 @@ def write_kind(call: dict) -> str | None:
     if "/workspaces/" in path and method == "PATCH":
         return "isolation PATCH"
     return f"other {method}"
+
+
+def write_targets(call: dict) -> list[tuple[str | None, str]]:
+    """(kind, target) of each thing an accepted write wrote: a batchOutboundRules POST writes each rule it carried
+    (the simulator logs their names), so a rule sent by a PUT and again by a batch counts as a duplicate."""
+    path = call["path"].lower().rstrip("/")
+    if call["method"] == "POST" and path.endswith("/batchoutboundrules"):
+        workspace = path.rsplit("/managednetworks/", 1)[0]
+        return [("rule write", f"{workspace}/outboundrules/{n.lower()}") for n in call.get("rules") or []]
+    return [(write_kind(call), path)]
 
 
 class Killer:
@@ -214,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
 
         calls = [c for c in admin.requests(since=mark) if sub.lower() in c["path"].lower()]
         accepted = [c for c in calls if c["status"] < 400 and c["method"] != "GET"]
-        per_target = Counter((write_kind(c), c["path"].lower().rstrip("/")) for c in accepted)
+        per_target = Counter(t for c in accepted for t in write_targets(c))
         duplicates = Counter()
         for (kind, _), n in per_target.items():
             duplicates[kind] += n - 1

@@ -16,6 +16,8 @@ from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreatePara
 from prometheus_client import REGISTRY
 
 from promptflow_netiso.azure import Azure, AzureError, AzureSettings, ErrorKind
+from promptflow_netiso.handlers import rule_batch
+from promptflow_netiso.planning.outbound_rule import Coordinates
 from promptflow_netiso.azure.roles import ROLE_STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR, ROLE_STORAGE_TABLE_DATA_CONTRIBUTOR, assignment_name
 from tests.sim.constants import BUILTIN_ROLES
 from tests.sim.helpers import scopes, secret_credential
@@ -170,14 +172,27 @@ async def test_concurrent_managed_network_write_is_a_conflict(azure_sim, monkeyp
     assert info.value.kind is ErrorKind.CONFLICT and info.value.status == 409
 
 
-async def test_writes_to_one_workspace_are_serialized_by_the_operator(azure_sim, monkeypatch, workspace):
+async def test_writes_to_one_workspace_are_serialized_by_the_operator(azure_sim, monkeypatch, workspace, sim_admin):
+    """The service answers 409 to concurrent writes on one managed network; the operator's rule queue
+    (handlers/rule_batch.py) runs one operation at a time per workspace: one PUT each when batching is off, one
+    batchOutboundRules POST for writes queued together otherwise."""
     sub, rg, name, _ = workspace
+    coords = Coordinates(sub, rg, name)
+    since = sim_admin.last_request_seq()
+
+    def body(rule: str) -> dict:
+        return {"type": "FQDN", "category": "UserDefined", "destination": f"{rule}.example.com"}
+
     async with operator_azure(azure_sim, monkeypatch) as azure:
-        rules = await asyncio.gather(*(
-            azure.ml.put_outbound_rule(sub, rg, name, f"rule-{i}", {"type": "FQDN", "category": "UserDefined", "destination": f"h{i}.example.com"})
-            for i in range(3)
-        ))  # the service would answer 409 to concurrent writes; the operator queues them instead
-    assert [r.name for r in rules] == ["rule-0", "rule-1", "rule-2"]
+        one_each = await asyncio.gather(*(rule_batch.write(azure, coords, f"rule-{i}", body(f"rule-{i}"), batch_size=1)
+                                          for i in range(3)))
+        batched = await asyncio.gather(*(rule_batch.write(azure, coords, f"batch-{i}", body(f"batch-{i}"), batch_size=50)
+                                         for i in range(3)))
+    assert [r.name for r in one_each] == ["rule-0", "rule-1", "rule-2"]
+    assert [r.name for r in batched] == ["batch-0", "batch-1", "batch-2"]
+    writes = [r for r in requests_to(sim_admin, since, ws_id(sub, rg, name)) if r["method"] != "GET"]
+    assert [(r["method"], r["status"]) for r in writes] == [("PUT", 202)] * 3 + [("POST", 202)], "no 409"
+    assert sorted(writes[-1]["rules"]) == ["batch-0", "batch-1", "batch-2"]
 
 
 # --- throttling and faults ---------------------------------------------------------------------------------------

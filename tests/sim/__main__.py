@@ -28,6 +28,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                    help="which credential the printed env selects")
     p.add_argument("--lro-duration", type=float, default=None, help="seconds a long-running operation runs")
     p.add_argument("--provision-duration", type=float, default=None)
+    p.add_argument("--rule-duration", type=float, default=None,
+                   help="seconds a rule / managed-network operation runs (default: --lro-duration)")
     p.add_argument("--token-lifetime", type=int, default=None, help="access token lifetime in seconds")
     p.add_argument("--no-throttle", action="store_true", help="disable ARM token-bucket throttling")
     p.add_argument("--chaos", action="store_true", help="start with the chaos fault profile")
@@ -41,6 +43,8 @@ async def _serve(args: argparse.Namespace) -> None:
         options["lro_duration_s"] = args.lro_duration
     if args.provision_duration is not None:
         options["provision_duration_s"] = args.provision_duration
+    if args.rule_duration is not None:
+        options["rule_duration_s"] = args.rule_duration
     if args.token_lifetime is not None:
         options["token_lifetime_s"] = args.token_lifetime
     if args.no_throttle:

@@ -59,17 +59,21 @@ class SimAdmin:
         self._call("POST", "reset", {})
 
     def config(self, **changes: Any) -> dict[str, Any]:
-        """Read, or change (lro_duration_s=, provision_duration_s=, retry_after_s=, token_lifetime_s=, page_size=,
+        """Read, or change (lro_duration_s=, provision_duration_s=, rule_duration_s=<float|None>, batch_rules_at_end=, retry_after_s=,
+        token_lifetime_s=, page_size=,
         default_pe_behaviour=, default_approve_after_s=, throttle=<dict|None>) the runtime configuration."""
         if not changes:
             return self._call("GET", "config")
         names = {"lro_duration_s": "lroDurationS", "provision_duration_s": "provisionDurationS",
+                 "rule_duration_s": "ruleDurationS", "batch_rules_at_end": "batchRulesAtEnd",
                  "retry_after_s": "retryAfterS", "token_lifetime_s": "tokenLifetimeS", "page_size": "pageSize",
                  "default_pe_behaviour": "defaultPeBehaviour", "default_approve_after_s": "defaultApproveAfterS",
                  "throttle": "throttle"}
         body = {names[k]: v for k, v in changes.items()}
         if "throttle" in changes and changes["throttle"] is None:
             body["throttle"] = False  # explicit "disable", survives the None-stripping in _call
+        if "rule_duration_s" in changes and changes["rule_duration_s"] is None:
+            body["ruleDurationS"] = False  # likewise: back to lro_duration_s
         return self._call("PATCH", "config", body)
 
     # ---- seeding -------------------------------------------------------------------------------------------

@@ -102,6 +102,7 @@ class AdminApi:
     def config(self) -> dict[str, Any]:
         c = self.sim.world.config
         return {"lroDurationS": c.lro_duration_s, "provisionDurationS": c.provision_duration_s,
+                "ruleDurationS": c.rule_duration_s, "batchRulesAtEnd": c.batch_rules_at_end,
                 "retryAfterS": c.retry_after_s, "tokenLifetimeS": c.token_lifetime_s, "pageSize": c.page_size,
                 "defaultPeBehaviour": c.default_pe_behaviour, "defaultApproveAfterS": c.default_approve_after_s,
                 "throttle": c.throttle.to_dict() if c.throttle else None}
@@ -111,10 +112,13 @@ class AdminApi:
         fields = {"lroDurationS": ("lro_duration_s", float), "provisionDurationS": ("provision_duration_s", float),
                   "retryAfterS": ("retry_after_s", int), "tokenLifetimeS": ("token_lifetime_s", int),
                   "pageSize": ("page_size", int), "defaultPeBehaviour": ("default_pe_behaviour", str),
-                  "defaultApproveAfterS": ("default_approve_after_s", float)}
+                  "defaultApproveAfterS": ("default_approve_after_s", float),
+                  "batchRulesAtEnd": ("batch_rules_at_end", bool)}
         for name, (attr, cast) in fields.items():
             if name in data:
                 setattr(c, attr, cast(data[name]))
+        if "ruleDurationS" in data:  # null (or false): off, rule operations last lroDurationS
+            c.rule_duration_s = float(data["ruleDurationS"]) if data["ruleDurationS"] not in (None, False) else None
         if "throttle" in data:
             c.throttle = ThrottleLimits.from_dict(data["throttle"]) if data["throttle"] else None
             self.sim.throttle.reset()

@@ -10,6 +10,7 @@ from .armhttp import ArmError, Ctx, json_response, user_error
 from .constants import ML_API_VERSIONS, ML_V2_API_VERSIONS
 from .ml_bodies import managed_network_v2_body, provision_body, rule_body, workspace_body
 from .model import Workspace
+from .requestlog import LOGGED_RULES
 from .router import RG, Router
 from .world import World
 
@@ -180,7 +181,7 @@ class MachineLearningRoutes:
             current = ws.rules.get(name.lower())
             return (200, rule_body(ws, current, ctx.api_version, v2=v2)) if current else (404, None)
 
-        headers = self._start(ctx, ws, lambda: self.w.mn.finish_rule(ws, name), final)
+        headers = self._start(ctx, ws, lambda: self.w.mn.finish_rule(ws, name), final, duration_s=self.w.rule_duration())
         return json_response(202, None, headers)
 
     async def delete_rule(self, ctx: Ctx, *, v2: bool = False) -> web.Response:
@@ -194,7 +195,8 @@ class MachineLearningRoutes:
                              "cannot be deleted.")
         self._lock(ws)
         rule.status = "Deleting"
-        headers = self._start(ctx, ws, lambda: self.w.mn.remove_rule(ws, rule.name), lambda: (200, None))
+        headers = self._start(ctx, ws, lambda: self.w.mn.remove_rule(ws, rule.name), lambda: (200, None),
+                              duration_s=self.w.rule_duration())
         return json_response(202, None, headers)
 
     # ---- v2 (2026-03-15-preview): workspaces/{ws}/managedNetworks/default --------------------------------------
@@ -233,14 +235,22 @@ class MachineLearningRoutes:
 
         ws.updating = True
         headers = self._start(ctx, ws, effect,
-                              lambda: (200, managed_network_v2_body(ws, self.w.mn.owner(ws), ctx.api_version)))
+                              lambda: (200, managed_network_v2_body(ws, self.w.mn.owner(ws), ctx.api_version)),
+                              duration_s=self.w.rule_duration())
         return json_response(202, None, headers)
 
     async def batch_rules_v2(self, ctx: Ctx) -> web.Response:
-        """POST managedNetworks/default/batchOutboundRules (stable 2025-12-01): several rules in one body, added or
-        replaced (others stay); 202 + Location, whose final answer lists the rules written."""
+        """POST managedNetworks/default/batchOutboundRules (OutboundRules_Post; body ManagedNetworkSettings, answer
+        OutboundRuleListResult; long-running, 202 + Location). Upsert: the listed rules are created or replaced, rules
+        not listed stay (the operation "updates the outbound rules"; the managed network PUT is the one that
+        replaces the set: docs/design/batch-outbound-rules.md). No delete marker exists in the body, so nothing is
+        deleted through it. isolationMode / firewallSku / enableNetworkMonitor, when given, apply like a PATCH.
+        Like a rule PUT, the rules show at once (Provisioning, or Inactive before provisioning) and are realised when
+        the operation ends (config batch_rules_at_end: they show only then); its final answer lists the rules written."""
         ws = self._ws(ctx)
         props = (await ctx.json()).get("properties") or {}
+        if not isinstance(props, dict):
+            raise user_error("'properties' must be an object.")
         self.w.mn.ensure_writable(ws)
         mode = props.get("isolationMode", ws.isolation_mode)
         self.w.mn.validate_mode_change(ws, mode)
@@ -250,21 +260,30 @@ class MachineLearningRoutes:
         probe = dataclasses.replace(ws, isolation_mode=mode, rules=dict(ws.rules))
         parsed = [self.w.mn.parse_rule(probe, name, {"properties": r}) for name, r in rules.items()]
         self._lock(ws)
+        ctx.request[LOGGED_RULES] = [r.name for r in parsed]
+        if mode != ws.isolation_mode:
+            self.w.mn.apply_mode(ws, mode)
+        sku = props.get("firewallSku")
+        if isinstance(sku, str):
+            ws.firewall_sku = sku
+        if isinstance(props.get("enableNetworkMonitor"), bool):
+            ws.monitoring["enableNetworkMonitor"] = props["enableNetworkMonitor"]
+        at_end = self.w.config.batch_rules_at_end
+        for rule in ([] if at_end else parsed):
+            self.w.mn.store_rule(ws, rule)
+        names = [r.name for r in parsed]
 
         def effect() -> None:
-            if mode != ws.isolation_mode:
-                self.w.mn.apply_mode(ws, mode)
-            if isinstance(props.get("enableNetworkMonitor"), bool):
-                ws.monitoring["enableNetworkMonitor"] = props["enableNetworkMonitor"]
-            for rule in parsed:
+            for rule in (parsed if at_end else []):
                 self.w.mn.store_rule(ws, rule)
-                self.w.mn.realise(ws, rule)
+            for name in names:
+                self.w.mn.finish_rule(ws, name)
 
         def final() -> tuple[int, dict]:
-            written = [ws.rules[r.name.lower()] for r in parsed if r.name.lower() in ws.rules]
+            written = [ws.rules[n.lower()] for n in names if n.lower() in ws.rules]
             return 200, {"value": [rule_body(ws, r, ctx.api_version, v2=True) for r in written]}
 
-        headers = self._start(ctx, ws, effect, final)
+        headers = self._start(ctx, ws, effect, final, duration_s=self.w.rule_duration())
         return json_response(202, None, headers)
 
     async def list_rules_v2(self, ctx: Ctx) -> web.Response:

@@ -25,7 +25,7 @@ from .constants import MICROSOFT_MANAGED_SUBSCRIPTION_ID
 from .entra import DEFAULT_SUBJECT, Entra, FederatedCredential
 from .faults import Faults
 from .model import Estate
-from .requestlog import RequestLog
+from .requestlog import LOGGED_RULES, RequestLog
 from .router import Router
 from .routes_byo import ByoRoutes
 from .routes_ml import MachineLearningRoutes
@@ -286,7 +286,7 @@ class Simulator:
             response.headers.setdefault(name, value)
         self.log.add(service="arm", method=method, path=path, api_version=request.query.get("api-version"),
                      status=response.status, request_id=request_id, route=info.get("route"),
-                     principal=info.get("principal"), fault=info.get("fault"))
+                     principal=info.get("principal"), fault=info.get("fault"), rules=request.get(LOGGED_RULES))
         return response
 
     async def _arm(self, request: web.Request, info: dict[str, Any]) -> web.Response:

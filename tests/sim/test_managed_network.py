@@ -206,3 +206,55 @@ async def test_without_the_role_only_a_person_helps_and_lookalikes_are_never_app
     await asyncio.sleep(0.5)
     assert [c["status"] for c in await asyncio.to_thread(sim_admin.connections, target)] == ["Pending"]
     assert [c["status"] for c in await asyncio.to_thread(sim_admin.connections, other)] == ["Pending"]
+
+
+async def test_batch_outbound_rules_upserts_the_listed_rules_and_keeps_the_others(azure_sim, sim_admin, sim_names):
+    """batchOutboundRules (docs/design/batch-outbound-rules.md): the listed rules are created or replaced, rules not
+    listed stay (hand-made and Required ones included), the rules show at once as Provisioning, the operation's final
+    answer lists the rules written, and the request log names them."""
+    sub, rg = sim_names
+    ws = await asyncio.to_thread(sim_admin.seed_workspace, sub, rg, "wsbatch", isolation_mode=AOAO, provisioned=True,
+                                 rules={"handmade": {"type": "FQDN", "category": "UserDefined", "destination": "keep.example.com"},
+                                        "old": {"type": "FQDN", "category": "UserDefined", "destination": "old.example.com"}})
+    before = {k for k, r in ws["properties"]["managedNetwork"]["outboundRules"].items() if r["category"] == "Required"}
+    assert before, "a managed network under AllowOnlyApprovedOutbound has Required rules"
+    await asyncio.to_thread(sim_admin.config, rule_duration_s=2.0)
+    mark = await asyncio.to_thread(sim_admin.last_request_seq)
+    body = {"properties": {"outboundRules": {
+        "new1": {"type": "FQDN", "category": "UserDefined", "destination": "a.example.com"},
+        "old": {"type": "FQDN", "category": "UserDefined", "destination": "changed.example.com"}}}}
+    try:
+        async with ml_client(azure_sim) as client:
+            poller = await begin(client, "POST", _url(azure_sim, ws["id"], "/managedNetworks/default/batchOutboundRules"),
+                                 body, final_state_via="location", polling_interval_s=0.2)
+            during = (await asyncio.to_thread(sim_admin.workspace, ws["id"]))["body"]["properties"]["managedNetwork"]
+            assert during["outboundRules"]["new1"]["status"] == "Provisioning", "shown at once, like a PUT"
+            with pytest.raises(HttpResponseError) as busy:  # one operation at a time on a managed network
+                await begin(client, "PUT", _url(azure_sim, ws["id"], "/outboundRules/other"),
+                            {"properties": {"type": "FQDN", "destination": "x.example.com"}})
+            assert busy.value.status_code == 409
+            final = await poller.result()
+    finally:
+        await asyncio.to_thread(sim_admin.config, rule_duration_s=None)
+    assert sorted(r["name"] for r in final["value"]) == ["new1", "old"]
+    assert all(r["properties"]["status"] == "Active" for r in final["value"])
+    after = (await asyncio.to_thread(sim_admin.workspace, ws["id"]))["body"]["properties"]["managedNetwork"]["outboundRules"]
+    assert after["handmade"]["destination"] == "keep.example.com", "a rule not listed stays (upsert, not replace)"
+    assert after["old"]["destination"] == "changed.example.com" and after["new1"]["destination"] == "a.example.com"
+    assert before <= set(after), "Required rules stay"
+    posts = [r for r in await asyncio.to_thread(sim_admin.requests, mark) if r["method"] == "POST"]
+    assert [sorted(p["rules"]) for p in posts] == [["new1", "old"]]
+
+
+async def test_batch_outbound_rules_refuses_a_bad_rule_and_writes_none(azure_sim, sim_admin, sim_names):
+    sub, rg = sim_names
+    ws = await asyncio.to_thread(sim_admin.seed_workspace, sub, rg, "wsbatchbad", isolation_mode=AOAO, provisioned=True)
+    async with ml_client(azure_sim) as client:
+        with pytest.raises(HttpResponseError) as err:
+            await begin(client, "POST", _url(azure_sim, ws["id"], "/managedNetworks/default/batchOutboundRules"),
+                        {"properties": {"outboundRules": {
+                            "good": {"type": "FQDN", "category": "UserDefined", "destination": "a.example.com"},
+                            "bad": {"type": "FQDN", "category": "UserDefined", "destination": "https://no/paths"}}}})
+    assert err.value.status_code == 400
+    rules = (await asyncio.to_thread(sim_admin.workspace, ws["id"]))["body"]["properties"]["managedNetwork"]["outboundRules"]
+    assert "good" not in rules and "bad" not in rules

@@ -21,6 +21,12 @@ class SimConfig:
 
     lro_duration_s: float = 0.5  # how long PATCH / PUT rule / provision / cognitive PUT stay running
     provision_duration_s: float = 1.0
+    # Rule and managed-network operations (rule PUT/DELETE, batchOutboundRules POST, managed network PUT). None: as
+    # lro_duration_s. In Azure they take minutes; benchmarks set a realistic figure, tests leave it off.
+    rule_duration_s: float | None = None
+    # batchOutboundRules shows its rules at once (Provisioning, like a rule PUT) or only when it ends: the contract
+    # does not say, so a client must cope with both (tests switch it).
+    batch_rules_at_end: bool = False
     retry_after_s: int = 1  # Retry-After on 202s and polls
     token_lifetime_s: int = 3600
     page_size: int = 5  # outbound rules / role assignments per list page (small, so nextLink is exercised)
@@ -41,6 +47,10 @@ class World:
         self.pe = PrivateEndpoints(self.estate, self.scheduler)
         self.mn = ManagedNetworks(self.estate, self.pe, self.guid)
         self.rbac_principals: set[str] = set()  # object IDs authorized by their role assignments (rbac.py)
+
+    def rule_duration(self) -> float:
+        c = self.config
+        return c.lro_duration_s if c.rule_duration_s is None else c.rule_duration_s
 
     def guid(self) -> str:
         """Seeded GUIDs: the same seed and call sequence gives the same principal/network IDs."""

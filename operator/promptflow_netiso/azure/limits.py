@@ -7,7 +7,8 @@
   Retry-After has passed. Background work (drift checks) leaves a quarter of each bucket to changes a person
   made, so a restart or a drift sweep over 1,000 workspaces does not delay the reaction to an edit.
 - The ML service rejects concurrent writes to one workspace's managed network, so those writes (PATCH workspace,
-  PUT/DELETE outbound rule, provision) take one lock per workspace, held until their LRO completes.
+  provision, outbound rule PUT/DELETE/batch POST) take one lock per workspace. Rule writes hold it for the send
+  only: their operations are serialised by the rule queue (handlers/rule_batch.py), not by a lock held for minutes.
 
 Locks are created lazily and keyed case-insensitively: ARM IDs and names are case-insensitive.
 """
@@ -45,6 +46,12 @@ def background() -> Iterator[None]:
         yield
     finally:
         _background.reset(token)
+
+
+def foreground() -> None:
+    """From here on in this task, requests are not background work (a task shared by several callers, such as a
+    workspace's rule queue, must not inherit the pacing of whichever caller happened to start it)."""
+    _background.set(False)
 
 
 def in_background() -> bool:

@@ -9,7 +9,7 @@ handler keeps in status, so it survives an operator restart, and `poll_provision
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 from .arm import LRO_FAILED, LRO_RUNNING, ArmClient, json_body, poll_url, segment
 from .errors import AzureError, ErrorKind, error_fields, parse_retry_after
@@ -209,11 +209,12 @@ class MachineLearning:
         """PUT the rule (`properties` as in the ARM body) and follow the LRO (final state via Location).
         `on_accepted(poll_url)` runs as soon as Azure accepted the PUT, before the operation is followed."""
         path = f"{workspace_path(sub, rg, ws)}/outboundRules/{segment(name)}"
+        # The lock covers the send, not the operation: handlers/rule_batch.py serialises a workspace's rule operations.
         async with self._limits.workspace_lock(sub, rg, ws):
             initial = await self._arm.send("PUT", path, operation="outboundRule.put", api_version=API_VERSION, body={"properties": properties})
-            if on_accepted is not None:
-                await on_accepted(poll_url(initial))
-            final = await self._arm.follow(initial, operation="outboundRule.put", final_state_via="location")
+        if on_accepted is not None:
+            await on_accepted(poll_url(initial))
+        final = await self._arm.follow(initial, operation="outboundRule.put", final_state_via="location")
         body = json_body(final.http_response)
         if isinstance(body.get("properties"), dict):
             return parse_outbound_rule(body)
@@ -225,15 +226,49 @@ class MachineLearning:
             )
         return rule
 
+    async def post_outbound_rules(self, sub: str, rg: str, ws: str, rules: Mapping[str, dict],
+                                  on_accepted: Callable[[str | None], Awaitable[None]] | None = None) -> list[OutboundRule]:
+        """POST managedNetworks/default/batchOutboundRules (OutboundRules_Post): create or update several UserDefined
+        rules in one long-running operation (final state via Location: OutboundRuleListResult). The body carries only
+        `outboundRules` (name -> properties as in a rule PUT), never isolationMode or firewallSku, so the batch cannot
+        change the network's settings (docs/design/batch-outbound-rules.md). Returns the rules the result lists.
+
+        The workspace lock covers the send only, not the operation: the caller serialises its batches per workspace
+        (handlers/rule_batch.py), and a concurrent write by anyone else gets Azure's 409, which callers treat as a wait."""
+        path = workspace_path(sub, rg, ws) + "/managedNetworks/default/batchOutboundRules"
+        body = {"properties": {"outboundRules": {name: dict(props) for name, props in rules.items()}}}
+        async with self._limits.workspace_lock(sub, rg, ws):
+            initial = await self._arm.send("POST", path, operation="outboundRule.batch", api_version=API_VERSION, body=body)
+        if on_accepted is not None:
+            await on_accepted(poll_url(initial))
+        final = await self._arm.follow(initial, operation="outboundRule.batch", final_state_via="location")
+        result = json_body(final.http_response)
+        items = [v for v in result.get("value") or [] if isinstance(v, dict)]
+        if isinstance(result.get("nextLink"), str) and result["nextLink"]:  # the result may be paged (x-ms-pageable)
+            items += await self._arm.list_all(result["nextLink"], operation="outboundRule.batch.page", api_version=None)
+        return [parse_outbound_rule(item) for item in items]
+
+    async def operation_running(self, url: str, operation: str = "outboundRule.batch.poll") -> bool:
+        """One GET of a recorded operation URL (only ever to the configured ARM endpoint): True while it answers 202
+        (still running). A final answer, an error or an expired URL (404) is "not running"."""
+        self._arm.require_arm_origin(url)
+        try:
+            response = await self._arm.send("GET", url, operation=operation, accept=(404,))
+        except AzureError as err:
+            if err.kind in (ErrorKind.THROTTLED, ErrorKind.TRANSIENT):
+                raise
+            return False
+        return response.http_response.status_code == 202
+
     async def delete_outbound_rule(self, sub: str, rg: str, ws: str, name: str) -> None:
         """DELETE and follow the LRO; a rule that is already gone counts as deleted."""
         path = f"{workspace_path(sub, rg, ws)}/outboundRules/{segment(name)}"
-        async with self._limits.workspace_lock(sub, rg, ws):
+        async with self._limits.workspace_lock(sub, rg, ws):  # the send only, as for PUT
             initial = await self._arm.send("DELETE", path, operation="outboundRule.delete", api_version=API_VERSION, accept=(404,))
-            if initial.http_response.status_code == 404:
-                return
-            try:
-                await self._arm.follow(initial, operation="outboundRule.delete")
-            except AzureError as err:
-                if err.kind is not ErrorKind.NOT_FOUND:
-                    raise
+        if initial.http_response.status_code == 404:
+            return
+        try:
+            await self._arm.follow(initial, operation="outboundRule.delete")
+        except AzureError as err:
+            if err.kind is not ErrorKind.NOT_FOUND:
+                raise

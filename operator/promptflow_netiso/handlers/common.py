@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from typing import AsyncIterator, Mapping
 
@@ -68,6 +69,7 @@ def converged(status: Mapping | None, meta: Mapping) -> bool:
 
 
 _slots: dict[str, asyncio.Semaphore] = {}
+_held: contextvars.ContextVar[tuple[asyncio.Semaphore, ...]] = contextvars.ContextVar("promptflow_netiso_slot", default=())
 
 
 @contextlib.asynccontextmanager
@@ -82,7 +84,34 @@ async def reconcile_slot(settings: Settings) -> AsyncIterator[None]:
     every = _slots.setdefault("all", asyncio.Semaphore(total))
     if not in_background():
         async with every:
-            yield
+            token = _held.set((every,))
+            try:
+                yield
+            finally:
+                _held.reset(token)
         return
-    async with _slots.setdefault("background", asyncio.Semaphore(max(1, total // 2))), every:
+    drift = _slots.setdefault("background", asyncio.Semaphore(max(1, total // 2)))
+    async with drift, every:
+        token = _held.set((drift, every))
+        try:
+            yield
+        finally:
+            _held.reset(token)
+
+
+@contextlib.asynccontextmanager
+async def slot_released() -> AsyncIterator[None]:
+    """Give this reconcile's slot back while it only waits for work others share (a rule's batchOutboundRules
+    operation runs for minutes in Azure: handlers/rule_batch.py), and take it again after. Waiting holds no decoded
+    answers, and held slots would keep the other rules of the batch from joining it."""
+    held = _held.get()
+    for sem in reversed(held):
+        sem.release()
+    try:
         yield
+    finally:
+        async def take_back() -> None:
+            for sem in held:  # the order reconcile_slot takes them in
+                await sem.acquire()
+        # Shielded: even if we are cancelled meanwhile, the slot is taken back, so reconcile_slot's release balances.
+        await asyncio.shield(asyncio.ensure_future(take_back()))

@@ -16,8 +16,9 @@ settled by the next run after a crash.
 
 Reads are shared: one LIST of a workspace's rules serves every rule of that workspace (single-flight, short-lived,
 updated in place after our own writes), so a converged workspace with N rules costs O(workspaces) reads per drift
-period, not O(rules) (docs/outbound-rules.md). Writes to one managed network are serialized by the Azure facade's
-per-workspace lock (azure/limits.py), so 50 rules applied together queue instead of colliding with 409s.
+period, not O(rules) (docs/outbound-rules.md). Rule writes of one managed network go through one queue
+(handlers/rule_batch.py): those queued together become one batchOutboundRules operation, so 50 rules applied together
+cost a few operations, not 50, and never collide with each other's 409s.
 """
 
 from __future__ import annotations
@@ -42,10 +43,12 @@ from ..settings import Settings
 from ..planning import requeue
 from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.requeue import Retry, Schedule
-from . import approver_role, intent, status_patch, tenancy
+from ..planning import rule_batch as rule_batch_planning
+from . import approver_role, intent, rule_batch, status_patch, tenancy
 from .object_state import STATES
 from ..azure.limits import background
-from .common import converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from
+from .common import (converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from,
+                     slot_released)
 
 log = logging.getLogger(__name__)
 
@@ -326,9 +329,14 @@ async def _run(ctx: _Context) -> Plan:
             return waiting
     events: list[Event] = []
     try:
+        if previous.pending is not None:
+            ctx.max_age = 0.0  # a recorded write is settled from what Azure shows now, never from a copy
         observed, network_id = await _observe(ctx, spec, coords, rule_name)
         if previous.pending is not None:  # a write recorded before a crash: settle it from what Azure shows
             ctx.intent_open = True
+            running = await _recorded_write_running(ctx, coords, rule_name, args, prev_status, observed)
+            if running is not None:
+                return running
             previous, recovered = planning.recover(previous, observed.rule, planning.rule_target(coords, rule_name))
             events.extend(recovered)
             args["previous"] = previous
@@ -360,6 +368,24 @@ async def _run(ctx: _Context) -> Plan:
     _post(ctx, events)
     metrics.set_last_drift_check(KIND_OUTBOUND_RULE, ctx.namespace, ctx.name, time.time())
     return plan
+
+
+async def _recorded_write_running(ctx: _Context, coords: Coordinates, rule_name: str, args: dict,
+                                  prev_status: Mapping, observed: Observed) -> Plan | None:
+    """A write recorded before a crash whose rule Azure does not show yet, and whose operation URL says it still
+    runs (a batch may show its rules only when it ends): wait for it, keep the record, send nothing."""
+    pending = args["previous"].pending
+    target = planning.rule_target(coords, rule_name)
+    if not rule_batch_planning.may_still_run(pending, target, planning.rule_hash(observed.rule)):
+        return None
+    if not await ctx.azure.ml.operation_running(pending.poll_url):
+        return None
+    ctx.keep_intent = True
+    wait = planning.plan_failure(planning.plan(observed=observed, **args),
+                                 f"our {pending.operation} that writes rule {rule_name!r} is still running in Azure",
+                                 conflict=True, throttled=False)
+    _write(ctx, prev_status, wait)
+    return wait
 
 
 def _refusal(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates | None) -> Any:
@@ -424,8 +450,8 @@ class _WriteFailed(Exception):
 
 async def _apply(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rule_name: str, plan: Plan,
                  args: dict, events: list[Event]) -> Plan:
-    """Execute the PUT (the facade holds the workspace's managed-network lock through the LRO), then plan again on
-    what Azure answered: that plan has no actions when Azure took the rule as asked."""
+    """Execute the write (in the workspace's rule queue: handlers/rule_batch.py), then plan again on what Azure
+    answered: that plan has no actions when Azure took the rule as asked."""
     (put,) = plan.actions
     # Intent before action: recorded (and confirmed by the API server) before the PUT, so a crash between Azure's
     # answer and our status write leaves a record the next run settles: the rule is ours, never RuleNotOwned.
@@ -435,11 +461,14 @@ async def _apply(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rul
     STATES.remember(ctx.uid, await intent.record(PLURAL_OUTBOUND_RULE, ctx.namespace, ctx.name, write))
     ctx.intent_open = True
 
-    async def accepted(poll_url: str | None) -> None:
-        STATES.remember(ctx.uid, await intent.record_poll_url(PLURAL_OUTBOUND_RULE, ctx.namespace, ctx.name, write, poll_url))
+    async def accepted(poll_url: str | None, operation: str = "PUT") -> None:
+        sent = rule_batch_planning.batch_record(write, poll_url) if operation == "POST" else write
+        STATES.remember(ctx.uid, await intent.record_poll_url(PLURAL_OUTBOUND_RULE, ctx.namespace, ctx.name, sent, poll_url))
 
-    try:
-        rule = await ctx.azure.ml.put_outbound_rule(*coords.as_tuple(), put.name, put.properties, on_accepted=accepted)
+    try:  # queued with the workspace's other rule writes: one batchOutboundRules operation for them (rule_batch.py)
+        async with slot_released():  # minutes of waiting in Azure need no reconcile slot
+            rule = await rule_batch.write(ctx.azure, coords, put.name, put.properties,
+                                          batch_size=ctx.settings.rule_batch_size, on_accepted=accepted)
     except AzureError as err:
         # The record stays: whether the write landed (a 5xx or a timeout may hide that it did) is settled by the next
         # run from what Azure shows, not guessed here.
@@ -657,7 +686,7 @@ async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mappin
             write = intent.pending("DELETE", planning.rule_target(coords, action.name), "", action.reason, action.message)
             STATES.remember(uid, await intent.record(PLURAL_OUTBOUND_RULE, namespace, name, write))
             try:
-                await azure.ml.delete_outbound_rule(*coords.as_tuple(), action.name)
+                await rule_batch.delete(azure, coords, action.name)  # in turn with the workspace's rule writes
             except AzureError as err:
                 post_event(body, "Warning", "DeleteFailed", f"DELETE rule {action.name!r}: {err}")
                 raise_for_azure_error(err, settings)

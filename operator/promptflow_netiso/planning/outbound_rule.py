@@ -273,7 +273,8 @@ def recover(previous: Previous, rule: RuleLike | None, target: str) -> tuple[Pre
     events: tuple[Event, ...] = ()
     if outcome is intent.Outcome.LANDED and pending.event_reason:
         events = (Event("Normal", pending.event_reason, pending.event_message),)
-    if pending.operation.upper() == "PUT" and rule is not None and _norm(rule.category) == _norm(USER_DEFINED_CATEGORY):
+    # PUT, or POST: the rule went in a batchOutboundRules operation (planning/rule_batch.py); both write this rule.
+    if pending.operation.upper() in ("PUT", "POST") and rule is not None and _norm(rule.category) == _norm(USER_DEFINED_CATEGORY):
         settled = replace(settled, created=True)
     return settled, events
 

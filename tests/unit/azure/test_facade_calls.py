@@ -292,3 +292,54 @@ async def test_aks_cluster_via_arm_pipeline():
     async with fake_azure(arm) as azure:
         cluster = await azure.network.get_aks_cluster(aks)
     assert cluster.agent_pool_subnet_ids == (VNET + "/subnets/a",) and "api-version=2026-08-01" in arm.calls()[0].url
+
+
+async def test_batch_rules_post_carries_only_the_rules_and_reads_the_final_list():
+    batch = WS + "/managedNetworks/default/batchOutboundRules"
+    op = "/subscriptions/sub-1/providers/Microsoft.MachineLearningServices/locations/x/operationResults/b1"
+    final = {"value": [{"name": "r1", "properties": {"type": "FQDN", "category": "UserDefined", "destination": "a.example.com",
+                                                     "status": "Active"}},
+                       {"name": "r2", "properties": {"type": "FQDN", "category": "UserDefined", "destination": "b.example.com",
+                                                     "status": "Active"}}]}
+    arm = (FakeArm().on("POST", batch, Reply(202, None, {"Location": ARM + op, "Retry-After": "1"}))
+           .on("GET", op, Reply(202, None, {"Location": ARM + op}), Reply(200, final)))
+    accepted: list = []
+
+    async def on_accepted(url):
+        accepted.append(url)
+
+    async with fake_azure(arm) as azure:
+        rules = await azure.ml.post_outbound_rules(
+            "sub-1", "rg", "ws", {"r1": {"type": "FQDN", "category": "UserDefined", "destination": "a.example.com"},
+                                  "r2": {"type": "FQDN", "category": "UserDefined", "destination": "b.example.com"}},
+            on_accepted=on_accepted)
+        lock = azure.ml._limits.workspace_lock("sub-1", "rg", "ws")
+        assert not lock.locked(), "the workspace lock covers the send only"
+    sent = body_of(arm.calls("POST")[0])
+    assert sent == {"properties": {"outboundRules": {
+        "r1": {"type": "FQDN", "category": "UserDefined", "destination": "a.example.com"},
+        "r2": {"type": "FQDN", "category": "UserDefined", "destination": "b.example.com"}}}}
+    assert "isolationMode" not in sent["properties"] and "firewallSku" not in sent["properties"]
+    assert arm.calls("POST")[0].url.endswith("?api-version=2025-12-01") or "api-version=2025-12-01" in arm.calls("POST")[0].url
+    assert accepted == [ARM + op]
+    assert [(r.name, r.status) for r in rules] == [("r1", "Active"), ("r2", "Active")]
+
+
+async def test_the_official_batch_example_answer_parses():
+    batch = WS + "/managedNetworks/default/batchOutboundRules"
+    arm = FakeArm().on("POST", batch, Reply(200, response_body("ml/v2_batchOutboundRules_post_2025-12-01.json")))
+    async with fake_azure(arm) as azure:
+        rules = await azure.ml.post_outbound_rules("sub-1", "rg", "ws", {"rule_name_1": {"type": "FQDN"}})
+    assert [(r.name, r.type, r.status) for r in rules] == [("rule_name_1", "FQDN", "Active")]
+
+
+async def test_operation_running_asks_the_recorded_url_once():
+    op = "/subscriptions/sub-1/providers/Microsoft.MachineLearningServices/locations/x/operationResults/b2"
+    arm = FakeArm().on("GET", op, Reply(202, None, {"Location": ARM + op}), Reply(200, {"value": []}), arm_error(404, "NotFound", "expired"))
+    async with fake_azure(arm) as azure:
+        assert await azure.ml.operation_running(ARM + op) is True
+        assert await azure.ml.operation_running(ARM + op) is False
+        assert await azure.ml.operation_running(ARM + op) is False
+        with pytest.raises(AzureError):
+            await azure.ml.operation_running("https://attacker.example/op")
+    assert len(arm.calls("GET", op)) == 3
