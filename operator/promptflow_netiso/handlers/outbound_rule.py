@@ -34,6 +34,7 @@ import kopf
 
 from .. import conditions, metrics
 from ..azure.errors import AzureError, ErrorKind
+from ..model import arm_id
 from ..model import GROUP, KIND_OUTBOUND_RULE, PLURAL_OUTBOUND_RULE, PLURAL_WORKSPACE, VERSION, WorkspaceSpec
 from ..model.common import CONDITION_READY, RECONCILE_POLICY_ANNOTATION, SpecError
 from ..model.outbound_rule import OutboundRuleSpec, RuleType
@@ -160,7 +161,7 @@ def note_workspace(subscription_id: str, resource_group: str, workspace_name: st
 
 
 async def _connections(azure: Any, target: str, max_age: float) -> list:
-    return await _connection_lists.get(target.rstrip("/").lower(), lambda: azure.pec.list(target), max_age)
+    return await _connection_lists.get(arm_id.key(target), lambda: azure.pec.list(target), max_age)
 
 
 # --- the workspace index: readiness and coordinates of every PromptFlowWorkspace, no API calls -------------------------

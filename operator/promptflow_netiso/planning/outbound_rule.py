@@ -21,6 +21,7 @@ from ..conditions import FALSE, TRUE, UNKNOWN, condition
 from . import intent
 from .intent import PendingWrite
 from .requeue import Retry  # noqa: F401  (re-exported: the planner's answer, obeyed via planning/requeue.py)
+from ..model import arm_id
 from ..model.common import CONDITION_READY, POLICY_DETACH_ON_DELETE, POLICY_MANAGE, POLICY_SKIP
 from ..model.outbound_rule import (
     CONDITION_APPLIED,
@@ -222,7 +223,7 @@ def owned_destination(rule_type: Any, destination: Any) -> Any:
     if not isinstance(destination, Mapping):
         return None
     if kind == _norm(RuleType.PRIVATE_ENDPOINT.value):
-        return {"serviceResourceId": _norm(destination.get("serviceResourceId")),
+        return {"serviceResourceId": arm_id.key(destination.get("serviceResourceId")),
                 "subresourceTarget": _norm(destination.get("subresourceTarget")),
                 "sparkEnabled": _bool(destination.get("sparkEnabled"))}
     return {"serviceTag": _norm(destination.get("serviceTag")), "protocol": _norm(destination.get("protocol")),
