@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
-import os
 import sys
 import tempfile
 import time
@@ -150,12 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         for route, n in Counter(f"{c['method']} {c.get('route') or '?'}" for c in calls).most_common(6):
             print(f"    {n:8d}  {route}")
     finally:
-        run.stop()
-        if os.environ.get("BENCH_KEEP") is None:
-            import shutil
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            print(f"(kept {workdir})")
+        run.finish()
     return 0
 
 

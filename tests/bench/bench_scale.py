@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -301,6 +302,14 @@ class Run:
         self.sim.stop_thread()
         self.cp.stop()
 
+    def finish(self) -> None:
+        """Stop everything; remove the working directory unless BENCH_KEEP is set."""
+        self.stop()
+        if os.environ.get("BENCH_KEEP") is None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        else:
+            print(f"(kept {self.workdir})")
+
     def seed(self, sub: str, rg: str) -> list[tuple[str, str]]:
         admin = self.sim.admin
         self.sub, self.rg = sub, rg
@@ -549,12 +558,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"    {n:8d}  {what}")
                 print(f"  CPU since start {r['cpu_cores']:.2f} cores, RSS {r['rss_mb']:.0f} MB")
         finally:
-            run.stop()
-            if os.environ.get("BENCH_KEEP") is None:
-                import shutil
-                shutil.rmtree(workdir, ignore_errors=True)
-            else:
-                print(f"(kept {workdir})")
+            run.finish()
     return 0
 
 
