@@ -22,7 +22,7 @@ import kopf
 
 from .. import audit, conditions, metrics
 from ..azure.errors import AzureError, ErrorKind
-from ..model import GROUP, KIND_APPROVAL, PLURAL_APPROVAL, PLURAL_OUTBOUND_RULE, PLURAL_WORKSPACE, VERSION
+from ..model import GROUP, KIND_APPROVAL, PLURAL_APPROVAL, PLURAL_WORKSPACE, VERSION
 from ..model.approval import ApprovalSpec
 from ..model.common import ResourceId, SpecError
 from ..planning import approval as planning
@@ -130,15 +130,22 @@ async def approval_workspaces(namespace: str, name: str, spec: Mapping, status: 
     return {(namespace, name): identity}
 
 
-@kopf.index(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
-async def approval_private_endpoint_rules(namespace: str, name: str, spec: Mapping, status: Mapping,
-                                    **_: Any) -> dict | None:
+def note_rule(namespace: str, name: str, spec: Mapping, status: Mapping) -> None:
+    """Called by the rules' index (handlers/outbound_rule.py `rules_by_workspace`) on every rule event: a
+    PrivateEndpoint rule that just turned active asks the policies watching its target to check soon."""
     rule = planning.private_endpoint_rule(name, spec, status)
-    if rule is None:
-        return None
-    if _changed("rule", namespace, name, rule) and rule.active:
-        nudge(rule.target)  # "check soon after a PrivateEndpoint rule becomes active"
-    return {(namespace, rule.workspace): rule}
+    if rule is not None and _changed("rule", namespace, name, rule) and rule.active:
+        nudge(rule.target)
+
+
+def _private_endpoint_rules(rules: kopf.Index | Mapping, namespace: str, workspace: str) -> list:
+    """The workspace's PrivateEndpoint rules, from the small copies `rules_by_workspace` keeps of every rule."""
+    found = []
+    for copy in rules.get((namespace, workspace), []):
+        rule = planning.private_endpoint_rule(copy["metadata"]["name"], copy["spec"], copy["status"])
+        if rule is not None:
+            found.append(rule)
+    return found
 
 
 _network_ids: dict[str, str] = {}  # arm_key(workspace ID) -> managedNetwork.networkId (fixed once it exists)
@@ -151,7 +158,7 @@ async def _correlation(azure: Any, namespace: str, spec: ApprovalSpec, workspace
         return Correlation()
     ws = spec.workspace_ref.name
     identity = next((i for i in workspaces.get((namespace, ws), []) if i is not None), None)
-    pe_rules = list(rules.get((namespace, ws), []))
+    pe_rules = _private_endpoint_rules(rules, namespace, ws)
     try:
         network_id = await _managed_network_id(azure, identity) if identity and identity.found else None
     except AzureError as e:
@@ -220,7 +227,7 @@ async def approval_changed(uid: str, **_: Any) -> None:
 @kopf.timer(GROUP, VERSION, PLURAL_APPROVAL, interval=MIN_GAP, initial_delay=lambda **_: random.uniform(0, MIN_GAP))
 async def approval_check(body: kopf.Body, uid: str, memo: kopf.Memo, patch: kopf.Patch, stopped: Any,
                          logger: logging.Logger, approval_workspaces: kopf.Index,
-                         approval_private_endpoint_rules: kopf.Index, azure_scope_grants: kopf.Index,
+                         rules_by_workspace: kopf.Index, azure_scope_grants: kopf.Index,
                          **_: Any) -> None:
     settings = settings_from(memo)
     s = _schedule_of(uid)
@@ -253,8 +260,7 @@ async def approval_check(body: kopf.Body, uid: str, memo: kopf.Memo, patch: kopf
     policy = Policy(namespace, name, spec, skip=reconcile_policy(body.meta) == SKIP, uid=uid)
     s.targets = spec.target_keys
     s.workspace = (namespace, spec.workspace_ref.name) if spec.workspace_ref else None
-    correlation = await _correlation(azure, namespace, spec, approval_workspaces,
-                                     approval_private_endpoint_rules)
+    correlation = await _correlation(azure, namespace, spec, approval_workspaces, rules_by_workspace)
     report = await check(memo, policy, body.status, correlation, s, settings, azure)
     _write_status(patch, body, report)
     if report.audit:

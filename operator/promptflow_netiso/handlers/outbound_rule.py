@@ -45,7 +45,7 @@ from ..planning import requeue
 from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.requeue import Retry, Schedule
 from ..planning import rule_batch as rule_batch_planning
-from . import approver_role, intent, rule_batch, status_patch, tenancy
+from . import approval, approver_role, intent, rule_batch, status_patch, tenancy
 from .object_state import STATES
 from ..azure.limits import background
 from .common import (converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from,
@@ -561,8 +561,11 @@ async def reconcile_outbound_rule(uid: str, **kw: Any) -> None:
 @kopf.index(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
 async def rules_by_workspace(namespace: str, name: str, uid: str, spec: Mapping, meta: Mapping, status: Mapping,
                              **_: Any) -> dict:
-    """What a drift check of the rule needs, by (namespace, workspaceRef.name): a small copy (no managedFields, no
-    kopf bookkeeping), kept instead of a per-rule timer and the whole body kopf keeps for it."""
+    """Every rule by (namespace, workspaceRef.name), as a small copy (no managedFields, no kopf bookkeeping): what a
+    drift check of the rule needs (instead of a per-rule timer and the whole body kopf keeps for it), the targets a
+    workspace assigns the approver role on, and what an approval policy correlates with. One index for all three:
+    kopf runs every index handler of every object before any handler at start."""
+    approval.note_rule(namespace, name, spec, status)  # an approval policy may wait for this rule to turn active
     workspace = ((spec or {}).get("workspaceRef") or {}).get("name")
     if not workspace:
         return {}

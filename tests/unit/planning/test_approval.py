@@ -769,3 +769,25 @@ async def test_check_follows_a_recorded_long_running_approval_without_a_second_p
     assert [c for c in pec.calls if c[0] == "approve"] == []
     assert report.connections[0]["decision"] == "Approved" and report.in_flight == []
     assert [e.reason for e in report.events] == ["Approved"] and len(report.audit) == 1
+
+
+async def test_a_rule_turning_active_nudges_the_policies_watching_its_target_and_rules_are_read_from_the_copies():
+    from promptflow_netiso.handlers import outbound_rule
+
+    watching = handler._schedule_of("uid-nudged")
+    watching.targets = frozenset({p.arm_key(OPENAI)})
+    spec = {"type": "PrivateEndpoint", "workspaceRef": {"name": "ws"}, "privateEndpoint": {"serviceResourceId": OPENAI}}
+    try:
+        copy = await outbound_rule.rules_by_workspace(namespace="ns", name="r-nudge", uid="u1", spec=spec, meta={},
+                                                      status={"ruleStatus": "Provisioning"})
+        assert not watching.wake.is_set()
+        await outbound_rule.rules_by_workspace(namespace="ns", name="r-nudge", uid="u1", spec=spec, meta={},
+                                               status={"ruleStatus": "Active"})
+        assert watching.wake.is_set()  # turned active: the policy looks again soon
+        fqdn = await outbound_rule.rules_by_workspace(namespace="ns", name="r-fqdn", uid="u2", meta={}, status={},
+                                                      spec={"type": "FQDN", "workspaceRef": {"name": "ws"}, "fqdn": "a.b"})
+        index = {("ns", "ws"): [copy[("ns", "ws")], fqdn[("ns", "ws")]]}
+        [rule] = handler._private_endpoint_rules(index, "ns", "ws")  # FQDN rules are not correlated
+        assert (rule.azure_rule_name, rule.target, rule.workspace) == ("r-nudge", OPENAI, "ws")
+    finally:
+        handler.STATES.forget("uid-nudged")
