@@ -172,11 +172,4 @@ class PrivateEndpointConnections:
         final = json_body(response.http_response) if response is not None else {}
         if isinstance(final.get("properties"), dict) and final["properties"].get("privateLinkServiceConnectionState"):
             return parse_connection(connection.target, final)
-        current = await self.get(connection.target, connection.name)
-        if current is None:
-            raise AzureError(
-                status=404, code="PrivateEndpointConnectionNotFound",
-                message=f"private endpoint connection {connection.name} disappeared while it was being approved",
-                kind=ErrorKind.NOT_FOUND, operation="pec.approve",
-            )
-        return current
+        return await self._current(connection)
