@@ -11,7 +11,8 @@ as after a rollout, with the drift interval set to a day so that the figures are
 Printed: objects; time from process start to the liveness endpoint; a rule changed right after start: seconds until
 that change reached Azure (its PUT), which is "the first object handled"; RSS and peak RSS after one and two
 minutes, and per object above a process that watches nothing; CPU; Kubernetes writes by the operator (audit log) and
-ARM requests in the window. Figures, not verdicts.
+ARM requests in the window. Figures, not verdicts. `--restarts N` starts the operator N times over the same objects;
+`BENCH_PYSPY=/path/to/py-spy` (with `BENCH_KEEP=1`) profiles the first 45 s of each start.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -71,12 +74,56 @@ def seed(run: Run, objs: list[dict], threads: int = 16) -> float:
     return time.monotonic() - started
 
 
+def restart(run: Run, args: argparse.Namespace, admin, objects: int, base: float, attempt: int) -> None:
+    """Start one operator over the converged objects, change one rule right away, and watch the window."""
+    started = run.start_operator()
+    assert run.proc is not None and run.op is not None
+    booted = run.op.booted_at - started
+    if os.environ.get("BENCH_PYSPY"):  # a py-spy binary: profile the first 45 s (collapsed stacks in the workdir)
+        out = run.workdir / f"restart-{attempt}.pyspy.txt"
+        subprocess.Popen([os.environ["BENCH_PYSPY"], "record", "-d", "45", "-r", "50", "-f", "raw", "-o", str(out),
+                          "-p", str(run.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seq = admin.last_request_seq()
+    cpu0 = run.proc.cpu_seconds()
+    rule, ws = "pf-0001-r02", "ws-0001"
+    changed_at = time.time()
+    run.cp.kubectl("patch", "outboundrule", rule, "-n", NAMESPACE, "--type=merge",
+                   "-p", json.dumps({"spec": {"fqdn": f"after-restart-{attempt}.example.com"}}))
+    reached = None
+    with Sampler(run.proc) as sampler:
+        deadline = time.time() + args.window
+        while time.time() < deadline:
+            if reached is None:
+                reached = next((c["time"] for c in admin.requests(since=seq) if c["method"] != "GET"
+                                and f"/workspaces/{ws}/" in c["path"].lower()), None)
+            time.sleep(0.5)
+        rss_end, peak = run.proc.rss_mb(), max(run.proc.peak_rss_mb(), sampler.max_rss)
+    cpu = (run.proc.cpu_seconds() - cpu0) / max(time.time() - started, 1e-9)
+    time.sleep(2.0)
+    calls = admin.requests(since=seq)
+    writes = [w for w in run.audit.operator_writes(started, time.time())
+              if (w.get("objectRef") or {}).get("name") != rule]
+    print(f"  liveness endpoint answered {booted:.1f} s after process start")
+    print(f"  a rule changed right after start reached Azure {reached - changed_at:.1f} s after the change"
+          if reached else "  a rule changed right after start did not reach Azure within the window")
+    print(f"  RSS after {args.window:.0f} s: {rss_end:.0f} MB, peak {peak:.0f} MB; with no objects {base:.0f} MB: "
+          f"{(rss_end - base) * 1024 / objects:.1f} KB per object")
+    print(f"  CPU since start {cpu:.3f} cores")
+    print(f"  Kubernetes writes by the operator (besides the changed rule's): {len(writes)}")
+    for what, n in Audit.describe(writes).most_common(5):
+        print(f"    {n:8d}  {what}")
+    print(f"  ARM requests in the window: {len(calls)}")
+    for route, n in Counter(f"{c['method']} {c.get('route') or '?'}" for c in calls).most_common(6):
+        print(f"    {n:8d}  {route}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workspaces", type=int, default=100)
     ap.add_argument("--full", action="store_true", help="1,000 workspaces x 10 rules = 11,000 objects")
     ap.add_argument("--rules", type=int, default=10)
     ap.add_argument("--window", type=float, default=120.0, help="seconds to watch the restarted process")
+    ap.add_argument("--restarts", type=int, default=1, help="operator starts over the same seeded objects")
     ap.add_argument("--operator-env", action="append", default=[], metavar="NAME=VALUE",
                     help="extra environment of the operator process")
     args = ap.parse_args(argv)
@@ -113,41 +160,11 @@ def main(argv: list[str] | None = None) -> int:
             apply(run.cp, workdir, objs[n:n + 2000], f"chunk-{n}")
         print(f"  created in {time.monotonic() - t:.0f} s; status written in {seed(run, objs):.0f} s")
 
-        started = run.start_operator()
-        assert run.proc is not None and run.op is not None
-        booted = run.op.booted_at - started
-        seq = admin.last_request_seq()
-        cpu0 = run.proc.cpu_seconds()
-        rule, ws = "pf-0001-r02", "ws-0001"
-        changed_at = time.time()
-        run.cp.kubectl("patch", "outboundrule", rule, "-n", NAMESPACE, "--type=merge",
-                       "-p", json.dumps({"spec": {"fqdn": "after-restart.example.com"}}))
-        reached = None
-        with Sampler(run.proc) as sampler:
-            deadline = time.time() + args.window
-            while time.time() < deadline:
-                if reached is None:
-                    reached = next((c["time"] for c in admin.requests(since=seq) if c["method"] != "GET"
-                                    and f"/workspaces/{ws}/" in c["path"].lower()), None)
-                time.sleep(0.5)
-            rss_end, peak = run.proc.rss_mb(), max(run.proc.peak_rss_mb(), sampler.max_rss)
-        cpu = (run.proc.cpu_seconds() - cpu0) / max(time.time() - started, 1e-9)
-        time.sleep(2.0)
-        calls = admin.requests(since=seq)
-        writes = [w for w in run.audit.operator_writes(started, time.time())
-                  if (w.get("objectRef") or {}).get("name") != rule]
-        print(f"  liveness endpoint answered {booted:.1f} s after process start")
-        print(f"  a rule changed right after start reached Azure {reached - changed_at:.1f} s after the change"
-              if reached else "  a rule changed right after start did not reach Azure within the window")
-        print(f"  RSS after {args.window:.0f} s: {rss_end:.0f} MB, peak {peak:.0f} MB; with no objects {base:.0f} MB: "
-              f"{(rss_end - base) * 1024 / len(objs):.1f} KB per object")
-        print(f"  CPU since start {cpu:.3f} cores")
-        print(f"  Kubernetes writes by the operator (besides the changed rule's): {len(writes)}")
-        for what, n in Audit.describe(writes).most_common(5):
-            print(f"    {n:8d}  {what}")
-        print(f"  ARM requests in the window: {len(calls)}")
-        for route, n in Counter(f"{c['method']} {c.get('route') or '?'}" for c in calls).most_common(6):
-            print(f"    {n:8d}  {route}")
+        for attempt in range(args.restarts):
+            if attempt:
+                run.op.stop()
+                print(f"  restart {attempt + 1} of {args.restarts}:")
+            restart(run, args, admin, len(objs), base, attempt)
     finally:
         run.finish()
     return 0

@@ -88,18 +88,22 @@ def test_kill_while_a_batch_operation_runs_sends_no_batch_again_and_every_rule_b
     duration = 40 if rules_at_end else 15  # a wide window for the kill, and for the restart inside it (Azure: minutes)
     sim_admin.config(rule_duration_s=duration, batch_rules_at_end=rules_at_end)
     try:
-        apply(kube, namespace, *[fqdn(n, f"{n}.example.com") for n in names])
-        accepted = kube.wait_for(RULE, namespace, names[0],
+        # A write to an idle workspace goes at once, alone; what arrives while it runs goes in one batch after it.
+        apply(kube, namespace, fqdn(names[0], f"{names[0]}.example.com"))
+        kube.wait_for(RULE, namespace, names[0], lambda o: bool(o["status"]["pendingWrite"].get("pollUrl")), WAIT,
+                      "to be sent alone and accepted")
+        apply(kube, namespace, *[fqdn(n, f"{n}.example.com") for n in names[1:]])
+        accepted = kube.wait_for(RULE, namespace, names[1],
                                  lambda o: (((o.get("status") or {}).get("pendingWrite") or {}).get("operation") == "POST"
                                             and bool(o["status"]["pendingWrite"].get("pollUrl"))),
                                  WAIT, "to record the accepted batch")
         record = accepted["status"]["pendingWrite"]
-        assert record["target"].lower().endswith(f"/outboundrules/{names[0]}"), "the record names the rule it writes"
+        assert record["target"].lower().endswith(f"/outboundrules/{names[1]}"), "the record names the rule it writes"
         assert len(az.batch_posts()) >= 1 and not accepted["status"].get("created")
         operator.restart(kill=True)  # SIGKILL while the batch operation runs
         if rules_at_end:  # Azure shows none of the batch's rules yet: the restarted operator asks the recorded URL
             waiting = kube.wait_for(
-                RULE, namespace, names[0],
+                RULE, namespace, names[1],
                 lambda o: "still running" in (condition(o, "Applied") or {}).get("message", ""), duration - 5,
                 "to wait for its running batch instead of writing again")
             assert waiting["status"]["pendingWrite"]["operation"] == "POST", "the record is kept while it runs"

@@ -201,8 +201,10 @@ def test_fifty_rules_applied_together_converge_in_a_few_batch_operations_and_no_
     writes = az.rule_writes()
     assert puts_by_rule(writes) == {n: 1 for n in names}, "each rule written exactly once"
     posts = az.batch_posts()
-    assert 1 <= len(posts) < len(names), f"coalesced into batchOutboundRules operations: {len(posts)} POSTs"
-    assert [r for r in writes if r["method"] == "PUT"] == [], "no rule was written one PUT at a time"
+    puts = [r for r in writes if r["method"] == "PUT"]
+    # The first arrival goes alone, at once (a PUT); the rest coalesce into batchOutboundRules POSTs while it runs.
+    assert len(posts) >= 1 and len(posts) + len(puts) <= len(names) // 5, \
+        f"coalesced: {len(posts)} POSTs and {len(puts)} PUTs for {len(names)} rules"
     for name in names[:3]:
         assert reasons(kube, namespace, name).count("Created") == 1
     assert [r for r in az.calls() if r["status"] == 409] == [], "writes to one managed network are serialized"

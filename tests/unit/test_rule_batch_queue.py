@@ -63,7 +63,6 @@ class FakeML:
 
 @pytest.fixture(autouse=True)
 def quick(monkeypatch):
-    monkeypatch.setattr(rule_batch, "GATHER_S", 0.01)
     rule_batch._single.clear()
     yield
     rule_batch._single.clear()
@@ -144,7 +143,6 @@ def test_a_rule_waiting_for_its_batch_gives_its_reconcile_slot_back(monkeypatch)
     from promptflow_netiso.settings import Settings
 
     monkeypatch.setattr(common, "_slots", {})
-    monkeypatch.setattr(rule_batch, "GATHER_S", 0.05)
     settings = Settings(max_reconciles=2)
     ml = FakeML()
     azure = types.SimpleNamespace(ml=ml)
@@ -167,5 +165,20 @@ def test_a_rule_waiting_for_its_batch_gives_its_reconcile_slot_back(monkeypatch)
         assert common._slots["all"]._value == 2, "every slot given back exactly once"
 
     asyncio.run(scenario())
-    assert ml.calls == [("POST", [f"r{i}" for i in range(6)])], "all six joined one batch"
+    written = [n for c in ml.calls for n in (c[1] if c[0] == "POST" else [c[1]])]
+    assert sorted(written) == [f"r{i}" for i in range(6)] and len(ml.calls) <= 2, \
+        "each rule written once, the late ones together while the first ran"
     assert inside["peak"] <= 2
+
+
+async def test_a_write_to_an_idle_workspace_is_sent_at_once_and_later_ones_join_the_next_batch():
+    """No gathering delay: the first write reaches Azure right away (event -> first ARM request in milliseconds);
+    writes that arrive while it runs go out together after it."""
+    ml = FakeML()
+    azure = types.SimpleNamespace(ml=ml)
+    first = asyncio.ensure_future(rule_batch.write(azure, COORDS, "a", props("a"), batch_size=50))
+    await asyncio.sleep(0.01)
+    assert ml.calls == [("PUT", "a")], "sent without waiting for company"
+    later = [rule_batch.write(azure, COORDS, n, props(n), batch_size=50) for n in ("b", "c", "d")]
+    await asyncio.gather(first, *later)
+    assert ml.calls == [("PUT", "a"), ("POST", ["b", "c", "d"])] and ml.max_running == 1

@@ -9,13 +9,13 @@ SDK clients, and the concurrency limits they all share.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.pipeline.transport import AsyncHttpTransport
 from azure.mgmt.authorization.v2022_04_01.aio import AuthorizationManagementClient
-from azure.mgmt.network.aio import NetworkManagementClient
 
 from . import credentials
 from .arm import ArmClient
@@ -24,6 +24,7 @@ from .compute import Computes
 from .errors import AzureError, ErrorKind
 from .limits import Limits
 from .ml import MachineLearning
+from .network import SDK_MODULE as NETWORK_SDK
 from .network import Network
 from .pec import PrivateEndpointConnections
 from .pipeline import build_arm_client, client_kwargs, transport_for
@@ -77,7 +78,8 @@ class Azure:
         arm_client = build_arm_client(self._credential, self.cloud, settings, self.limits, new_transport())
         self._arm = ArmClient(arm_client, settings, self.cloud)
         self._authorization = PerSubscription(lambda sub: AuthorizationManagementClient(self._credential, sub, **sdk_kwargs()))
-        self._network = PerSubscription(lambda sub: NetworkManagementClient(self._credential, sub, **sdk_kwargs()))
+        self._network = PerSubscription(lambda sub: importlib.import_module(NETWORK_SDK).NetworkManagementClient(
+            self._credential, sub, **sdk_kwargs()))
         self.ml = MachineLearning(self._arm, self.limits)
         self.roles = RoleAssignments(self._authorization)
         self.pec = PrivateEndpointConnections(self._arm)

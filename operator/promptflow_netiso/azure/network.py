@@ -5,11 +5,12 @@ pipeline (no allowed SDK dependency covers Microsoft.ContainerService).
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import AzureError as CoreAzureError
-from azure.mgmt.network.aio import NetworkManagementClient
 
 from ..model import arm_id
 from . import errors, ids
@@ -17,6 +18,13 @@ from .arm import ArmClient
 from .errors import AzureError, ErrorKind
 from .pipeline import operation_option
 from .sdk import PerSubscription
+
+if TYPE_CHECKING:
+    from azure.mgmt.network.aio import NetworkManagementClient
+
+# azure-mgmt-network's models are about 43 MB of Python objects: imported (off the event loop) on the first VNet,
+# subnet, peering or private endpoint read, so an operator that never needs one (managed networks only) never pays.
+SDK_MODULE = "azure.mgmt.network.aio"
 
 # Pinned, not the SDK's newest default (azure-mgmt-network 33.1 defaults to 2026-03-01): sovereign clouds get new
 # network API versions months later. Versions of the official examples (FACTS.md).
@@ -162,10 +170,14 @@ class Network:
         self._clients = clients
         self._arm = arm
 
+    async def _client(self, subscription: str) -> NetworkManagementClient:
+        await asyncio.to_thread(importlib.import_module, SDK_MODULE)  # once; then a dict look-up
+        return self._clients.get(subscription)
+
     async def get_virtual_network(self, vnet_id: str) -> VirtualNetwork:
         rid = require_type(vnet_id, "Microsoft.Network/virtualNetworks")
         try:
-            body = await self._clients.get(rid.subscription).virtual_networks.get(
+            body = await (await self._client(rid.subscription)).virtual_networks.get(
                 rid.resource_group, rid.name, api_version=NETWORK_API_VERSION, cls=_raw_json, **operation_option("vnet.get")
             )
         except CoreAzureError as exc:
@@ -175,7 +187,7 @@ class Network:
     async def get_subnet(self, subnet_id: str) -> Subnet:
         rid = require_type(subnet_id, "Microsoft.Network/virtualNetworks", "subnets")
         try:
-            body = await self._clients.get(rid.subscription).subnets.get(
+            body = await (await self._client(rid.subscription)).subnets.get(
                 rid.resource_group, rid.name, rid.child_name, api_version=NETWORK_API_VERSION, cls=_raw_json, **operation_option("subnet.get")
             )
         except CoreAzureError as exc:
@@ -185,7 +197,7 @@ class Network:
     async def list_peerings(self, vnet_id: str) -> list[Peering]:
         rid = require_type(vnet_id, "Microsoft.Network/virtualNetworks")
         try:
-            pager = self._clients.get(rid.subscription).virtual_network_peerings.list(
+            pager = (await self._client(rid.subscription)).virtual_network_peerings.list(
                 rid.resource_group, rid.name, api_version=NETWORK_API_VERSION, **operation_option("vnetPeering.list")
             )
             return [parse_peering(p.as_dict()) async for p in pager]
@@ -195,7 +207,7 @@ class Network:
     async def get_private_endpoint(self, pe_id: str) -> PrivateEndpoint:
         rid = require_type(pe_id, "Microsoft.Network/privateEndpoints")
         try:
-            body = await self._clients.get(rid.subscription).private_endpoints.get(
+            body = await (await self._client(rid.subscription)).private_endpoints.get(
                 rid.resource_group, rid.name, api_version=PRIVATE_ENDPOINT_API_VERSION, cls=_raw_json,
                 **operation_option("privateEndpoint.get")
             )

@@ -4,9 +4,11 @@ decides; this module does the I/O).
 
 A rule handler records its intent (status.pendingWrite) and then calls `write()`, which waits until the rule's
 batch has ended and returns the rule as Azure answered (or raises the AzureError its batch got). One worker task per
-workspace with queued writes: it waits `GATHER_S` for the writes that arrive together (50 rules applied at once
-reach it within moments), sends one POST with up to `Settings.rule_batch_size` of them, follows that operation
-(minutes in Azure) while the next writes queue up, and repeats; it ends when the queue is empty.
+workspace with queued writes: it sends what is queued at once (a write to an idle workspace never waits for others,
+so a single change reaches Azure within milliseconds), follows that operation (minutes in Azure) while the next
+writes queue up, then sends those as one POST of up to `Settings.rule_batch_size`, and repeats; it ends when the
+queue is empty. 50 rules applied together therefore cost about two operations: the first arrival alone, then the
+rest.
 
 - The workspace lock (azure/limits.py) is held for the send only, never for a whole operation: this queue is what
   serialises a workspace's rule operations.
@@ -31,9 +33,6 @@ from ..planning import rule_batch as planning
 from ..planning.outbound_rule import Coordinates
 
 log = logging.getLogger(__name__)
-
-# How long the first queued write of an idle workspace waits for others: rules applied together arrive within this.
-GATHER_S = 0.5
 
 Accepted = Callable[[str | None, str], Awaitable[None]]  # (operation URL, "PUT" | "POST") once Azure accepted
 
@@ -92,8 +91,7 @@ async def _enqueue(azure: Any, coords: Coordinates, item: _Write, batch_size: in
 async def _drain(azure: Any, coords: Coordinates, queue: _Queue, batch_size: int) -> None:
     limits.foreground()  # the task copied its first caller's context: a drift check's would pace every batch after
     try:
-        if not queue.writes[0].delete:
-            await asyncio.sleep(GATHER_S)
+        await asyncio.sleep(0)  # writes queued in the same turn of the loop go together; nothing waits longer
         while queue.writes:
             batch, queue.writes = planning.take(queue.writes, 1 if _key(coords) in _single else batch_size)
             try:
