@@ -60,19 +60,7 @@ BUILD_INFO = Gauge(PREFIX + "build_info", "Operator build; always 1.", ["version
 BUILD_INFO.labels(__version__, platform.python_version()).set(1)
 
 # --- objects ----------------------------------------------------------------------------------------
-OBJECT_READY = Gauge(
-    PREFIX + "object_ready", "Whether the object's Ready condition is True (1) or not (0).", ["kind", "namespace", "name"]
-)
-OBJECT_READY_REASON = Gauge(
-    PREFIX + "object_ready_reason_info",
-    "The reason of the object's Ready condition; always 1, one series per object.",
-    ["kind", "namespace", "name", "reason"],
-)
-LAST_DRIFT_CHECK = Gauge(
-    PREFIX + "last_drift_check_timestamp_seconds",
-    "Unix time of the last successful comparison of the object with Azure.",
-    ["kind", "namespace", "name"],
-)
+# Per-object series (readiness, its reason, the last drift check, the Azure status): see _ObjectSeries below.
 RECONCILE_DURATION = Histogram(
     PREFIX + "reconcile_duration_seconds", "Time spent in one reconciliation, errors included.", ["kind"],
     buckets=_RECONCILE_BUCKETS,
@@ -107,17 +95,6 @@ FAILED_RULE_REAPPLIES = Counter(
     "PUTs of an unchanged OutboundRule that Azure reports Failed, sent after its back-off (planning/requeue.py).",
     ["namespace"],
 )
-MANAGED_NETWORK_STATUS = Gauge(
-    PREFIX + "managed_network_status",
-    "Managed virtual network status of a workspace: 1 for the current status, 0 for the others.",
-    ["namespace", "name", "status"],
-)
-OUTBOUND_RULE_STATUS = Gauge(
-    PREFIX + "outbound_rule_status",
-    "Azure status of an outbound rule: 1 for the current status, 0 for the others.",
-    ["namespace", "name", "status"],
-)
-
 # --- private endpoint connections -------------------------------------------------------------------
 PE_CONNECTIONS = Gauge(
     PREFIX + "private_endpoint_connections",
@@ -128,6 +105,92 @@ PE_APPROVALS = Counter(
     PREFIX + "private_endpoint_approvals_total", "Private endpoint connections the operator approved.",
     ["namespace", "name", "target"],
 )
+
+
+class _Record:
+    __slots__ = ("ready", "reason", "drift", "state")
+
+    def __init__(self) -> None:
+        self.ready: int | None = None
+        self.reason: str | None = None
+        self.drift: float | None = None
+        self.state: str | None = None  # managed network status (workspace) or rule status (OutboundRule)
+
+
+class _ObjectSeries:
+    """The series that name one object, built at scrape time from one small record per object.
+
+    A prometheus_client child costs about 600 bytes (a wrapper, a value, a lock) and an object has up to four
+    series: at 11,000 objects that was about 25 MB. A record costs about 100 bytes (docs/scale.md).
+
+    - `object_ready{kind,namespace,name}` (0/1) and `object_ready_reason_info{...,reason}` (always 1): split so an
+      alert's `for` timer survives a change of reason;
+    - `last_drift_check_timestamp_seconds{kind,namespace,name}`;
+    - `managed_network_status` / `outbound_rule_status{namespace,name,status}`: one series for the current status,
+      value 1 (`{status="Failed"} == 1` selects the failed ones).
+    """
+
+    READY = PREFIX + "object_ready"
+    REASON = PREFIX + "object_ready_reason_info"
+    DRIFT = PREFIX + "last_drift_check_timestamp_seconds"
+    STATE = {"PromptFlowWorkspace": (PREFIX + "managed_network_status", "status",
+                                     "Managed virtual network status of a workspace: 1 for the current status."),
+             "OutboundRule": (PREFIX + "outbound_rule_status", "status",
+                              "Azure status of an outbound rule: 1 for the current status.")}
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # the HTTP server thread collects while the event loop writes
+        self._records: dict[tuple[str, str, str], _Record] = {}
+
+    def update(self, key: tuple[str, str, str], **fields: object) -> None:
+        with self._lock:
+            record = self._records.get(key)
+            if record is None:
+                record = self._records[key] = _Record()
+            for field, value in fields.items():
+                setattr(record, field, value)
+
+    def forget(self, key: tuple[str, str, str]) -> None:
+        with self._lock:
+            self._records.pop(key, None)
+
+    def families(self) -> tuple[GaugeMetricFamily, ...]:
+        ready = GaugeMetricFamily(self.READY, "Whether the object's Ready condition is True (1) or not (0).",
+                                  labels=["kind", "namespace", "name"])
+        reason = GaugeMetricFamily(self.REASON, "The reason of the object's Ready condition; always 1, one series "
+                                   "per object.", labels=["kind", "namespace", "name", "reason"])
+        drift = GaugeMetricFamily(self.DRIFT, "Unix time of the last successful comparison of the object with Azure.",
+                                  labels=["kind", "namespace", "name"])
+        states = {kind: GaugeMetricFamily(name, text, labels=["namespace", "name", label])
+                  for kind, (name, label, text) in self.STATE.items()}
+        return ready, reason, drift, states  # type: ignore[return-value]
+
+    def describe(self):
+        ready, reason, drift, states = self.families()
+        return [ready, reason, drift, *states.values()]
+
+    def collect(self):
+        ready, reason, drift, states = self.families()
+        with self._lock:
+            records = [(key, r.ready, r.reason, r.drift, r.state) for key, r in self._records.items()]
+        for key, r_ready, r_reason, r_drift, r_state in records:
+            labels = list(key)
+            if r_ready is not None:
+                ready.add_metric(labels, r_ready)
+            if r_reason is not None:
+                reason.add_metric([*labels, r_reason], 1)
+            if r_drift is not None:
+                drift.add_metric(labels, r_drift)
+            if r_state is not None and key[0] in states:
+                states[key[0]].add_metric([key[1], key[2], r_state], 1)
+        yield ready
+        yield reason
+        yield drift
+        yield from states.values()
+
+
+OBJECTS = _ObjectSeries()
+REGISTRY.register(OBJECTS)
 
 
 class _OldestPendingAge:
@@ -174,7 +237,6 @@ PE_OLDEST_PENDING = _OldestPendingAge()
 REGISTRY.register(PE_OLDEST_PENDING)
 
 _lock = threading.Lock()
-_ready_reason: dict[tuple[str, str, str], str] = {}
 _pe_states: dict[tuple[str, str, str], set[str]] = {}
 _approved_targets: set[tuple[str, str, str]] = set()
 
@@ -209,48 +271,29 @@ def observe_reconcile(kind: str, seconds: float, error_reason: str | None = None
 
 
 def set_object_ready(kind: str, namespace: str, name: str, ready: bool, reason: str) -> None:
-    """Readiness of one object; the previous reason's series goes so each object keeps exactly one."""
-    key = (kind, namespace, name)
-    reason = _bounded(reason)
-    with _lock:
-        previous = _ready_reason.get(key)
-        if previous is not None and previous != reason:
-            _remove(OBJECT_READY_REASON, *key, previous)
-        _ready_reason[key] = reason
-        OBJECT_READY.labels(*key).set(1 if ready else 0)
-        OBJECT_READY_REASON.labels(*key, reason).set(1)
+    """Readiness of one object: one readiness series and one reason series (the previous reason's is gone)."""
+    OBJECTS.update((kind, namespace, name), ready=1 if ready else 0, reason=_bounded(reason))
 
 
 def forget_object(kind: str, namespace: str, name: str) -> None:
     """The object is gone: drop every series that names it."""
-    key = (kind, namespace, name)
-    with _lock:
-        reason = _ready_reason.pop(key, None)
-        if reason is not None:
-            _remove(OBJECT_READY_REASON, *key, reason)
-        _remove(OBJECT_READY, *key)
-        _remove(LAST_DRIFT_CHECK, *key)
-        if kind == "PromptFlowWorkspace":
-            for status in MANAGED_NETWORK_STATUSES:
-                _remove(MANAGED_NETWORK_STATUS, namespace, name, status)
-        elif kind == "OutboundRule":
-            for status in OUTBOUND_RULE_STATUSES:
-                _remove(OUTBOUND_RULE_STATUS, namespace, name, status)
-        elif kind == "PrivateEndpointApproval":
+    OBJECTS.forget((kind, namespace, name))
+    if kind == "PrivateEndpointApproval":
+        with _lock:
             _forget_targets(namespace, name, keep=set())
 
 
 def set_managed_network_status(namespace: str, name: str, status: str | None) -> None:
-    """State set: None (no managed network reported yet) and unexpected values read as Unknown."""
-    _set_state(MANAGED_NETWORK_STATUS, namespace, name, status, MANAGED_NETWORK_STATUSES)
+    """None (no managed network reported yet) and unexpected values read as Unknown."""
+    _set_state("PromptFlowWorkspace", namespace, name, status, MANAGED_NETWORK_STATUSES)
 
 
 def set_last_drift_check(kind: str, namespace: str, name: str, timestamp: float) -> None:
-    LAST_DRIFT_CHECK.labels(kind, namespace, name).set(timestamp)
+    OBJECTS.update((kind, namespace, name), drift=float(timestamp))
 
 
 def set_outbound_rule_status(namespace: str, name: str, status: str | None) -> None:
-    _set_state(OUTBOUND_RULE_STATUS, namespace, name, status, OUTBOUND_RULE_STATUSES)
+    _set_state("OutboundRule", namespace, name, status, OUTBOUND_RULE_STATUSES)
 
 
 def set_private_endpoint_connections(
@@ -295,15 +338,9 @@ def inc_private_endpoint_approvals(namespace: str, name: str, target: str) -> No
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-def _set_state(gauge: Gauge, namespace: str, name: str, status: str | None, states: tuple[str, ...]) -> None:
-    """One series per object, for its current state (value 1): the others are removed, not kept at 0, so an object
-    costs one series here instead of one per state (docs/scale.md). `{status="Failed"} == 1` still selects them."""
-    current = status if status in states else "Unknown"
-    with _lock:
-        for state in states:
-            if state != current:
-                _remove(gauge, namespace, name, state)
-        gauge.labels(namespace, name, current).set(1)
+def _set_state(kind: str, namespace: str, name: str, status: str | None, states: tuple[str, ...]) -> None:
+    """One series per object, for its current state (value 1), not one per possible state (docs/scale.md)."""
+    OBJECTS.update((kind, namespace, name), state=status if status in states else "Unknown")
 
 
 def _forget_targets(namespace: str, name: str, keep: set[str]) -> None:

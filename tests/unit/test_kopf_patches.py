@@ -69,19 +69,128 @@ def test_a_new_closed_toggle_closes_an_open_gate_and_dropping_it_reopens_it():
 
 
 def test_kopf_keeps_no_managed_fields_and_no_last_applied_copy_of_an_object():
-    from kopf._core.reactor import processing
+    from kopf._cogs.clients import watching
 
-    assert getattr(processing.process_resource_event, "trims_bodies", False)  # what kopf.run() will call
-    seen = []
+    assert getattr(watching.continuous_watch, "trims_bodies", False)  # what kopf's infinite_watch will call
+    closed = []
 
-    async def process(*, raw_event, **_):
-        seen.append(raw_event["object"])
+    async def stream(**_):
+        try:
+            yield {"type": None, "object": {
+                "metadata": {"name": "r", "managedFields": [{"manager": "kubectl"}],
+                             "annotations": {kopf_patches.LAST_APPLIED: "{...}", "keep": "me"}},
+                "spec": {"type": "FQDN"}}}
+            yield "LISTED"  # kopf's bookmarks pass through
+        finally:
+            closed.append(True)
 
-    event = {"type": "MODIFIED", "object": {
-        "metadata": {"name": "r", "managedFields": [{"manager": "kubectl"}],
-                     "annotations": {kopf_patches.LAST_APPLIED: "{...}", "keep": "me"}},
-        "spec": {"type": "FQDN"}}}
-    asyncio.run(kopf_patches._trimming(process)(raw_event=event, stream_pressure=None))
-    assert seen == [{"metadata": {"name": "r", "annotations": {"keep": "me"}}, "spec": {"type": "FQDN"}}]
+    async def consume():
+        return [item async for item in kopf_patches._trimming(stream)(settings=None)]
+
+    seen = asyncio.run(consume())
+    assert seen == [{"type": None, "object": {"metadata": {"name": "r", "annotations": {"keep": "me"}},
+                                               "spec": {"type": "FQDN"}}}, "LISTED"]
+    assert closed == [True], "the wrapped stream is closed with its wrapper"
     kopf_patches.trim({"metadata": None})  # odd bodies pass through untouched
     kopf_patches.trim("not a body")
+
+
+# --- 3. listed objects that need nothing -----------------------------------------------------------------------------
+
+
+def _rule_body(*, ready: bool = True, finalizer: bool = True, deleting: bool = False, spec_changed: bool = False,
+               progress: bool = False) -> "kopf.Body":
+    import kopf
+
+    from promptflow_netiso.handlers.startup import FINALIZER
+
+    raw = {"apiVersion": "netiso.promptflow.dev/v1alpha1", "kind": "OutboundRule",
+           "metadata": {"name": "r", "namespace": "t-ns", "uid": "u-1", "generation": 1, "resourceVersion": "7",
+                        "finalizers": [FINALIZER] if finalizer else []},
+           "spec": {"workspaceRef": {"name": "ws"}, "type": "FQDN", "fqdn": "api.example.com"}}
+    if deleting:
+        raw["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    storage = kopf.StatusDiffBaseStorage(field="status.kopf.last-handled-configuration")
+    patch = kopf.Patch()
+    storage.store(body=kopf.Body(raw), patch=patch, essence=storage.build(body=kopf.Body(raw)))
+    condition = {"type": "Ready", "status": "True" if ready else "False", "reason": "Ready" if ready else "Waiting",
+                 "observedGeneration": 1}
+    raw["status"] = {"observedGeneration": 1, "conditions": [condition], "kopf": dict(patch["status"]["kopf"])}
+    if progress:
+        raw["status"]["kopf"]["progress"] = {"reconcile_outbound_rule": {"started": "2026-01-01T00:00:00Z"}}
+    if spec_changed:  # edited while the operator was down (a label would do the same)
+        raw["spec"]["fqdn"] = "other.example.com"
+    return kopf.Body(raw)
+
+
+def _kwargs(body, event_type=None):
+    import kopf
+    from kopf._core.intents import registries
+    from kopf._core.reactor import inventory
+    from kopf._cogs.structs import references
+
+    from promptflow_netiso.handlers import outbound_rule, startup  # noqa: F401  (registers the handlers)
+
+    settings = kopf.OperatorSettings()
+    startup.configure_kopf(settings)  # the operator's persistence: status.kopf, our finalizer
+    resource = references.Resource("netiso.promptflow.dev", "v1alpha1", "outboundrules", namespaced=True)
+    return dict(registry=registries.get_default_registry(), settings=settings, resource=resource,
+                raw_event={"type": event_type, "object": dict(body)}, body=body,
+                memory=inventory.ResourceMemory(), patch=kopf.Patch())
+
+
+async def test_a_listed_converged_rule_skips_kopfs_cause_machinery_and_no_handler_would_have_run():
+    import logging
+
+    import kopf
+    from kopf._core.intents import causes
+
+    kw = _kwargs(_rule_body())
+    assert kopf_patches.nothing_to_do(**kw)
+    # The predicate is the rule module's word: check it against what kopf itself would select.
+    common = dict(resource=kw["resource"], indices={}, logger=logging.getLogger("t"), patch=kopf.Patch(),
+                  body=kw["body"], memo=kopf.Memo())
+    resume = causes.ChangingCause(reason=causes.Reason.RESUME, initial=True, old=None, new=None, diff=(), **common)
+    spawn = causes.SpawningCause(reset=False, **common)
+    registry = kw["registry"]
+    assert registry._changing.get_handlers(cause=resume) == []
+    assert registry._spawning.get_handlers(cause=spawn, excluded=set()) == []
+    assert not registry._watching.has_handlers(resource=kw["resource"])
+
+    from kopf._core.reactor import processing
+
+    assert getattr(processing.process_resource_causes, "shortcut_listed", False)
+    done = await processing.process_resource_causes(**kw, lifecycle=None, indexers=None, local_logger=None,
+                                                    event_logger=None, stream_pressure=None, operator_paused=None,
+                                                    consistency_time=None)
+    assert done == ([], False) and kw["memory"].fully_handled_once, "later events are not taken for a resume"
+
+
+async def test_kopf_still_handles_listed_rules_that_need_something():
+    assert not kopf_patches.nothing_to_do(**_kwargs(_rule_body(), event_type="MODIFIED")), "a watch event"
+    assert not kopf_patches.nothing_to_do(**_kwargs(_rule_body(ready=False))), "not converged: resume reconciles"
+    assert not kopf_patches.nothing_to_do(**_kwargs(_rule_body(spec_changed=True))), "edited while down: update"
+    assert not kopf_patches.nothing_to_do(**_kwargs(_rule_body(finalizer=False))), "kopf adds its finalizer"
+    assert not kopf_patches.nothing_to_do(**_kwargs(_rule_body(deleting=True))), "the delete handler"
+    assert not kopf_patches.nothing_to_do(**_kwargs(_rule_body(progress=True))), "a handler in progress"
+
+
+async def test_cause_kwargs_are_kopfs_with_field_names_cached():
+    import dataclasses
+
+    import kopf
+    from kopf._core.actions import execution
+    from kopf._core.intents import causes
+
+    body = _rule_body()
+    kw = _kwargs(body)
+    cause = causes.ChangingCause(reason=causes.Reason.UPDATE, initial=False, old=None, new=None, diff=(),
+                                 resource=kw["resource"], indices={"some_index": {}}, logger=None,
+                                 patch=kopf.Patch(), body=body, memo=kopf.Memo())
+    assert execution.Cause._kwargs.fget is kopf_patches._cause_kwargs
+    expected = {f.name: getattr(cause, f.name) for f in dataclasses.fields(cause)}
+    for drop in ("indices", "reason", "webhook", "initial"):  # what kopf's subclasses remove on top
+        expected.pop(drop, None)
+    got = cause.kwargs
+    assert {k: got[k] for k in expected} == expected
+    assert got["name"] == "r" and got["some_index"] == {}, "subclasses still add theirs (and the indexes)"

@@ -182,3 +182,24 @@ async def test_a_write_to_an_idle_workspace_is_sent_at_once_and_later_ones_join_
     later = [rule_batch.write(azure, COORDS, n, props(n), batch_size=50) for n in ("b", "c", "d")]
     await asyncio.gather(first, *later)
     assert ml.calls == [("PUT", "a"), ("POST", ["b", "c", "d"])] and ml.max_running == 1
+
+
+async def test_the_first_write_waits_only_for_the_companions_it_announced():
+    """Rules applied together: the first knows how many others of its workspace are on their way and waits (at most
+    GATHER_S) for them, so they share one operation; a lone change announces none and goes at once."""
+    ml = FakeML()
+    azure = types.SimpleNamespace(ml=ml)
+    first = asyncio.ensure_future(rule_batch.write(azure, COORDS, "a", props("a"), batch_size=50, companions=2))
+    await asyncio.sleep(0.01)
+    assert ml.calls == [], "waiting for the two it announced"
+    others = [rule_batch.write(azure, COORDS, n, props(n), batch_size=50) for n in ("b", "c")]
+    await asyncio.gather(first, *others)
+    assert ml.calls == [("POST", ["a", "b", "c"])]
+
+
+async def test_companions_that_never_come_delay_the_first_write_by_gather_s_at_most(monkeypatch):
+    monkeypatch.setattr(rule_batch, "GATHER_S", 0.05)
+    ml = FakeML()
+    azure = types.SimpleNamespace(ml=ml)
+    await rule_batch.write(azure, COORDS, "a", props("a"), batch_size=50, companions=3)
+    assert ml.calls == [("PUT", "a")]

@@ -4,11 +4,11 @@ decides; this module does the I/O).
 
 A rule handler records its intent (status.pendingWrite) and then calls `write()`, which waits until the rule's
 batch has ended and returns the rule as Azure answered (or raises the AzureError its batch got). One worker task per
-workspace with queued writes: it sends what is queued at once (a write to an idle workspace never waits for others,
-so a single change reaches Azure within milliseconds), follows that operation (minutes in Azure) while the next
-writes queue up, then sends those as one POST of up to `Settings.rule_batch_size`, and repeats; it ends when the
-queue is empty. 50 rules applied together therefore cost about two operations: the first arrival alone, then the
-rest.
+workspace with queued writes. The first write to an idle workspace says how many other rules of that workspace
+are known to be about to write (`companions`: seen by kopf with a spec not yet handled, e.g. applied together with
+it); it waits up to `GATHER_S` for those to join, and not at all when there are none, so one changed rule reaches
+Azure within milliseconds. The worker sends one POST with up to `Settings.rule_batch_size` writes, follows that
+operation (minutes in Azure) while the next writes queue up, and repeats; it ends when the queue is empty.
 
 - The workspace lock (azure/limits.py) is held for the send only, never for a whole operation: this queue is what
   serialises a workspace's rule operations.
@@ -34,6 +34,9 @@ from ..planning.outbound_rule import Coordinates
 
 log = logging.getLogger(__name__)
 
+# The longest the first write of an idle workspace waits for its companions (rules applied together arrive within it).
+GATHER_S = 0.5
+
 Accepted = Callable[[str | None, str], Awaitable[None]]  # (operation URL, "PUT" | "POST") once Azure accepted
 
 
@@ -44,12 +47,14 @@ class _Write:
     on_accepted: Accepted | None
     done: asyncio.Future
     delete: bool = False
+    companions: int = 0  # other writes of this workspace known to be on their way (only the first one's counts)
 
 
 @dataclasses.dataclass
 class _Queue:
     writes: list[_Write] = dataclasses.field(default_factory=list)
     worker: asyncio.Task | None = None
+    arrived: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
 
 # (facade, workspace) with writes queued or in flight: one queue per Azure identity too (a namespace's own identity,
@@ -67,10 +72,11 @@ def _queue_key(azure: Any, c: Coordinates) -> tuple[int, tuple[str, str, str]]:
 
 
 async def write(azure: Any, coords: Coordinates, name: str, properties: dict, *, batch_size: int,
-                on_accepted: Accepted | None = None) -> Any:
+                on_accepted: Accepted | None = None, companions: int = 0) -> Any:
     """Create or update rule `name` of the workspace at `coords` (its intent already recorded); returns the rule as
-    Azure answered once its operation ended."""
-    item = _Write(name, dict(properties), on_accepted, asyncio.get_running_loop().create_future())
+    Azure answered once its operation ended. `companions`: other rules of the workspace about to write too."""
+    item = _Write(name, dict(properties), on_accepted, asyncio.get_running_loop().create_future(),
+                  companions=companions)
     return await _enqueue(azure, coords, item, batch_size)
 
 
@@ -81,8 +87,12 @@ async def delete(azure: Any, coords: Coordinates, name: str) -> None:
 
 
 async def _enqueue(azure: Any, coords: Coordinates, item: _Write, batch_size: int) -> Any:
-    queue = _queues.setdefault(_queue_key(azure, coords), _Queue())
+    key = _queue_key(azure, coords)
+    queue = _queues.get(key)
+    if queue is None:
+        queue = _queues[key] = _Queue()
     queue.writes.append(item)
+    queue.arrived.set()
     if queue.worker is None or queue.worker.done():
         queue.worker = asyncio.create_task(_drain(azure, coords, queue, batch_size), name=f"rule-batch:{item.name}")
     return await asyncio.shield(item.done)  # a cancelled handler does not cancel the operation the others share
@@ -91,7 +101,7 @@ async def _enqueue(azure: Any, coords: Coordinates, item: _Write, batch_size: in
 async def _drain(azure: Any, coords: Coordinates, queue: _Queue, batch_size: int) -> None:
     limits.foreground()  # the task copied its first caller's context: a drift check's would pace every batch after
     try:
-        await asyncio.sleep(0)  # writes queued in the same turn of the loop go together; nothing waits longer
+        await _gather(queue)
         while queue.writes:
             batch, queue.writes = planning.take(queue.writes, 1 if _key(coords) in _single else batch_size)
             try:
@@ -113,6 +123,22 @@ async def _drain(azure: Any, coords: Coordinates, queue: _Queue, batch_size: int
                 _settle(item, error=AzureError(status=0, code="Cancelled", message="the rule write queue stopped",
                                                kind=ErrorKind.TRANSIENT, operation="outboundRule.batch"))
             _queues.pop(_queue_key(azure, coords), None)
+
+
+async def _gather(queue: _Queue) -> None:
+    """Wait (at most GATHER_S) for the first write's companions to join it; not at all when it has none."""
+    await asyncio.sleep(0)  # writes queued in the same turn of the loop go together
+    first = queue.writes[0]
+    if first.delete or not first.companions:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + GATHER_S
+    while len(queue.writes) <= first.companions and (left := deadline - loop.time()) > 0:
+        queue.arrived.clear()
+        try:
+            await asyncio.wait_for(queue.arrived.wait(), left)
+        except TimeoutError:
+            return
 
 
 async def _put(azure: Any, coords: Coordinates, item: _Write) -> None:

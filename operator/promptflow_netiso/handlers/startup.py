@@ -1,7 +1,8 @@
-"""Operator start-up and shutdown: kopf persistence, the Azure facade and the metrics server, created once."""
+"""Operator start-up and shutdown: kopf persistence, the Azure facade, the metrics server and the heap trim, created once."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import kopf
@@ -10,7 +11,7 @@ from .. import metrics
 from ..azure import Azure
 from ..azure.clouds import AzureSettings
 from ..settings import Settings
-from . import kube_session
+from . import heap, kube_session
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> None
     configure_kopf(settings)
     memo.azure = Azure.from_settings(AzureSettings.from_env())
     metrics.start_server(memo.settings.metrics_port, memo.settings.metrics_addr)
+    memo.heap_trim = asyncio.create_task(heap.keep_trimmed(memo.settings.drift_interval), name="heap-trim")
     log.info("promptflow-netiso started: metrics on :%s, drift interval %ss", memo.settings.metrics_port, memo.settings.drift_interval)
 
 
@@ -61,6 +63,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> None
 async def cleanup(memo: kopf.Memo, **_) -> None:
     from . import tenancy  # the namespaces' own identities share the operator's HTTP session: close them first
 
+    trim = getattr(memo, "heap_trim", None)
+    if trim is not None:
+        trim.cancel()
     await tenancy.close_all()
     azure = getattr(memo, "azure", None)
     if azure is not None:
