@@ -108,6 +108,9 @@ def restart(run: Run, args: argparse.Namespace, admin, objects: int, base: float
           if reached else "  a rule changed right after start did not reach Azure within the window")
     print(f"  RSS after {args.window:.0f} s: {rss_end:.0f} MB, peak {peak:.0f} MB; with no objects {base:.0f} MB: "
           f"{(rss_end - base) * 1024 / objects:.1f} KB per object")
+    marks = [5, 10, 15, 20, 30, 60, args.window]
+    timeline = [next((mb for t, mb in sampler.rss if t - started >= m), None) for m in marks]
+    print("  RSS after start: " + ", ".join(f"{m:.0f} s {mb:.0f} MB" for m, mb in zip(marks, timeline) if mb))
     print(f"  CPU since start {cpu:.3f} cores")
     print(f"  Kubernetes writes by the operator (besides the changed rule's): {len(writes)}")
     for what, n in Audit.describe(writes).most_common(5):

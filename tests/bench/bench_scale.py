@@ -123,6 +123,7 @@ class Sampler:
     def __init__(self, proc: Proc, period: float = 0.5) -> None:
         self.proc, self.period = proc, period
         self.max_conns, self.max_rss = 0, 0.0
+        self.rss: list[tuple[float, float]] = []  # (time.time(), MB): where the peak falls
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -138,7 +139,9 @@ class Sampler:
         while not self._stop.is_set():
             try:
                 self.max_conns = max(self.max_conns, self.proc.apiserver_connections())
-                self.max_rss = max(self.max_rss, self.proc.rss_mb())
+                rss = self.proc.rss_mb()
+                self.max_rss = max(self.max_rss, rss)
+                self.rss.append((time.time(), rss))
             except (OSError, KeyError, ValueError):
                 pass
             self._stop.wait(self.period)

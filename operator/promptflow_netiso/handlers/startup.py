@@ -36,6 +36,9 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     # peak memory (and, fragmented, its RSS for good) higher than everything it keeps afterwards.
     settings.watching.chunk_size = 500
     settings.networking.request_timeout = 60
+    # An object's kopf worker keeps its last event (the whole body) until it has been idle this long. kopf's 5 s kept
+    # thousands of bodies alive at once after a start; a new worker for the next event costs a task.
+    settings.queueing.idle_timeout = 1.0
     # No kopf worker_limit: below the number of objects of one kind it deadlocks the start (each worker waits for
     # every index to be complete while holding its slot; the objects still queued never get one). What is bounded
     # instead: API server connections (kube_session.py) and Azure requests per subscription. docs/scale.md.

@@ -15,11 +15,22 @@ class StatusPatchError(Exception):
     pass
 
 
-async def custom_objects() -> Any:
-    """A CustomObjectsApi over the process's one client (its calls are sync: run them with asyncio.to_thread)."""
-    from kubernetes import client
+_custom_objects: Any = None
 
-    return client.CustomObjectsApi(await kube_client.api_client())
+
+def _new_custom_objects(api_client: Any) -> Any:
+    from kubernetes import client  # kubernetes 37 imports an API module on first use: about 1 s of pydantic setup
+
+    return client.CustomObjectsApi(api_client)
+
+
+async def custom_objects() -> Any:
+    """The process's CustomObjectsApi (its calls are sync: run them with asyncio.to_thread). Made once, on a worker
+    thread: made on the event loop, the first status record after a start stalled every object for about a second."""
+    global _custom_objects
+    if _custom_objects is None:
+        _custom_objects = await asyncio.to_thread(_new_custom_objects, await kube_client.api_client())
+    return _custom_objects
 
 
 async def patch_status(plural: str, namespace: str, name: str, status: dict) -> None:

@@ -154,15 +154,18 @@ def _token_source(namespace: str, service_account: str):
 
 async def request_service_account_token(namespace: str, service_account: str) -> str:
     """TokenRequest (serviceaccounts/token create): a short-lived token for Entra ID's federated credential."""
+    # All of it on a worker thread: kubernetes 37 imports CoreV1Api and the models on first use (seconds of setup).
+    return await asyncio.to_thread(_token_request, await kube_client.api_client(), namespace, service_account)
+
+
+def _token_request(api_client: Any, namespace: str, service_account: str) -> str:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
-
-    core = client.CoreV1Api(await kube_client.api_client())
 
     body = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(
         audiences=[TOKEN_EXCHANGE_AUDIENCE], expiration_seconds=SERVICE_ACCOUNT_TOKEN_SECONDS))
     try:
-        result = await asyncio.to_thread(core.create_namespaced_service_account_token, service_account, namespace, body)
+        result = client.CoreV1Api(api_client).create_namespaced_service_account_token(service_account, namespace, body)
     except ApiException as e:
         raise RuntimeError(f"{e.status} {e.reason}: {(e.body or '')[:300]}") from None
     return result.status.token
