@@ -21,6 +21,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -104,6 +105,9 @@ def restart(run: Run, args: argparse.Namespace, admin, objects: int, base: float
     writes = [w for w in run.audit.operator_writes(started, time.time())
               if (w.get("objectRef") or {}).get("name") != rule]
     print(f"  liveness endpoint answered {booted:.1f} s after process start")
+    gate = re.findall(r"handlers start \(([\d.]+) s after start\)", run.op.log_path.read_text(errors="replace"))
+    print(f"  first handler (kopf's index gate open) {float(gate[-1]):.1f} s after the operator's modules loaded"
+          if gate else "  the index gate did not open in the window")
     print(f"  a rule changed right after start reached Azure {reached - changed_at:.1f} s after the change"
           if reached else "  a rule changed right after start did not reach Azure within the window")
     print(f"  RSS after {args.window:.0f} s: {rss_end:.0f} MB, peak {peak:.0f} MB; with no objects {base:.0f} MB: "

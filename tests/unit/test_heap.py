@@ -29,3 +29,7 @@ async def test_without_malloc_trim_nothing_runs(monkeypatch):
 
 def test_glibc_trim_is_found_here():
     assert heap._malloc_trim() is not None, "this machine (glibc) has malloc_trim: the operator image is Debian-based"
+
+
+def test_big_buffers_get_pages_of_their_own_here():
+    assert heap.keep_big_buffers_apart(), "glibc accepts the mmap threshold"

@@ -199,4 +199,4 @@ def test_the_reconcile_cap_is_a_documented_setting(monkeypatch):
 def test_the_start_up_listing_is_read_in_chunks():
     settings = kopf.OperatorSettings()
     configure_kopf(settings)
-    assert settings.watching.chunk_size == 500  # not one answer holding every object at once
+    assert settings.watching.chunk_size == 200  # not one answer holding every object at once

@@ -18,6 +18,18 @@ log = logging.getLogger(__name__)
 
 # Seconds after start: the start-up listing is over by the first; afterwards once every `interval`.
 AFTER_START = (30.0, 90.0, 300.0)
+M_MMAP_THRESHOLD = -3  # mallopt parameter (malloc.h)
+MMAP_THRESHOLD = 256 * 1024
+
+
+def keep_big_buffers_apart() -> bool:
+    """Allocations of 256 KiB and more (a listing page's bytes, its text) get pages of their own, unmapped when freed.
+    glibc otherwise raises this threshold after the first such free, up to 32 MiB, and later pages land in its
+    heap, where what is freed stays in the process (a start-up listing page is tens of MB of transient buffers)."""
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    except (OSError, AttributeError):
+        return False
 
 
 def _malloc_trim() -> Callable[[int], int] | None:

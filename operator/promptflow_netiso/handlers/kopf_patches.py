@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
+import time
 from typing import Any, AsyncIterator, Callable, Iterable
 
 from kopf._cogs.aiokits import aiotoggles
@@ -40,6 +42,8 @@ from kopf._core.actions import execution
 from kopf._core.reactor import processing
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+log = logging.getLogger(__name__)
 
 
 # --- 1. the start-up gate --------------------------------------------------------------------------------------------
@@ -61,6 +65,20 @@ async def _drop_toggles(self: aiotoggles.ToggleSet, toggles: Iterable[aiotoggles
         self._toggles.difference_update(toggles)
         if self.is_on() != before:
             self._condition.notify_all()
+            if self._fn is all:  # kopf's only `all` set is its index gate (operator_indexed)
+                _gate_opened()
+
+
+_STARTED = time.monotonic()  # at import: within a second of the process start
+_gate_opened_once = False
+
+
+def _gate_opened() -> None:
+    """Say when handlers start: the time to the first handler after a restart, for people and benchmarks."""
+    global _gate_opened_once
+    level = logging.DEBUG if _gate_opened_once else logging.INFO  # later openings: a namespace's watch started
+    _gate_opened_once = True
+    log.log(level, "Every index is complete: handlers start (%.1f s after start).", time.monotonic() - _STARTED)
 
 
 async def _drop_toggle(self: aiotoggles.ToggleSet, toggle: aiotoggles.Toggle) -> None:
