@@ -139,11 +139,14 @@ def _kwargs(body, event_type=None):
                 memory=inventory.ResourceMemory(), patch=kopf.Patch())
 
 
-async def test_a_listed_converged_rule_skips_kopfs_cause_machinery_and_no_handler_would_have_run():
+async def test_a_listed_converged_rule_needs_no_handler_so_it_is_indexed_and_done_without_waiting_at_the_gate():
     import logging
 
     import kopf
+    from kopf._cogs.aiokits import aiotoggles
+    from kopf._core.engines import indexing
     from kopf._core.intents import causes
+    from kopf._core.reactor import inventory, processing
 
     kw = _kwargs(_rule_body())
     assert kopf_patches.nothing_to_do(**kw)
@@ -157,13 +160,35 @@ async def test_a_listed_converged_rule_skips_kopfs_cause_machinery_and_no_handle
     assert registry._spawning.get_handlers(cause=spawn, excluded=set()) == []
     assert not registry._watching.has_handlers(resource=kw["resource"])
 
-    from kopf._core.reactor import processing
+    assert getattr(processing.process_resource_event, "settled_first", False)  # what kopf.run() will call
+    kopf_ran = []
 
-    assert getattr(processing.process_resource_causes, "shortcut_listed", False)
-    done = await processing.process_resource_causes(**kw, lifecycle=None, indexers=None, local_logger=None,
-                                                    event_logger=None, stream_pressure=None, operator_paused=None,
-                                                    consistency_time=None)
-    assert done == ([], False) and kw["memory"].fully_handled_once, "later events are not taken for a resume"
+    async def kopf_process(**_):
+        kopf_ran.append(True)
+
+    indexers = indexing.OperatorIndexers()
+    indexers.ensure(registry._indexing.get_all_handlers())
+    gate = aiotoggles.ToggleSet(all)
+    mine = await gate.make_toggle(name="this object")
+    others = await gate.make_toggle(name="objects still listed")
+    memories = inventory.ResourceMemories()
+    await kopf_patches._listed_settled_first(kopf_process)(
+        lifecycle=None, indexers=indexers, registry=registry, settings=kw["settings"], memories=memories,
+        memobase=kopf.Memo(), resource=kw["resource"], raw_event=kw["raw_event"], event_queue=None,
+        resource_indexed=mine, operator_indexed=gate)
+    assert kopf_ran == [], "done without kopf's processing, and without waiting for the gate"
+    assert set(gate) == {others}, "its toggle of the gate is dropped"
+    memory = await memories.recall(kw["raw_event"]["object"], memobase=kopf.Memo())
+    assert memory.fully_handled_once, "its next event is an update, not a resume"
+    (snapshot,) = indexers.indices["rules_by_workspace"][("t-ns", "ws")]
+    assert snapshot["metadata"]["uid"] == "u-1" and snapshot["spec"]["fqdn"] == "api.example.com", "indexed"
+
+    waiting = dict(kw, raw_event={"type": None, "object": dict(_rule_body(ready=False))})
+    waiting["raw_event"]["object"]["metadata"]["uid"] = "u-2"  # another object, seen for the first time
+    await kopf_patches._listed_settled_first(kopf_process)(
+        lifecycle=None, indexers=indexers, registry=registry, settings=kw["settings"], memories=memories,
+        memobase=kopf.Memo(), resource=kw["resource"], raw_event=waiting["raw_event"], event_queue=None)
+    assert kopf_ran == [True], "a rule that needs something goes through kopf"
 
 
 async def test_kopf_still_handles_listed_rules_that_need_something():
