@@ -219,3 +219,31 @@ async def test_cause_kwargs_are_kopfs_with_field_names_cached():
     got = cause.kwargs
     assert {k: got[k] for k in expected} == expected
     assert got["name"] == "r" and got["some_index"] == {}, "subclasses still add theirs (and the indexes)"
+
+
+async def test_a_body_is_let_go_after_processing_unless_a_daemon_or_timer_of_its_own_runs():
+    import kopf
+    from kopf._core.reactor import inventory
+
+    memories = inventory.ResourceMemories()
+    idle_raw = {"metadata": {"uid": "idle", "name": "a", "namespace": "n"}}
+    busy_raw = {"metadata": {"uid": "busy", "name": "b", "namespace": "n"}}
+    idle = await memories.recall(idle_raw)
+    busy = await memories.recall(busy_raw)
+    for memory, raw in ((idle, idle_raw), (busy, busy_raw)):
+        memory.daemons_memory.live_fresh_body = kopf.Body(raw)
+    busy.daemons_memory.running_daemons["wait_outbound_rule"] = object()
+
+    seen = []
+
+    async def kopf_process(**kwargs):
+        seen.append(kwargs["raw_event"]["type"])
+
+    wrapped = kopf_patches._listed_settled_first(kopf_process)
+    for raw in (idle_raw, busy_raw, {"metadata": {"uid": "gone", "name": "c", "namespace": "n"}}):
+        await wrapped(raw_event={"type": "MODIFIED", "object": raw}, memories=memories, settings=None,
+                      resource=_kwargs(_rule_body())["resource"])
+    assert seen == ["MODIFIED"] * 3
+    assert idle.daemons_memory.live_fresh_body is None, "nobody reads it; kopf sets it again before a spawn"
+    assert busy.daemons_memory.live_fresh_body is not None, "its daemon reads it"
+    assert "gone" not in {m for m in memories._items}, "no memory made up for an object kopf forgot"

@@ -21,6 +21,7 @@
    only, finalizer in place, no deletion, no progress stored, and the same essence as last handled (so a spec,
    label or annotation changed while the operator was down still goes through kopf's update handlers).
 
+   An object's body is also let go once kopf has processed it, unless a daemon or timer of its own runs.
 4. A cause's kwargs come from field names cached per class. kopf builds every handler's kwargs (index handlers
    included, for every object at start) with `dataclasses.fields()`, which rebuilds its tuple on every call: 17% of
    a restart's CPU at 11,000 objects.
@@ -175,12 +176,28 @@ async def _index(registry: Any, indexers: Any, resource: Any, body: bodies.Body,
     return True
 
 
+def _release_idle_body(memories: Any, raw_body: Any) -> None:
+    """kopf keeps an object's latest body for its daemons and timers (`live_fresh_body`) from its first event on, for
+    every object of a kind that has any, and frees it only when a daemon stops for good. With none running for this
+    object nobody reads it, and kopf sets it again before it spawns one: 10,000 OutboundRules (whose kind has the
+    waiting daemon) kept every body after converging."""
+    memory = memories._items.get(memories._build_key(raw_body))
+    if memory is not None and not memory.daemons_memory.running_daemons:
+        memory.daemons_memory.live_fresh_body = None
+
+
 def _listed_settled_first(process: Any) -> Any:
     """A listed object that needs nothing (nothing_to_do) is remembered and indexed as kopf would, drops its toggle of
     the index gate, and is done: it does not wait at the gate, since no handler runs for it. Everything else goes
-    through kopf's own processing."""
+    through kopf's own processing, after which a body no daemon or timer needs is let go."""
     @functools.wraps(process)
     async def process_resource_event(**kwargs: Any) -> Any:
+        try:
+            return await _process_resource_event(**kwargs)
+        finally:
+            _release_idle_body(kwargs["memories"], kwargs["raw_event"]["object"])
+
+    async def _process_resource_event(**kwargs: Any) -> Any:
         raw_event = kwargs["raw_event"]
         settings, resource = kwargs["settings"], kwargs["resource"]
         if raw_event.get("type") is not None or resource.plural not in _settled:
