@@ -6,22 +6,22 @@
    A waiter only waits for `is_on()` to reach a state, so waking it is useful only when `is_on()` changes: adding or
    dropping a toggle now notifies on that edge only. `Toggle.turn_to` (peering pauses) is left as it is.
 
-2. Bodies are trimmed as the watch stream yields them. kopf keeps each object's last body for as long as a timer or
-   daemon runs for it, and at start holds every listed object until the index gate opens.
-   Two parts of it are never read by kopf or by us and are most of its size: `metadata.managedFields` (about 12 of
-   the 21 KB a converged OutboundRule takes as Python objects) and kubectl's last-applied-configuration annotation
-   (GitOps tools keep a second copy of the spec there; kopf's own diff base already ignores it).
+2. Bodies are trimmed as the watch stream yields them, before kopf queues them. Two parts of a body are never read
+   by kopf or by us and are most of its size: `metadata.managedFields` (about 12 of the 21 KB a converged
+   OutboundRule takes as Python objects) and kubectl's last-applied-configuration annotation (GitOps tools keep a
+   second copy of the spec there; kopf's own diff base already ignores it).
 
 3. Listed objects that need nothing are indexed and done: they neither wait at the index gate nor go through
-   kopf's cause machinery. At start, kopf holds every listed object at the gate (its body, a task and its frames:
-   about 19 KB each) and then runs each through cause detection, filter evaluation and progress storage even when
-   no handler, daemon or timer will run for it: for 10,000 converged OutboundRules that set the peak memory and was
-   a third of a restart's CPU, all of it before a change made meanwhile got its turn. A kind may register a predicate (`settled_at_listing`): its own word that, in that state, none of
-   its resume handlers, daemons or timers would run. kopf's own checks still decide the rest: the listing event
-   only, finalizer in place, no deletion, no progress stored, and the same essence as last handled (so a spec,
-   label or annotation changed while the operator was down still goes through kopf's update handlers).
+   kopf's cause machinery. At start kopf holds every listed object at the gate (its body, a task and its frames:
+   about 19 KB each), then runs each through cause detection, filter evaluation and progress storage even when no
+   handler, daemon or timer will run for it: for 10,000 converged OutboundRules that set the peak memory and was a
+   third of a restart's CPU, all before a change made meanwhile got its turn. A kind registers a predicate
+   (`settled_at_listing`): its own word that in that state none of its resume handlers, daemons or timers would run.
+   kopf's own checks decide the rest: the listing event only, finalizer in place, no deletion, no progress stored,
+   and the same essence as last handled (a spec, label or annotation changed while the operator was down still goes
+   through kopf's update handlers). After kopf processed any event, the object's body is let go unless a daemon or
+   timer of its own runs (kopf kept it for every object of a kind that has any).
 
-   An object's body is also let go once kopf has processed it, unless a daemon or timer of its own runs.
 4. A cause's kwargs come from field names cached per class. kopf builds every handler's kwargs (index handlers
    included, for every object at start) with `dataclasses.fields()`, which rebuilds its tuple on every call: 17% of
    a restart's CPU at 11,000 objects.
