@@ -247,3 +247,23 @@ async def test_a_body_is_let_go_after_processing_unless_a_daemon_or_timer_of_its
     assert idle.daemons_memory.live_fresh_body is None, "nobody reads it; kopf sets it again before a spawn"
     assert busy.daemons_memory.live_fresh_body is not None, "its daemon reads it"
     assert "gone" not in {m for m in memories._items}, "no memory made up for an object kopf forgot"
+
+
+async def test_kopfs_processing_runs_once_even_when_it_raises():
+    import kopf
+    from kopf._core.reactor import inventory
+
+    kw = _kwargs(_rule_body(ready=False))  # needs something: kopf's own path
+    calls = []
+
+    async def kopf_process(**_):
+        calls.append(True)
+        raise RuntimeError("the API server went away")
+
+    try:
+        await kopf_patches._listed_settled_first(kopf_process)(
+            registry=kw["registry"], settings=kw["settings"], resource=kw["resource"], raw_event=kw["raw_event"],
+            memories=inventory.ResourceMemories(), memobase=kopf.Memo(), indexers=None)
+    except RuntimeError:
+        pass
+    assert calls == [True], "not run a second time after its own error"

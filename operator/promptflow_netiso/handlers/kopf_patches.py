@@ -205,13 +205,11 @@ def _listed_settled_first(process: Any) -> Any:
         raw_body = raw_event["object"]
         memory = await kwargs["memories"].recall(raw_body, noticed_by_listing=True, memobase=kwargs["memobase"])
         body = bodies.Body(raw_body)
-        try:
-            if memory.daemons_memory.live_fresh_body is not None or not nothing_to_do(
-                    registry=kwargs["registry"], settings=settings, resource=resource, raw_event=raw_event, body=body,
-                    memory=memory, patch=None):
-                return await process(**kwargs)
-            indexed = await _index(kwargs["registry"], kwargs["indexers"], resource, body, memory,
-                                   loggers.TerseObjectLogger(body=body, settings=settings))
+        try:  # kopf's own processing stays outside: it must never run twice for one event
+            indexed = memory.daemons_memory.live_fresh_body is None and nothing_to_do(
+                registry=kwargs["registry"], settings=settings, resource=resource, raw_event=raw_event, body=body,
+                memory=memory, patch=None) and await _index(kwargs["registry"], kwargs["indexers"], resource, body,
+                                                            memory, loggers.TerseObjectLogger(body=body, settings=settings))
         except Exception:  # kopf's own path logs it, throttles it and still opens the gate
             indexed = False
         if not indexed:

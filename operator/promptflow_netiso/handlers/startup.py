@@ -35,7 +35,6 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     # List objects in chunks at start: one 50 MB answer for 11,000 objects (or pages of 10 MB), parsed at once, would
     # set the process's peak memory (and, fragmented, its RSS for good) higher than everything it keeps afterwards.
     settings.watching.chunk_size = 200
-    heap.keep_big_buffers_apart()
     settings.networking.request_timeout = 60
     # An object's kopf worker keeps its last event (the whole body) until it has been idle this long. kopf's 5 s kept
     # thousands of bodies alive at once after a start; a new worker for the next event costs a task.
@@ -59,6 +58,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> None
     configure_kopf(settings)
     memo.azure = Azure.from_settings(AzureSettings.from_env())
     metrics.start_server(memo.settings.metrics_port, memo.settings.metrics_addr)
+    heap.keep_big_buffers_apart()
     memo.heap_trim = asyncio.create_task(heap.keep_trimmed(memo.settings.drift_interval), name="heap-trim")
     log.info("promptflow-netiso started: metrics on :%s, drift interval %ss", memo.settings.metrics_port, memo.settings.drift_interval)
 
