@@ -80,6 +80,13 @@ def _workspace_call(roles: FakeRoles, monkeypatch):
 
     events: list[tuple] = []
     monkeypatch.setattr(gate, "post_event", lambda body, type_, reason, message: events.append((reason, message)))
+
+    async def announce(body, write, type_, reason, message):  # the Event of a landed write, named after its record
+        events.append((reason, message))
+        announced.append(write)
+
+    announced: list = []
+    monkeypatch.setattr(gate, "announce", announce)
     spec = WorkspaceSpec.from_dict({"azure": {"subscriptionId": "11111111-2222-3333-4444-555555555555",
                                               "resourceGroup": "rg", "workspaceName": "w"},
                                     "approverRole": {"assign": True}})
@@ -95,13 +102,14 @@ def _workspace_call(roles: FakeRoles, monkeypatch):
     async def run():
         error = await gate.reconcile_workspace(None, plan, spec, ws, [TARGET], [], True, azure(roles),
                                                __import__("logging").getLogger("t"), [], record)
-        return error, plan, recorded, events, workspace_intent
+        return error, plan, recorded, events, workspace_intent, announced
     return run
 
 
 async def test_the_workspace_records_each_approver_put_first_and_clears_it_with_the_outcome(monkeypatch):
-    error, plan, recorded, events, wi = await _workspace_call(FakeRoles(), monkeypatch)()
+    error, plan, recorded, events, wi, announced = await _workspace_call(FakeRoles(), monkeypatch)()
     [write] = recorded
+    assert announced == [write], "its Event is named after the record it settles"
     assert write.operation == "PUT" and "/roleAssignments/" in write.target and write.target.startswith(TARGET)
     assert write.body_hash == wi.role_hash(write.target.rsplit("/", 1)[-1])  # what a restarted run settles by
     assert error is None and plan.status["pendingWrite"] is None
@@ -110,8 +118,8 @@ async def test_the_workspace_records_each_approver_put_first_and_clears_it_with_
 
 async def test_a_put_azure_may_have_accepted_keeps_its_record_and_a_refused_one_clears_it(monkeypatch):
     maybe = AzureError(status=500, code="InternalServerError", message="x", kind=ErrorKind.TRANSIENT)
-    error, plan, recorded, events, _ = await _workspace_call(FakeRoles(maybe), monkeypatch)()
+    error, plan, recorded, events, _, _ = await _workspace_call(FakeRoles(maybe), monkeypatch)()
     assert error is maybe and plan.status["pendingWrite"] == recorded[0].to_status() and events == []
     refused = AzureError(status=403, code="AuthorizationFailed", message="no", kind=ErrorKind.USER_FIXABLE)
-    error, plan, _, _, _ = await _workspace_call(FakeRoles(refused), monkeypatch)()
+    error, plan, _, _, _, _ = await _workspace_call(FakeRoles(refused), monkeypatch)()
     assert error is refused and plan.status["pendingWrite"] is None

@@ -30,6 +30,7 @@ from ..planning.approver_role import WorkspaceApprover
 from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.intent import PendingWrite
 from . import intent
+from .announce import announce
 from .common import post_event
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ async def reconcile_workspace(body: Any, plan: Any, spec: WorkspaceSpec, ws: Any
             plan.status[PENDING_WRITE] = None
         planning.after_assigned(wp, action, res.name, res.created, ours, len(targets))
         if res.created:
-            post_event(body, "Normal", action.event_reason, action.describe())
+            await announce(body, write, "Normal", action.event_reason, action.describe())
     plan.status["roleAssignments"] = [r for r in records if not planning.is_approver_record(r)] + wp.records
     plan.conditions = [c for c in plan.conditions if c["type"] != planning.CONDITION_APPROVER_ROLE_ASSIGNED]
     plan.conditions.append(wp.condition)

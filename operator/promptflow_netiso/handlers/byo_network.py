@@ -24,6 +24,7 @@ from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.intent import Outcome, PendingWrite
 from ..planning.byo_network import AttachCompute, InstallExtension, Observed, ReadError, SetPublicNetworkAccess
 from . import intent
+from .announce import announce
 from .common import post_event
 
 # How soon a detach sent before a restart, and still running in Azure, is looked at again.
@@ -111,10 +112,10 @@ async def reconcile(body: Any, spec: WorkspaceSpec, ws: Any, azure: Any, status:
     when the API server does not confirm (an intent record before the compute PUT: no record, no PUT)."""
     obs, read_error = await observe(azure, spec, ws, byo.Previous.from_status(status), logger)
     # A compute PUT recorded before a crash (planning/compute_intent.py): ours if Azure holds what we sent.
-    settled = compute_intent.settle(compute_intent.pending_of(status), target=_compute_target(spec),
+    recorded = compute_intent.pending_of(status)
+    settled = compute_intent.settle(recorded, target=_compute_target(spec),
                                     compute=obs.compute, readable=obs.compute_error is None)
-    for reason, message in settled.events:
-        post_event(body, "Normal", reason, message)
+    await _announce_settled(body, recorded, settled.events)
     previous = byo.Previous.from_status(compute_intent.with_ownership(status, settled))
     plan = byo.plan(spec, obs, manage=manage, previous=previous)
     error = await _execute(body, plan, spec, ws, azure, persist, record, now, logger)
@@ -127,7 +128,7 @@ def _compute_target(spec: WorkspaceSpec) -> str:
 
 
 async def _attach(plan: byo.Plan, action: AttachCompute, spec: WorkspaceSpec, ws: Any, azure: Any,
-                  persist: Callable[[dict], Any], record: Callable[[dict], Awaitable[Any]]) -> None:
+                  persist: Callable[[dict], Any], record: Callable[[dict], Awaitable[Any]]) -> PendingWrite:
     """Record the PUT in status.deploymentTarget.pendingWrite (confirmed) before it is sent, add the poll URL once
     Azure accepted it; the outcome (ownership) clears the record. A passing failure keeps it: Azure may have
     accepted the PUT, and the next run settles it from the compute."""
@@ -151,6 +152,7 @@ async def _attach(plan: byo.Plan, action: AttachCompute, spec: WorkspaceSpec, ws
             plan.record[PENDING_WRITE] = None
         raise
     byo.after_compute_attached(plan, action, compute)
+    return write
 
 
 async def _execute(body: Any, plan: byo.Plan, spec: WorkspaceSpec, ws: Any, azure: Any,
@@ -158,6 +160,7 @@ async def _execute(body: Any, plan: byo.Plan, spec: WorkspaceSpec, ws: Any, azur
                    logger: logging.Logger) -> AzureError | None:
     sub, rg, ws_name = spec.coordinates
     for action in plan.actions:
+        attached: PendingWrite | None = None
         try:
             if isinstance(action, SetPublicNetworkAccess):
                 reported = await azure.computes.set_public_network_access(sub, rg, ws_name, action.value)
@@ -170,15 +173,26 @@ async def _execute(body: Any, plan: byo.Plan, spec: WorkspaceSpec, ws: Any, azur
                 if url:
                     await persist({"deploymentTarget": plan.record})  # before anything else can fail
             elif isinstance(action, AttachCompute):
-                await _attach(plan, action, spec, ws, azure, persist, record)
+                attached = await _attach(plan, action, spec, ws, azure, persist, record)
             else:  # pragma: no cover
                 raise TypeError(f"unexpected action {action!r}")
         except AzureError as err:
             byo.after_failure(plan, action, err.code, str(err), passing=err.kind in PASSING_KINDS)
             logger.warning("%s failed: %s", type(action).__name__, err)
             return err
-        post_event(body, "Normal", action.event_reason, action.describe())
+        if attached is not None:  # its record is cleared with this run's status: the Event first (announce.py)
+            await announce(body, attached, "Normal", action.event_reason, action.describe())
+        else:
+            post_event(body, "Normal", action.event_reason, action.describe())
     return None
+
+
+async def _announce_settled(body: Any, recorded: PendingWrite | None, events: Any) -> None:
+    for reason, message in events:
+        if recorded is not None:
+            await announce(body, recorded, "Normal", reason, message)
+        else:
+            post_event(body, "Normal", reason, message)
 
 
 async def delete(body: Any, spec: WorkspaceSpec | None, policy_manages: bool, status: Mapping, azure: Any,
@@ -198,8 +212,7 @@ async def delete(body: Any, spec: WorkspaceSpec | None, policy_manages: bool, st
     if attach is not None or detach is not None:
         compute = await azure.computes.get_compute(sub, rg, ws_name, spec.deployment_target.compute_name)
     settled = compute_intent.settle(attach, target=target, compute=compute)
-    for reason, message in settled.events:
-        post_event(body, "Normal", reason, message)
+    await _announce_settled(body, attach, settled.events)
     owned = compute_intent.with_ownership(status, settled)
     action = byo.plan_delete(spec, policy_manages, owned)
     if action is None:
@@ -212,10 +225,10 @@ async def delete(body: Any, spec: WorkspaceSpec | None, policy_manages: bool, st
             raise kopf.TemporaryError(f"the detach of compute {action.name} sent before a restart is still running",
                                       delay=DETACH_RECHECK)
         if done.outcome is Outcome.LANDED:
-            for reason, message in done.events:
-                post_event(body, "Normal", reason, message)
+            await _announce_settled(body, detach, done.events)
             return detached
-    await record(intent.pending("DELETE", target, "", action.event_reason, action.describe()))
+    write = intent.pending("DELETE", target, "", action.event_reason, action.describe())
+    await record(write)
     await azure.computes.detach(sub, rg, ws_name, action.name)
-    post_event(body, "Normal", action.event_reason, action.describe())
+    await announce(body, write, "Normal", action.event_reason, action.describe())
     return detached

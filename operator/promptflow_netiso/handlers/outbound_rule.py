@@ -42,10 +42,11 @@ from ..planning import outbound_rule as planning
 from ..planning.outbound_rule import Coordinates, Event, Observed, Plan, Previous, WorkspaceFacts
 from ..settings import Settings
 from ..planning import requeue
-from ..planning.intent import STATUS_KEY as PENDING_WRITE
+from ..planning.intent import STATUS_KEY as PENDING_WRITE, PendingWrite
 from ..planning.requeue import Retry, Schedule
 from ..planning import rule_batch as rule_batch_planning
 from . import approval, approver_role, intent, kopf_patches, rule_batch, status_patch, tenancy
+from .announce import announce
 from .object_state import STATES
 from ..azure.limits import background
 from .common import (converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from,
@@ -274,6 +275,7 @@ class _Context:
         self.generation = self.meta.get("generation")
         self.intent_open = False  # a pendingWrite is in status (recorded by this run or an earlier one)
         self.keep_intent = False  # its outcome is not known in this run: leave it for the next one to settle
+        self.landed: list[tuple[Event, PendingWrite]] = []  # Events announcing a recorded write that landed (announce.py)
 
 
 async def _reconcile(ctx: _Context) -> Plan:
@@ -339,8 +341,10 @@ async def _run(ctx: _Context) -> Plan:
             running = await _recorded_write_running(ctx, coords, rule_name, args, prev_status, observed)
             if running is not None:
                 return running
+            record = previous.pending
             previous, recovered = planning.recover(previous, observed.rule, planning.rule_target(coords, rule_name))
             events.extend(recovered)
+            ctx.landed.extend((e, record) for e in recovered)
             args["previous"] = previous
         plan = planning.plan(observed=observed, network_id=network_id, **args)
         events.extend(plan.events)
@@ -349,7 +353,7 @@ async def _run(ctx: _Context) -> Plan:
     except _WriteFailed as failed:
         ctx.keep_intent = True
         _write(ctx, prev_status, failed.plan)
-        _post(ctx, events + failed.events)
+        await _post(ctx, events + failed.events)
         if failed.error.kind is ErrorKind.CONFLICT:
             return failed.plan  # another managed-network operation runs: a wait (the waiting timer retries), no error
         raise_for_azure_error(failed.error, ctx.settings)
@@ -359,7 +363,7 @@ async def _run(ctx: _Context) -> Plan:
         ctx.keep_intent = True
         stuck = Plan(conditions=(conditions.condition(CONDITION_READY, _unknown_or_false(err), "AzureError", str(err)),))
         _write(ctx, prev_status, stuck)
-        _post(ctx, events)
+        await _post(ctx, events)
         raise_for_azure_error(err, ctx.settings)
         raise
     if approver is not None:
@@ -367,7 +371,7 @@ async def _run(ctx: _Context) -> Plan:
                                              workspace=spec.workspace_ref.name, approver=approver,
                                              rule_status=STATES.status_now(ctx.uid, prev_status))
     _write(ctx, prev_status, plan)
-    _post(ctx, events)
+    await _post(ctx, events)
     metrics.set_last_drift_check(KIND_OUTBOUND_RULE, ctx.namespace, ctx.name, time.time())
     return plan
 
@@ -480,7 +484,9 @@ async def _apply(ctx: _Context, spec: OutboundRuleSpec, coords: Coordinates, rul
                                        throttled=err.kind is ErrorKind.THROTTLED)
         raise _WriteFailed(failed, err, [] if quiet else [Event("Warning", "ApplyFailed", f"PUT rule {rule_name!r}: {err}")]) from err
     _remember_rule(coords, rule.name or rule_name, rule)
-    events.append(Event(put.event_type, put.reason, put.message))
+    announced = Event(put.event_type, put.reason, put.message)
+    events.append(announced)
+    ctx.landed.append((announced, write))
     log.info("outbound rule %s/%s: %s", ctx.namespace, ctx.name, put.message)
     observed, network_id = (Observed(rule), None)
     if spec.type == RuleType.PRIVATE_ENDPOINT:  # the write may have created the connection: read it afresh
@@ -540,9 +546,15 @@ def _restore_metrics(namespace: str, name: str, status: Mapping) -> None:
         metrics.set_outbound_rule_status(namespace, name, status["ruleStatus"])
 
 
-def _post(ctx: _Context, events: list[Event]) -> None:
+async def _post(ctx: _Context, events: list[Event]) -> None:
+    """Events through kopf's queue, except those announcing a landed write: posted now, before kopf's status patch
+    clears the record, and named after it (announce.py)."""
+    landed = {id(e): record for e, record in ctx.landed}
     for e in events:
-        post_event(ctx.body, e.type, e.reason, e.message)
+        if id(e) in landed:
+            await announce(ctx.body, landed[id(e)], e.type, e.reason, e.message)
+        else:
+            post_event(ctx.body, e.type, e.reason, e.message)
 
 
 def is_waiting(status: Mapping | None) -> bool:
@@ -708,11 +720,13 @@ async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mappin
         elif previous.created and coords is None:
             post_event(body, "Warning", "NotDeleted", f"rule {rule_name!r}: Azure coordinates unknown, left in place")
         recovered: tuple[Event, ...] = ()
-        if coords is not None and previous.pending is not None:
+        record = previous.pending
+        if coords is not None and record is not None:
             previous, recovered = planning.recover(previous, observed_rule, planning.rule_target(coords, rule_name))
         plan = planning.plan_delete(rule_name=rule_name, previous=previous, policy=policy, observed_rule=observed_rule)
         for e in recovered:
-            post_event(body, e.type, e.reason, e.message)
+            assert record is not None
+            await announce(body, record, e.type, e.reason, e.message)
         for action in plan.actions:
             assert coords is not None
             write = intent.pending("DELETE", planning.rule_target(coords, action.name), "", action.reason, action.message)
@@ -723,7 +737,7 @@ async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mappin
                 post_event(body, "Warning", "DeleteFailed", f"DELETE rule {action.name!r}: {err}")
                 raise_for_azure_error(err, settings)
             _remember_rule(coords, action.name, None)
-            post_event(body, "Normal", action.reason, action.message)
+            await announce(body, write, "Normal", action.reason, action.message)
         for e in plan.events:
             post_event(body, e.type, e.reason, e.message)
     STATES.forget(uid)

@@ -17,6 +17,7 @@ from ..planning import workspace_intent
 from ..planning.intent import PendingWrite
 from ..settings import Settings
 from . import intent
+from .announce import announce
 from .common import post_event, raise_for_azure_error
 
 Record = Callable[[PendingWrite, dict], Awaitable[Any]]  # (write, extra status fields) -> confirmed, else raises
@@ -41,7 +42,7 @@ async def remove(body: Any, plan: Any, status: Mapping, azure: Any, record: Reco
             actions.remove(recorded)
             records = workspace_intent.without_assignment(records, recorded.name)
         for reason, message in settled.events:
-            post_event(body, "Normal", reason, message)
+            await announce(body, pending, "Normal", reason, message)
 
     remaining = list(actions)
     for action in actions:
@@ -59,7 +60,7 @@ async def remove(body: Any, plan: Any, status: Mapping, azure: Any, record: Reco
             _failed(body, err, settings, give_up)
         remaining.remove(action)
         records = workspace_intent.without_assignment(records, action.name)
-        post_event(body, "Normal", action.event_reason, action.describe())
+        await announce(body, write, "Normal", action.event_reason, action.describe())
     post_event(body, "Normal", "Deleted", plan.summary)
 
 

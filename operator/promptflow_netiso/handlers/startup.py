@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 import kopf
 
@@ -12,6 +13,7 @@ from ..azure import Azure
 from ..azure.clouds import AzureSettings
 from ..settings import Settings
 from . import heap, kube_session
+from .announce import EVENT_SOURCE
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     # At INFO every "Timer ... succeeded" would be an Event: one per drift check per object.
     settings.posting.enabled = True
     settings.posting.level = logging.WARNING
+    settings.posting.reporting_component = EVENT_SOURCE  # the same "From" as the Events of landed writes
+    settings.posting.reporting_instance = os.environ.get("HOSTNAME", EVENT_SOURCE)[:128]
     # Reconnect watches regularly so a silent network drop cannot stall the operator.
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330

@@ -43,6 +43,7 @@ from ..planning.intent import PendingWrite
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
 from . import approver_role, byo_network, intent, outbound_rule, role_removal, status_patch, tenancy
+from .announce import announce
 from .object_state import STATES
 from .common import SKIP, converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from
 
@@ -197,19 +198,21 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
 
     # A write recorded before a crash (planning/intent.py): settle it from what Azure shows, before planning anew.
     mn = ws.managed_network
+    recorded = PendingWrite.from_status(status)
     settled = workspace_intent.settle(
-        PendingWrite.from_status(status), workspace_path=workspace_path(sub, rg, ws_name),
+        recorded, workspace_path=workspace_path(sub, rg, ws_name),
         isolation_mode=mn.isolation_mode if mn else None, network_active=bool(mn and mn.status == planning.NETWORK_ACTIVE),
         provisioning_followed=previous.provisioning is not None,
         assignment_names=[a.name for a in assignments] if assignments is not None else None,
-        age_s=_age(PendingWrite.from_status(status)))
+        age_s=_age(recorded))
     plan = planning.plan(spec, ws, policy=policy, previous=previous, assignment_name=assignment_name,
                          assignments=assignments, provision_result=result,
                          provisioning_held=settled.keep.started_at if settled.provisioning_running and settled.keep else None)
     if settled.outcome is not None:
         plan.status.update(settled.status)
         for reason, message in settled.events:
-            post_event(body, "Normal", reason, message)
+            if recorded is not None:
+                await announce(body, recorded, "Normal", reason, message)
     if roles_error is not None:
         planning.after_assignments_unreadable(plan, roles_error.code, str(roles_error),
                                               passing=roles_error.kind in PASSING_KINDS)
@@ -312,6 +315,7 @@ async def _execute(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: Workspace
     for action in plan.actions:
         write = _intent_for(action, workspace_path(sub, rg, ws_name))
         await _record(body.meta["uid"], ns, name, write)
+        announced = False
         try:
             if isinstance(action, SetIsolationMode):
                 updated = await azure.ml.set_isolation_mode(sub, rg, ws_name, action.mode)
@@ -324,7 +328,10 @@ async def _execute(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: Workspace
                 plan.retry_after = getattr(url, "retry_after", None)
                 if url:
                     # Persist before anything else can fail: a crash now must not lead to a second start. From here
-                    # the operation is followed by its poll URL: the record of the POST is done with.
+                    # the operation is followed by its poll URL: the record of the POST is done with (announced
+                    # first: the record names the Event).
+                    await announce(body, write, "Normal", action.event_reason, action.describe())
+                    announced = True
                     early = {"provisioning": plan.status["provisioning"], PENDING_WRITE: None}
                     await _patch_workspace_status(ns, name, early, logger)
                     STATES.remember(body.meta["uid"], early)
@@ -347,7 +354,8 @@ async def _execute(body: kopf.Body, memo: kopf.Memo, plan: Plan, spec: Workspace
             plan.status[PENDING_WRITE] = write.to_status() if err.kind in PASSING_KINDS else None
             return err
         plan.status[PENDING_WRITE] = None
-        post_event(body, "Normal", action.event_reason, action.describe())
+        if not announced:
+            await announce(body, write, "Normal", action.event_reason, action.describe())
     return None
 
 
