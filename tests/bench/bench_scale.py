@@ -216,10 +216,13 @@ def manifests(sub: str, rg: str, workspaces: int, rules: int, targets: list[tupl
 
 ONE_READY = ('{.metadata.generation}{" "}{.status.conditions[?(@.type=="Ready")].status}{" "}'
              '{.status.conditions[?(@.type=="Ready")].observedGeneration}')
-READY_JSONPATH = '{range .items[*]}' + ONE_READY + '{"\\n"}{end}'
+READY_JSONPATH = '{range .items[*]}' + ONE_READY + '{" "}{.kind}{"\\n"}{end}'
+# A LIST of 11,000 objects costs the API server (on the operator's cores) about a second: polled no more often.
+POLL_S = 5.0
 
 
-def count_ready(cp: ControlPlane) -> tuple[int, int]:
+def count_ready(cp: ControlPlane, by_kind: Counter | None = None) -> tuple[int, int]:
+    """(objects, Ready for their generation); `by_kind` gets the Ready ones per kind."""
     res = cp.kubectl("get", "promptflowworkspaces,outboundrules", "-n", NAMESPACE, "-o", f"jsonpath={READY_JSONPATH}",
                      timeout=300, check=False)
     if res.returncode != 0:  # a busy API server may time a LIST out: that is a figure too, not the end of the run
@@ -231,8 +234,10 @@ def count_ready(cp: ControlPlane) -> tuple[int, int]:
         if not parts:
             continue
         total += 1
-        if len(parts) == 3 and parts[1] == "True" and parts[0] == parts[2]:
+        if len(parts) == 4 and parts[1] == "True" and parts[0] == parts[2]:
             ready += 1
+            if by_kind is not None:
+                by_kind[parts[3]] += 1
     return total, ready
 
 
@@ -284,6 +289,8 @@ class Run:
         grant(self.cp, NAMESPACE)  # secure by default: the benchmark's namespace is granted every scope
         admin = self.sim.admin
         admin.config(provision_duration_s=1, lro_duration_s=self.args.lro)
+        if self.args.throttle == "off":  # an endpoint that neither throttles nor counts (not ARM: see azure/limits.py)
+            admin.config(throttle=None)
         if self.args.latency > 0:
             admin.faults(".", "slow", rate=1.0, delay_s=self.args.latency)
 
@@ -339,18 +346,25 @@ class Run:
                     apply(self.cp, self.workdir, [o for g in groups[start:start + per] for o in g], f"batch-{n}")
                     time.sleep(self.args.batch_gap)
             deadline = t0 + self.args.timeout
-            ready = 0
+            ready, kinds_done, progress = 0, {}, []
             while time.monotonic() < deadline:
-                total, ready = count_ready(self.cp)
+                by_kind: Counter = Counter()
+                total, ready = count_ready(self.cp, by_kind)
+                now = time.monotonic() - t0
+                progress.append((now, ready))
+                for kind, wanted in (("PromptFlowWorkspace", len(groups)), ("OutboundRule", objects - len(groups))):
+                    if by_kind[kind] >= wanted and kind not in kinds_done:
+                        kinds_done[kind] = now
                 if total == objects and ready == objects:
                     break
-                time.sleep(1.0)
+                time.sleep(POLL_S)
             else:
                 raise SystemExit(f"timed out after {self.args.timeout:.0f}s: {ready}/{objects} Ready")
             elapsed = time.monotonic() - t0
             cpu = self.proc.cpu_seconds() - cpu0
         calls = self.sim.admin.requests(since=seq)
-        return {"objects": objects, "converge_s": elapsed, "cpu_cores": cpu / elapsed,
+        return {"objects": objects, "converge_s": elapsed, "cpu_cores": cpu / elapsed, "kinds_done": kinds_done,
+                "progress": progress,
                 "arm_requests": len(calls), "arm_429": sum(1 for c in calls if c.get("status") == 429),
                 "arm_routes": Counter(f"{c['method']} {c.get('route') or '?'}" for c in calls),
                 "rss_mb": self.proc.rss_mb(), "peak_rss_mb": max(self.proc.peak_rss_mb(), sampler.max_rss),
@@ -474,7 +488,15 @@ class Run:
 def show_converge(title: str, c: dict) -> None:
     print(f"\n{title}")
     print(f"  objects                  {c['objects']}")
-    print(f"  converge time            {c['converge_s']:.1f} s")
+    print(f"  converge time            {c['converge_s']:.1f} s (polled every {POLL_S:g} s)")
+    for kind, at in c["kinds_done"].items():
+        print(f"    every {kind} Ready at {at:.0f} s")
+    marks = {}
+    for at, ready in c["progress"]:
+        for share in (0.25, 0.5, 0.75, 0.9):
+            if share not in marks and ready >= share * c["objects"]:
+                marks[share] = at
+    print("    Ready objects: " + ", ".join(f"{share:.0%} at {at:.0f} s" for share, at in marks.items()))
     print(f"  RSS after / peak         {c['rss_mb']:.0f} MB / {c['peak_rss_mb']:.0f} MB")
     print(f"  CPU while converging     {c['cpu_cores']:.2f} cores")
     print(f"  ARM requests (429s)      {c['arm_requests']} ({c['arm_429']})")
@@ -513,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--settle", type=float, default=65.0, help="seconds after converging before counting")
     ap.add_argument("--latency", type=float, default=0.02, help="seconds the simulator takes per ARM request")
     ap.add_argument("--lro", type=float, default=0.5, help="seconds a long-running operation runs in the simulator")
+    ap.add_argument("--throttle", choices=["arm", "off"], default="arm",
+                    help="arm: the simulator throttles as ARM does and reports what is left; off: neither")
     ap.add_argument("--mode", choices=["all", "batches", "both"], default="all")
     ap.add_argument("--batch-workspaces", type=int, default=10, help="workspaces (with their rules) per batch")
     ap.add_argument("--batch-gap", type=float, default=2.0, help="seconds between batches")
@@ -530,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     modes = ["all", "batches"] if args.mode == "both" else [args.mode]
     print(f"bench_scale: {args.workspaces} workspaces x {args.rules} rules (2 PrivateEndpoint, {args.targets} shared "
           f"targets), drift interval {args.drift_interval:g} s, ARM latency {args.latency * 1000:.0f} ms, "
-          f"modes {', '.join(modes)}")
+          f"ARM throttling {'as ARM' if args.throttle == 'arm' else 'off, no remaining counts'}, modes {', '.join(modes)}")
     for mode in modes:
         workdir = Path(tempfile.mkdtemp(prefix="bench-scale-"))
         run = Run(args, workdir)

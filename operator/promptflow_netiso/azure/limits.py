@@ -6,6 +6,11 @@
   (x-ms-ratelimit-remaining-subscription-*: other clients spend the same budget) and empties on a 429 until its
   Retry-After has passed. Background work (drift checks) leaves a quarter of each bucket to changes a person
   made, so a restart or a drift sweep over 1,000 workspaces does not delay the reaction to an edit.
+- Changes a person made wait on a bucket only once the endpoint has shown it counts: a remaining count in an answer
+  (ARM sends one on every answer) or a 429. An endpoint that shows neither (a proxy, Azure Stack Hub, a test double)
+  is not held back by our guess of a budget it may not have; such requests still spend the local count, so the
+  background work that follows them waits for the refill. Background work always waits on the bucket: a restart or a
+  drift sweep never bursts, whatever the endpoint shows.
 - The ML service rejects concurrent writes to one workspace's managed network, so those writes (PATCH workspace,
   provision, outbound rule PUT/DELETE/batch POST) take one lock per workspace. Rule writes hold it for the send
   only: their operations are serialised by the rule queue (handlers/rule_batch.py), not by a lock held for minutes.
@@ -70,6 +75,7 @@ class TokenBucket:
     tokens: float = -1.0
     stamp: float = dataclasses.field(default_factory=time.monotonic)
     paused_until: float = 0.0
+    counted: bool = False  # the endpoint has shown that it counts: a remaining count, or a 429
 
     def __post_init__(self) -> None:
         if self.tokens < 0:
@@ -89,9 +95,15 @@ class TokenBucket:
             return 0.0
         return (floor + 1.0 - self.tokens) / self.refill_per_s
 
+    def spend(self, now: float) -> None:
+        """A request sent without waiting (the endpoint has not shown that it counts): counted all the same."""
+        self._refill(now)
+        self.tokens = max(0.0, self.tokens - 1.0)
+
     def observe(self, remaining: float | None, retry_after: float | None, now: float) -> None:
         """What ARM answered: its remaining count for this bucket, and a Retry-After on a 429."""
         self._refill(now)
+        self.counted = self.counted or remaining is not None or retry_after is not None
         if remaining is not None:
             self.tokens = min(self.tokens, remaining)
         if retry_after is not None:
@@ -120,11 +132,16 @@ class Limits:
         return found
 
     async def pace(self, subscription_id: str, method: str) -> None:
-        """Wait for a token of this subscription's bucket for the method (no-op without a subscription)."""
+        """Wait for a token of this subscription's bucket for the method (no-op without a subscription; a change a
+        person made does not wait on an endpoint that has shown no count)."""
         if not subscription_id:
             return
         bucket = self.bucket(subscription_id, bucket_of(method))
-        floor = bucket.size * BACKGROUND_RESERVE if _background.get() else 0.0
+        background = _background.get()
+        if not background and not bucket.counted:
+            bucket.spend(time.monotonic())
+            return
+        floor = bucket.size * BACKGROUND_RESERVE if background else 0.0
         while (delay := bucket.wait_time(floor, time.monotonic())) > 0:
             await asyncio.sleep(delay)
 

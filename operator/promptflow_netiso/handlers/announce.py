@@ -63,6 +63,16 @@ async def _core_api() -> Any:
     return _core
 
 
+def _create(api: Any, namespace: str, event: dict) -> None:
+    """The created Event is not decoded (nothing reads it); its answer is read all the same, so that the connection
+    goes back to the pool instead of a new TLS connection for every Event."""
+    response = api.create_namespaced_event(namespace, event, _preload_content=False)
+    try:
+        response.read()
+    finally:
+        response.release_conn()
+
+
 async def announce(body: Mapping, write: PendingWrite, type_: str, reason: str, message: str) -> None:
     """Post the Event of a landed write before its record is cleared. If the API server cannot take it now, kopf's
     queue gets it instead (best effort, as for every other Event)."""
@@ -70,8 +80,7 @@ async def announce(body: Mapping, write: PendingWrite, type_: str, reason: str, 
     name = event_name(str(meta.get("name")), str(meta.get("uid")), write, reason)
     event = event_body(body, name, type_, reason, message, datetime.datetime.now(datetime.UTC))
     try:
-        api = await _core_api()
-        await asyncio.to_thread(api.create_namespaced_event, meta.get("namespace"), event, _preload_content=False)
+        await asyncio.to_thread(_create, await _core_api(), meta.get("namespace"), event)
     except Exception as e:  # noqa: BLE001 - an Event never fails a reconcile
         if getattr(e, "status", None) == 409:
             return  # posted by the process that saw the write land before a crash: once is enough

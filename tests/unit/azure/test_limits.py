@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -141,3 +142,31 @@ async def test_pace_waits_for_a_token_and_background_waits_longer():
         assert not waiter.done()
     waiter.cancel()
     await limits.pace("", "GET")  # tenant-level calls are not paced
+
+
+async def test_a_change_is_not_held_back_by_a_budget_the_endpoint_never_showed_but_background_work_is():
+    """An endpoint that sends no remaining count and no 429 (not ARM: a proxy, a test double) has shown no budget: a
+    change a person made goes at once, though the local count is empty; it still spends that count, so the drift
+    checks behind it wait for the refill."""
+    from promptflow_netiso.azure.limits import background
+
+    limits = Limits(pacing=0.01)  # a token every 4 s: no waiting within this test can be mistaken for going at once
+    bucket = limits.bucket("sub", "reads")
+    bucket.tokens = 0.0
+    await asyncio.wait_for(asyncio.gather(*(limits.pace("sub", "GET") for _ in range(50))), 1.0)
+    assert bucket.tokens < 1.0, "spent all the same"
+    with background():
+        drift = asyncio.create_task(limits.pace("sub", "GET"))
+        await asyncio.sleep(0.05)
+        assert not drift.done(), "background work waits on the bucket whatever the endpoint showed"
+    drift.cancel()
+
+
+async def test_once_arm_shows_its_count_a_change_waits_for_a_token():
+    limits = Limits(pacing=0.01)  # a token every 10 s
+    bucket = limits.bucket("sub", "writes")
+    bucket.observe(remaining=0, retry_after=None, now=time.monotonic())  # ARM: nothing left
+    change = asyncio.create_task(limits.pace("sub", "PUT"))
+    await asyncio.sleep(0.05)
+    assert not change.done(), "ARM said the budget is spent: the change waits for the refill"
+    change.cancel()
