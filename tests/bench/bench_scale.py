@@ -470,8 +470,9 @@ class Run:
         window_end = started + self.args.drift_interval
         time.sleep(max(0.0, window_end - time.time()) + 2.0)
         calls = [c for c in admin.requests(since=seq) if c["time"] < window_end]
+        # The changed rule's own status and its Event (named <rule>.<hash>, handlers/announce.py) are expected.
         writes = [w for w in self.audit.operator_writes(started, window_end)
-                  if (w.get("objectRef") or {}).get("name") != rule]  # the changed rule's own status is expected
+                  if (w.get("objectRef") or {}).get("name", "").split(".")[0] != rule]
         booted = self.op.booted_at
         return {"first_handler_s": (first - started) if first else float("nan"),
                 "first_after_ready_s": (first - booted) if first else float("nan"),
