@@ -79,8 +79,6 @@ def _workspace_call(roles: FakeRoles, monkeypatch):
     from promptflow_netiso.planning.workspace import Plan
 
     events: list[tuple] = []
-    monkeypatch.setattr(gate, "post_event", lambda body, type_, reason, message: events.append((reason, message)))
-
     async def announce(body, write, type_, reason, message):  # the Event of a landed write, named after its record
         events.append((reason, message))
         announced.append(write)

@@ -5,8 +5,9 @@ kopf.event() queues an Event and posts it later, from another task: a process ki
 clears the record, but before the queue reached that Event, loses it for good (the restarted operator finds no
 record, so nothing to announce). Here the Event is posted, and confirmed, before the handler returns, so before kopf
 writes the status that clears the record. Its name comes from the record (object uid, target, body hash, start time;
-not the operation, which turns from PUT to POST when a rule goes in a batch): a process killed after the Event but before the status patch settles the same record again and posts the
-same name, which the API server refuses as a duplicate (409). One Event per landed write, whoever saw it land.
+not the operation, which turns from PUT to POST when a rule goes in a batch): a process killed after the Event but
+before the status patch settles the same record again and posts the same name, which the API server refuses as a
+duplicate (409). One Event per landed write, whoever saw it land.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import datetime
 import hashlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..planning.intent import PendingWrite
@@ -87,3 +88,12 @@ async def announce(body: Mapping, write: PendingWrite, type_: str, reason: str, 
         log.warning("could not post the %s Event of %s/%s now (%s); queued instead", reason, meta.get("namespace"),
                     meta.get("name"), str(e)[:300])
         post_event(body, type_, reason, message)
+
+
+async def announce_settled(body: Mapping, recorded: PendingWrite | None, events: Iterable[tuple[str, str]]) -> None:
+    """The (reason, message) Events of a record settled after a restart; without a record, kopf's queue."""
+    for reason, message in events:
+        if recorded is not None:
+            await announce(body, recorded, "Normal", reason, message)
+        else:
+            post_event(body, "Normal", reason, message)

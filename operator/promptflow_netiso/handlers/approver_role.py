@@ -31,7 +31,6 @@ from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.intent import PendingWrite
 from . import intent
 from .announce import announce
-from .common import post_event
 
 log = logging.getLogger(__name__)
 PASSING = (ErrorKind.THROTTLED, ErrorKind.TRANSIENT, ErrorKind.CONFLICT, ErrorKind.UNKNOWN)

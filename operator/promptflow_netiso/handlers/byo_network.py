@@ -24,7 +24,7 @@ from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.intent import Outcome, PendingWrite
 from ..planning.byo_network import AttachCompute, InstallExtension, Observed, ReadError, SetPublicNetworkAccess
 from . import intent
-from .announce import announce
+from .announce import announce, announce_settled
 from .common import post_event
 
 # How soon a detach sent before a restart, and still running in Azure, is looked at again.
@@ -115,7 +115,7 @@ async def reconcile(body: Any, spec: WorkspaceSpec, ws: Any, azure: Any, status:
     recorded = compute_intent.pending_of(status)
     settled = compute_intent.settle(recorded, target=_compute_target(spec),
                                     compute=obs.compute, readable=obs.compute_error is None)
-    await _announce_settled(body, recorded, settled.events)
+    await announce_settled(body, recorded, settled.events)
     previous = byo.Previous.from_status(compute_intent.with_ownership(status, settled))
     plan = byo.plan(spec, obs, manage=manage, previous=previous)
     error = await _execute(body, plan, spec, ws, azure, persist, record, now, logger)
@@ -187,14 +187,6 @@ async def _execute(body: Any, plan: byo.Plan, spec: WorkspaceSpec, ws: Any, azur
     return None
 
 
-async def _announce_settled(body: Any, recorded: PendingWrite | None, events: Any) -> None:
-    for reason, message in events:
-        if recorded is not None:
-            await announce(body, recorded, "Normal", reason, message)
-        else:
-            post_event(body, "Normal", reason, message)
-
-
 async def delete(body: Any, spec: WorkspaceSpec | None, policy_manages: bool, status: Mapping, azure: Any,
                  record: Callable[[PendingWrite], Awaitable[Any]]) -> dict:
     """Detach the compute the operator attached (deletionPolicy Delete). Returns the status fields that say so,
@@ -212,7 +204,7 @@ async def delete(body: Any, spec: WorkspaceSpec | None, policy_manages: bool, st
     if attach is not None or detach is not None:
         compute = await azure.computes.get_compute(sub, rg, ws_name, spec.deployment_target.compute_name)
     settled = compute_intent.settle(attach, target=target, compute=compute)
-    await _announce_settled(body, attach, settled.events)
+    await announce_settled(body, attach, settled.events)
     owned = compute_intent.with_ownership(status, settled)
     action = byo.plan_delete(spec, policy_manages, owned)
     if action is None:
@@ -225,7 +217,7 @@ async def delete(body: Any, spec: WorkspaceSpec | None, policy_manages: bool, st
             raise kopf.TemporaryError(f"the detach of compute {action.name} sent before a restart is still running",
                                       delay=DETACH_RECHECK)
         if done.outcome is Outcome.LANDED:
-            await _announce_settled(body, detach, done.events)
+            await announce_settled(body, detach, done.events)
             return detached
     write = intent.pending("DELETE", target, "", action.event_reason, action.describe())
     await record(write)

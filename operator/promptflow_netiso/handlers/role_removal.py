@@ -17,7 +17,7 @@ from ..planning import workspace_intent
 from ..planning.intent import PendingWrite
 from ..settings import Settings
 from . import intent
-from .announce import announce
+from .announce import announce, announce_settled
 from .common import post_event, raise_for_azure_error
 
 Record = Callable[[PendingWrite, dict], Awaitable[Any]]  # (write, extra status fields) -> confirmed, else raises
@@ -41,8 +41,7 @@ async def remove(body: Any, plan: Any, status: Mapping, azure: Any, record: Reco
         if not still_there:
             actions.remove(recorded)
             records = workspace_intent.without_assignment(records, recorded.name)
-        for reason, message in settled.events:
-            await announce(body, pending, "Normal", reason, message)
+        await announce_settled(body, pending, settled.events)
 
     remaining = list(actions)
     for action in actions:

@@ -43,7 +43,7 @@ from ..planning.intent import PendingWrite
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
 from . import approver_role, byo_network, intent, outbound_rule, role_removal, status_patch, tenancy
-from .announce import announce
+from .announce import announce, announce_settled
 from .object_state import STATES
 from .common import SKIP, converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from
 
@@ -210,9 +210,7 @@ async def _reconcile_locked(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch,
                          provisioning_held=settled.keep.started_at if settled.provisioning_running and settled.keep else None)
     if settled.outcome is not None:
         plan.status.update(settled.status)
-        for reason, message in settled.events:
-            if recorded is not None:
-                await announce(body, recorded, "Normal", reason, message)
+        await announce_settled(body, recorded, settled.events)
     if roles_error is not None:
         planning.after_assignments_unreadable(plan, roles_error.code, str(roles_error),
                                               passing=roles_error.kind in PASSING_KINDS)
