@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 # The "From" column of `kubectl describe`, for these Events and kopf's own (startup.configure_kopf).
 EVENT_SOURCE = "promptflow-netiso"
+REPORTING_INSTANCE = os.environ.get("HOSTNAME", EVENT_SOURCE)[:128]  # the pod
 
 _core: Any = None
 
@@ -47,7 +48,7 @@ def event_body(body: Mapping, name: str, type_: str, reason: str, message: str, 
                            "namespace": meta.get("namespace"), "uid": meta.get("uid")},
         "type": type_, "reason": reason, "message": message[:1024], "action": reason,
         "source": {"component": EVENT_SOURCE}, "reportingComponent": EVENT_SOURCE,
-        "reportingInstance": os.environ.get("HOSTNAME", EVENT_SOURCE)[:128],
+        "reportingInstance": REPORTING_INSTANCE,
         "firstTimestamp": stamp, "lastTimestamp": stamp, "eventTime": stamp, "count": 1,
     }
 

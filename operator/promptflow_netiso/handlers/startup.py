@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 
 import kopf
 
@@ -13,7 +12,7 @@ from ..azure import Azure
 from ..azure.clouds import AzureSettings
 from ..settings import Settings
 from . import heap, kube_session
-from .announce import EVENT_SOURCE
+from .announce import EVENT_SOURCE, REPORTING_INSTANCE
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.posting.enabled = True
     settings.posting.level = logging.WARNING
     settings.posting.reporting_component = EVENT_SOURCE  # the same "From" as the Events of landed writes
-    settings.posting.reporting_instance = os.environ.get("HOSTNAME", EVENT_SOURCE)[:128]
+    settings.posting.reporting_instance = REPORTING_INSTANCE
     # Reconnect watches regularly so a silent network drop cannot stall the operator.
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
