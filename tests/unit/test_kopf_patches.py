@@ -267,3 +267,24 @@ async def test_kopfs_processing_runs_once_even_when_it_raises():
     except RuntimeError:
         pass
     assert calls == [True], "not run a second time after its own error"
+
+
+async def test_the_operators_pause_is_seen_where_kopf_hands_it_to_its_daemon_killer():
+    import kopf
+    from kopf._core.engines import daemons
+    from kopf._core.reactor import inventory, running
+
+    assert running.daemons.daemon_killer is daemons.daemon_killer, "kopf calls the killer through the module"
+    paused = aiotoggles.ToggleSet(any)
+    peer_leads = await paused.make_toggle(True)
+    killer = asyncio.create_task(daemons.daemon_killer(settings=kopf.OperatorSettings(),
+                                                       memories=inventory.ResourceMemories(), operator_paused=paused))
+    try:
+        waiter = asyncio.create_task(kopf_patches.until_leading())
+        await asyncio.sleep(0.05)
+        assert not waiter.done(), "a peer leads: our own tasks wait"
+        await peer_leads.turn_to(False)
+        await asyncio.wait_for(waiter, 1)
+    finally:
+        killer.cancel()
+        kopf_patches._paused.clear()

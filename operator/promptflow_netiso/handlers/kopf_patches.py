@@ -1,4 +1,4 @@
-"""Four scale fixes inside kopf 1.45 (issue 13), installed at import, before `kopf.run` builds anything.
+"""Four scale fixes inside kopf 1.45 (issue 13), and one hook, installed at import, before `kopf.run` builds anything.
 
 1. The start-up gate is linear, not quadratic. kopf holds every object's handlers until all indexes are populated:
    each object's worker drops its own toggle from one shared `ToggleSet` and then waits on that set's condition.
@@ -26,6 +26,11 @@
    included, for every object at start) with `dataclasses.fields()`, which rebuilds its tuple on every call: 17% of
    a restart's CPU at 11,000 objects.
 
+5. The operator's pause (leader election, `--peering`) is visible to our own tasks. kopf stops its daemons and timers
+   while a peer leads; tasks of ours that act without a kopf handler (handlers/rule_waiting.py) wait on
+   `until_leading()`. kopf keeps the pause in a local `ToggleSet` that it hands to its daemon killer: that call is
+   where we see it.
+
 pyproject.toml pins kopf to 1.45.x; tests/unit/test_kopf_patches.py fails if these internals change.
 """
 
@@ -42,6 +47,7 @@ from kopf._cogs.aiokits import aiotoggles
 from kopf._cogs.clients import watching
 from kopf._cogs.structs import bodies, diffs, finalizers, patches
 from kopf._core.actions import execution, loggers
+from kopf._core.engines import daemons
 from kopf._core.intents import causes
 from kopf._core.reactor import processing
 
@@ -237,6 +243,28 @@ def _cause_kwargs(self: Any) -> dict[str, Any]:
     return {name: getattr(self, name) for name in names}
 
 
+# --- 5. the operator's pause ------------------------------------------------------------------------------------------
+
+
+_paused: list[aiotoggles.ToggleSet] = []  # the running operator's pause toggles (one operator per process)
+
+
+def _seeing_pause(killer: Any) -> Any:
+    @functools.wraps(killer)
+    async def daemon_killer(*, operator_paused: aiotoggles.ToggleSet, **kw: Any) -> None:
+        _paused[:] = [operator_paused]
+        await killer(operator_paused=operator_paused, **kw)
+
+    daemon_killer.sees_pause = True  # type: ignore[attr-defined]
+    return daemon_killer
+
+
+async def until_leading() -> None:
+    """Return once the operator is not paused by a peer (at once without peering, or outside kopf)."""
+    if _paused and _paused[0].is_on():
+        await _paused[0].wait_for(False)
+
+
 def install() -> None:
     aiotoggles.ToggleSet.make_toggle = _make_toggle  # type: ignore[method-assign]
     aiotoggles.ToggleSet.drop_toggle = _drop_toggle  # type: ignore[method-assign]
@@ -246,6 +274,8 @@ def install() -> None:
     execution.Cause._kwargs = property(_cause_kwargs)  # type: ignore[method-assign,assignment]
     if not getattr(processing.process_resource_event, "settled_first", False):
         processing.process_resource_event = _listed_settled_first(processing.process_resource_event)
+    if not getattr(daemons.daemon_killer, "sees_pause", False):
+        daemons.daemon_killer = _seeing_pause(daemons.daemon_killer)
 
 
 install()

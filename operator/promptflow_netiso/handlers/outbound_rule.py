@@ -6,7 +6,8 @@ One reconcile path (parse -> workspace gate -> observe Azure -> plan -> act -> s
 - drift: one timer per PromptFlowWorkspace (settings.drift_interval, jittered start) checks all of its settled rules,
   from a small copy each kept by a kopf index (no per-rule timer, no whole body kept per rule);
 - while status says the rule waits (for its workspace, for Azure to finish provisioning, for a Pending private
-  endpoint connection, for another operation on the managed network to end): a daemon that sleeps until the
+  endpoint connection, for another operation on the managed network to end): its workspace's sleeper
+  (handlers/rule_waiting.py, one task per workspace with waiting rules, not a kopf daemon per rule) runs it once the
   workspace's facts change (the workspace index wakes it: no polling) or the planner's Retry, turned into a back-off
   by planning/requeue.py, is due. Waiting is therefore not an error: no kopf TemporaryError, no Error events every
   few seconds; other Azure errors do raise TemporaryError with a delay chosen by the error kind (handlers/common.py).
@@ -45,7 +46,7 @@ from ..planning import requeue
 from ..planning.intent import STATUS_KEY as PENDING_WRITE, PendingWrite
 from ..planning.requeue import Retry, Schedule
 from ..planning import rule_batch as rule_batch_planning
-from . import approval, approver_role, intent, kopf_patches, rule_batch, status_patch, tenancy
+from . import approval, approver_role, intent, kopf_patches, rule_batch, rule_waiting, status_patch, tenancy
 from .announce import announce
 from .object_state import STATES
 from ..azure.limits import background
@@ -174,19 +175,12 @@ async def outbound_rule_workspaces(namespace: str, name: str, spec: Mapping, sta
     facts = workspace_facts(name, spec, status, meta)
     if _last_facts.get((namespace, name)) != facts:
         _last_facts[(namespace, name)] = facts
-        _wake_rules_of((namespace, name))
+        # The rules waiting for it run after kopf has stored the index value this handler returns.
+        asyncio.get_running_loop().call_soon(rule_waiting.wake, (namespace, name))
     return {(namespace, name): facts}
 
 
 _last_facts: dict[tuple[str, str], WorkspaceFacts] = {}  # (namespace, name) -> what the index last said
-_wakeups: dict[tuple[str, str], asyncio.Event] = {}  # (namespace, workspace) -> set when its facts change
-
-
-def _wake_rules_of(workspace: tuple[str, str]) -> None:
-    """Wake the rules waiting for this workspace, after kopf has stored the index value this handler returns."""
-    event = _wakeups.pop(workspace, None)
-    if event is not None:
-        asyncio.get_running_loop().call_soon(event.set)
 
 
 def workspace_facts(name: str, spec: Mapping, status: Mapping, meta: Mapping) -> WorkspaceFacts:
@@ -567,7 +561,7 @@ def is_waiting(status: Mapping | None) -> bool:
 
 
 def _settled(body: Mapping) -> bool:
-    """Converged: nothing for a restarted operator to do at once (no resume handler, and not waiting: no daemon)."""
+    """Converged: nothing for a restarted operator to do at once (no resume handler, and not waiting: no sleeper)."""
     return converged(body.get("status"), body.get("metadata") or {})
 
 
@@ -598,23 +592,35 @@ async def reconcile_outbound_rule(uid: str, **kw: Any) -> None:
 
 @kopf.index(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
 async def rules_by_workspace(namespace: str, name: str, uid: str, spec: Mapping, meta: Mapping, status: Mapping,
-                             **_: Any) -> dict:
+                             **kw: Any) -> dict:
     """Every rule by (namespace, workspaceRef.name), as a small copy (no managedFields, no kopf bookkeeping): what a
-    drift check of the rule needs (instead of a per-rule timer and the whole body kopf keeps for it), the targets a
-    workspace assigns the approver role on, and what an approval policy correlates with. One index for all three:
-    kopf runs every index handler of every object before any handler at start."""
+    drift check or a waiting rule's run needs (instead of a per-rule timer or daemon and the whole body kopf keeps
+    for it), the targets a workspace assigns the approver role on, and what an approval policy correlates with. One
+    index for all of them: kopf runs every index handler of every object before any handler at start."""
     approval.note_rule(namespace, name, spec, status)  # an approval policy may wait for this rule to turn active
     if converged(status, meta) and not meta.get("deletionTimestamp"):  # after a restart: its metrics back (see resume)
         _restore_metrics(namespace, name, status)
     workspace = ((spec or {}).get("workspaceRef") or {}).get("name")
     if not workspace:
+        rule_waiting.drop(uid)
         return {}
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k == RECONCILE_POLICY_ANNOTATION}
-    return {(namespace, workspace): {
+    snapshot = {
         "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND_OUTBOUND_RULE,
         "metadata": {"name": name, "namespace": namespace, "uid": uid, "generation": meta.get("generation"),
                      "annotations": annotations, "deletionTimestamp": meta.get("deletionTimestamp")},
-        "spec": dict(spec or {}), "status": {k: v for k, v in (status or {}).items() if k != "kopf"}}}
+        "spec": dict(spec or {}), "status": {k: v for k, v in (status or {}).items() if k != "kopf"}}
+    if is_waiting(status) and not meta.get("deletionTimestamp"):
+        if not _waiting_kw:
+            _waiting_kw.update({k: v for k, v in kw.items() if k == "memo" or isinstance(v, kopf.Index)})
+        rule_waiting.note((namespace, workspace), uid, snapshot)
+    else:
+        rule_waiting.drop(uid)
+    return {(namespace, workspace): snapshot}
+
+
+# What a waiting rule's run needs besides its snapshot: the memo and kopf's indexes (the same objects for every rule).
+_waiting_kw: dict[str, Any] = {}
 
 
 @kopf.timer(GROUP, VERSION, PLURAL_WORKSPACE, interval=_SETTINGS.drift_interval,
@@ -629,65 +635,49 @@ async def check_outbound_rules_drift(namespace: str, name: str, rules_by_workspa
 
 async def _check_drift(snapshot: Mapping, kw: Mapping[str, Any]) -> None:
     meta, status = snapshot["metadata"], snapshot["status"]
-    uid, rule_ns, rule_name = meta["uid"], meta["namespace"], meta["name"]
-    if meta.get("deletionTimestamp") or _change_pending(uid) or is_waiting(STATES.status_now(uid, status)):
-        return  # the delete or change handler, or the waiting daemon, has it
+    if meta.get("deletionTimestamp") or _change_pending(meta["uid"]) or is_waiting(STATES.status_now(meta["uid"], status)):
+        return  # the delete or change handler, or its workspace's sleeper (rule_waiting.py), has it
+    try:
+        with background():  # paced behind changes a person made (azure/limits.py)
+            await _reconcile_snapshot(snapshot, kw, DRIFT_MAX_AGE)
+    except (kopf.TemporaryError, kopf.PermanentError) as e:
+        log.warning("drift check of outbound rule %s/%s: %s", meta["namespace"], meta["name"], e)  # status says so too
+
+
+async def _run_waiting(snapshot: Mapping) -> None:
+    """One run of a waiting rule (workspace not Ready, rule Provisioning, connection Pending), started by its
+    workspace's sleeper once the workspace's facts changed or its back-off is due (planning/requeue.py)."""
+    meta = snapshot["metadata"]
+    uid = meta["uid"]
+    if meta.get("deletionTimestamp") or _change_pending(uid) or not is_waiting(STATES.status_now(uid, snapshot["status"])):
+        return  # the delete or change handler has it, or it no longer waits (the index drops it)
+    try:
+        await _reconcile_snapshot(snapshot, _waiting_kw, CHANGE_MAX_AGE)
+    except kopf.TemporaryError as e:
+        STATES.of(uid).schedule = Schedule(Retry.AZURE_PROGRESS, 0, time.monotonic() + float(e.delay or _SETTINGS.dependency_wait))
+    except kopf.PermanentError:
+        STATES.of(uid).schedule = Schedule(Retry.USER_FIXABLE, 0, None)  # a spec change (update handler) is the way on
+
+
+rule_waiting.serve(_run_waiting, lambda uid: _schedule(uid).due_at, _SETTINGS.drift_interval)
+
+
+async def _reconcile_snapshot(snapshot: Mapping, kw: Mapping[str, Any], max_age: float) -> None:
+    """Reconcile a rule outside kopf's handlers, from the rules index's copy; its status written by our own patch."""
+    meta = snapshot["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
     body = kopf.Body(dict(snapshot))
     patch = kopf.Patch()
     try:
-        with background():  # paced behind changes a person made (azure/limits.py)
-            await _reconcile(_Context({**kw, "uid": uid, "namespace": rule_ns, "name": rule_name, "body": body,
-                                       "meta": body.meta, "spec": body.spec, "status": status, "patch": patch},
-                                      DRIFT_MAX_AGE))
-    except (kopf.TemporaryError, kopf.PermanentError) as e:
-        log.warning("drift check of outbound rule %s/%s: %s", rule_ns, rule_name, e)  # status says so too
+        await _reconcile(_Context({**kw, "uid": meta["uid"], "namespace": namespace, "name": name, "body": body,
+                                   "meta": body.meta, "spec": body.spec, "status": snapshot["status"], "patch": patch},
+                                  max_age))
     finally:
         if patch.get("status"):
             try:
-                await status_patch.patch_status(PLURAL_OUTBOUND_RULE, rule_ns, rule_name, dict(patch["status"]))
-            except status_patch.StatusPatchError as e:  # e.g. deleted meanwhile: the next check tells
-                log.warning("drift check of outbound rule %s/%s: status not written: %s", rule_ns, rule_name, e)
-
-
-@kopf.daemon(GROUP, VERSION, PLURAL_OUTBOUND_RULE, when=lambda status, **_: is_waiting(status), cancellation_timeout=30)
-async def wait_outbound_rule(uid: str, namespace: str, name: str, spec: Mapping, body: kopf.Body,
-                             stopped: kopf.DaemonStopped, **kw: Any) -> None:
-    """While the rule waits (workspace not Ready, rule Provisioning, connection Pending): nothing runs until its
-    workspace's facts change (the index wakes it) or its back-off is due (planning/requeue.py). kopf stops this
-    daemon once status says the rule no longer waits. Our own status patch: a daemon's kopf patch lands only when
-    the daemon ends."""
-    workspace = (namespace, ((spec or {}).get("workspaceRef") or {}).get("name", ""))
-    while not stopped:
-        schedule = _schedule(uid)
-        delay = _SETTINGS.drift_interval if schedule.due_at is None else schedule.due_at - time.monotonic()
-        await _nap(delay, _wakeups.setdefault(workspace, asyncio.Event()), stopped)
-        if stopped:
-            return
-        if _change_pending(uid) or not is_waiting(STATES.status_now(uid, body.status)):
-            await _nap(_SETTINGS.dependency_wait, asyncio.Event(), stopped)  # kopf stops us once it sees the status
-            continue
-        patch = kopf.Patch()
-        try:
-            await _reconcile(_Context({**kw, "uid": uid, "namespace": namespace, "name": name, "spec": spec,
-                                       "body": body, "meta": body.meta, "status": body.status, "patch": patch},
-                                      CHANGE_MAX_AGE))
-        except kopf.TemporaryError as e:
-            STATES.of(uid).schedule = Schedule(Retry.AZURE_PROGRESS, 0, time.monotonic() + float(e.delay or _SETTINGS.dependency_wait))
-        except kopf.PermanentError:
-            STATES.of(uid).schedule = Schedule(Retry.USER_FIXABLE, 0, None)  # a spec change (update handler) is the way on
-        finally:
-            if patch.get("status"):
                 await status_patch.patch_status(PLURAL_OUTBOUND_RULE, namespace, name, dict(patch["status"]))
-
-
-async def _nap(seconds: float, wake: asyncio.Event, stopped: kopf.DaemonStopped) -> None:
-    """Sleep up to `seconds`, less if woken or stopped."""
-    waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())]
-    try:
-        await asyncio.wait(waits, timeout=max(seconds, 0.0), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waits:
-            w.cancel()
+            except status_patch.StatusPatchError as e:  # e.g. deleted meanwhile: the next check tells
+                log.warning("outbound rule %s/%s: status not written: %s", namespace, name, e)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
@@ -741,4 +731,5 @@ async def delete_outbound_rule(uid: str, namespace: str, name: str, meta: Mappin
         for e in plan.events:
             post_event(body, e.type, e.reason, e.message)
     STATES.forget(uid)
+    rule_waiting.drop(uid)
     metrics.forget_object(KIND_OUTBOUND_RULE, namespace, name)

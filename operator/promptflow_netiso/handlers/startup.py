@@ -11,7 +11,7 @@ from .. import metrics
 from ..azure import Azure
 from ..azure.clouds import AzureSettings
 from ..settings import Settings
-from . import heap, kube_session
+from . import heap, kube_session, rule_waiting
 from .announce import EVENT_SOURCE, REPORTING_INSTANCE
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,8 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     # every index to be complete while holding its slot; the objects still queued never get one). What is bounded
     # instead: API server connections (kube_session.py) and Azure requests per subscription. docs/scale.md.
     kube_session.quiet_routine_success()
-    # A waiting rule's daemon ends as soon as its last status write returns (kopf stops it when status says it no
-    # longer waits). Waiting up to this long for that, instead of kopf's few zero-time cycles, spares kopf's
-    # "touch" status patch 60 s later: a Kubernetes write per rule for nothing.
+    # A timer stopped while it runs (its object is being deleted) gets up to this long to end by itself, instead of
+    # kopf's few zero-time cycles followed by its "touch" status patch 60 s later: a Kubernetes write for nothing.
     settings.background.instant_exit_timeout = 5.0
     # Leader election (--peering): a replica's record expires this long after its last renewal (renewed every
     # lifetime - 5..10 s), so a killed leader is replaced within about this time; a stopped one at once.
@@ -70,6 +69,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> None
 async def cleanup(memo: kopf.Memo, **_) -> None:
     from . import tenancy  # the namespaces' own identities share the operator's HTTP session: close them first
 
+    rule_waiting.stop()
     trim = getattr(memo, "heap_trim", None)
     if trim is not None:
         trim.cancel()
