@@ -193,11 +193,12 @@ def workspace_facts(name: str, spec: Mapping, status: Mapping, meta: Mapping) ->
     ready = conditions.get(status.get("conditions"), CONDITION_READY) or {}
     current = ready.get("observedGeneration") in (None, meta.get("generation"))
     isolation = status.get("isolationMode") or (ws.network.isolation_mode.value if ws.network.isolation_mode else None)
+    stuck_reason, stuck_message = planning.workspace_stuck_on(ready, current)
     return WorkspaceFacts(
         name=name,
         ready=ready.get("status") == conditions.TRUE and current,
-        ready_reason=ready.get("reason", "") if current else "Reconciling",
-        ready_message=ready.get("message", "") if current else "the workspace's latest spec is not reconciled yet",
+        ready_reason=stuck_reason,
+        ready_message=stuck_message,
         deleting=bool(meta.get("deletionTimestamp")),
         coordinates=Coordinates(*ws.coordinates),
         isolation_mode=isolation if ws.network.managed else None,
@@ -276,7 +277,7 @@ async def _reconcile(ctx: _Context) -> Plan:
     started = time.monotonic()
     error_reason = None
     try:
-        async with reconcile_slot(ctx.settings), STATES.locked(ctx.uid):
+        async with STATES.locked(ctx.uid):
             plan = await _run(ctx)
         _reschedule(ctx, plan.retry)
         return plan
@@ -316,6 +317,14 @@ async def _run(ctx: _Context) -> Plan:
         stop = Plan(conditions=(conditions.condition(CONDITION_READY, False, refused.reason, refused.message),))
         _write(ctx, prev_status, stop)
         return stop
+    # Only a run that reads or writes Azure takes a reconcile slot: rules applied with their workspace settle their
+    # wait at once instead of queueing (each with kopf's copy of its body) behind the workspaces' Azure work.
+    async with reconcile_slot(ctx.settings):
+        return await _run_azure(ctx, spec, rule_name, policy, ws, previous, prev_status, args)
+
+
+async def _run_azure(ctx: _Context, spec: OutboundRuleSpec, rule_name: str, policy: str, ws: WorkspaceFacts,
+                     previous: Previous, prev_status: dict, args: dict) -> Plan:
     coords = ws.coordinates
     assert coords is not None
     approver = None

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from ..conditions import FALSE, TRUE, UNKNOWN, condition
-from . import intent
+from . import intent, workspace_reasons
 from .intent import PendingWrite
 from .requeue import Retry  # noqa: F401  (re-exported: the planner's answer, obeyed via planning/requeue.py)
 from ..model import arm_id
@@ -107,13 +107,33 @@ class WorkspaceFacts:
     name: str
     found: bool = True
     ready: bool = False
-    ready_reason: str = ""  # the workspace's own Ready reason/message, repeated to the user when it is not Ready
+    # The workspace's own Ready reason/message, repeated to the user when it is stuck ("" while it is on its way:
+    # workspace_stuck_on).
+    ready_reason: str = ""
     ready_message: str = ""
     deleting: bool = False
     coordinates: Coordinates | None = None
     # Isolation as Azure reports it (workspace status), else as the workspace spec asks; None = no managed network.
     isolation_mode: str | None = None
     managed_network: bool = True  # False for BringYourOwnVirtualNetwork workspaces
+
+
+# The workspace's Ready reasons that mean it is on its way. They change at each of its steps, so a rule does not
+# repeat them: a rule waiting for a workspace is written once, not once per step of the workspace (and its sleeper is
+# not woken by each step). A stuck workspace's reason and message are repeated: they say what to fix.
+WORKSPACE_PROGRESS_REASONS = frozenset({
+    "", "Reconciling", workspace_reasons.REASON_PROVISIONING, workspace_reasons.REASON_APPLYING,
+    workspace_reasons.REASON_ASSIGNING, workspace_reasons.REASON_WAITING_FOR_WORKSPACE})
+
+
+def workspace_stuck_on(ready: Mapping | None, current: bool) -> tuple[str, str]:
+    """(reason, message) of a workspace's Ready condition to repeat on its rules: ("", "") while it is on its way
+    (Ready not written yet, or not for its latest generation, or a progress reason)."""
+    ready = ready or {}
+    reason = ready.get("reason", "")
+    if not current or ready.get("status") == TRUE or reason in WORKSPACE_PROGRESS_REASONS:
+        return "", ""
+    return reason, ready.get("message", "")
 
 
 @dataclass(frozen=True)
@@ -408,9 +428,12 @@ def workspace_gate(workspace: WorkspaceFacts, spec: OutboundRuleSpec, rule_name:
     elif workspace.deleting:
         reason, message = "WorkspaceDeleting", f"PromptFlowWorkspace {workspace.name} is being deleted"
     elif not workspace.ready or workspace.coordinates is None:
-        why = workspace.ready_reason or "NotReady"
-        detail = f": {workspace.ready_message}" if workspace.ready_message else ""
-        reason, message = "WorkspaceNotReady", f"waiting for PromptFlowWorkspace {workspace.name} to be Ready ({why}{detail})"
+        if workspace.ready_reason:
+            detail = f": {workspace.ready_message}" if workspace.ready_message else ""
+            why = f"{workspace.ready_reason}{detail}"
+        else:
+            why = "on its way; its Ready condition tells how far"
+        reason, message = "WorkspaceNotReady", f"waiting for PromptFlowWorkspace {workspace.name} to be Ready ({why})"
     else:
         return None
     ws = condition(CONDITION_WORKSPACE_READY, FALSE, reason, message)

@@ -207,6 +207,24 @@ def test_rule_waits_for_its_workspace_without_touching_azure(ws, reason, words):
     assert cond(plan, "Applied")["status"] == "Unknown"  # waiting is not an error
 
 
+def test_a_rule_waiting_for_a_workspace_on_its_way_says_the_same_at_each_of_its_steps():
+    """The workspace's progress is not copied onto its rules: one write per waiting rule, not one per workspace step;
+    a stuck workspace's reason is, as it says what to fix."""
+    steps = [({}, True),  # no Ready condition yet
+             ({"status": "Unknown", "reason": "Provisioning", "message": "managed network: provisioning"}, True),
+             ({"status": "False", "reason": "Assigning", "message": "assigning 2 roles"}, True),
+             ({"status": "True", "reason": "Ready", "message": ""}, False)]  # Ready, but for an older generation
+    messages = set()
+    for ready, current in steps:
+        reason, message = p.workspace_stuck_on(ready, current)
+        facts = WorkspaceFacts(name="ws", ready=False, ready_reason=reason, ready_message=message, coordinates=COORDS)
+        messages.add(cond(run(ws=facts, observed=None), "Ready")["message"])
+    assert len(messages) == 1, messages
+
+    stuck = {"status": "False", "reason": "ProvisioningFailed", "message": "InternalError: try again"}
+    assert p.workspace_stuck_on(stuck, True) == ("ProvisioningFailed", "InternalError: try again")
+
+
 def test_ready_workspace_lets_the_rule_through():
     assert p.workspace_gate(ready_ws(), spec(), "r1", NEW) is None
 
