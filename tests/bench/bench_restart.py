@@ -34,6 +34,7 @@ if __package__ in (None, ""):  # run as a file: make the repository root importa
 
 import kopf  # noqa: E402
 
+from tests.bench import bench_scale  # noqa: E402
 from tests.bench.bench_scale import NAMESPACE, Audit, Run, Sampler, apply, manifests  # noqa: E402
 
 
@@ -124,7 +125,8 @@ def restart(run: Run, args: argparse.Namespace, admin, objects: int, base: float
         print(f"    {n:8d}  {route}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """This benchmark's options, over bench_scale's defaults (its Run reads those: tests/unit/test_bench_args.py)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workspaces", type=int, default=100)
     ap.add_argument("--full", action="store_true", help="1,000 workspaces x 10 rules = 11,000 objects")
@@ -134,12 +136,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--operator-env", action="append", default=[], metavar="NAME=VALUE",
                     help="extra environment of the operator process")
     args = ap.parse_args(argv)
+    for k, v in vars(bench_scale.parser().parse_args([])).items():
+        if not hasattr(args, k):
+            setattr(args, k, v)
     if args.full:
         args.workspaces, args.rules = 1000, 10
-    # What bench_scale's Run reads; the day-long drift interval keeps Azure out of the window.
-    for k, v in dict(targets=4, drift_interval=86400.0, latency=0.02, lro=0.5, timeout=900.0).items():
-        setattr(args, k, v)
+    # The day-long drift interval keeps Azure out of the window.
+    args.drift_interval, args.timeout = 86400.0, 900.0
+    return args
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bench-restart-"))
     run = Run(args, workdir)
     try:

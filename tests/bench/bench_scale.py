@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
@@ -526,7 +525,8 @@ def show_steady(s: dict, workspaces: int, interval: float) -> None:
           f"{s['series_per_object']:.2f} per object)")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The options (bench_restart starts from their defaults)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workspaces", type=int, default=10)
     ap.add_argument("--rules", type=int, default=10, help="OutboundRules per workspace (2 of them PrivateEndpoint)")
@@ -547,7 +547,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="extra environment of the operator process (e.g. MALLOC_ARENA_MAX=2)")
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--full", action="store_true", help="1,000 workspaces x 10 rules, both modes, 60 s interval")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     if args.full:
         args.workspaces, args.rules, args.drift_interval, args.mode = 1000, 10, 60.0, "both"
         args.batch_workspaces, args.timeout = 100, 3600
