@@ -30,7 +30,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.bench_outbound_rules import obj, rule_states  # noqa: E402
+from tests.bench.bench_outbound_rules import obj  # noqa: E402
 from tests.sim.admin import unique_names  # noqa: E402
 from tests.support.kube import is_ready  # noqa: E402
 from tests.support.stack import LocalStack, wait  # noqa: E402

@@ -288,3 +288,13 @@ async def test_the_operators_pause_is_seen_where_kopf_hands_it_to_its_daemon_kil
     finally:
         killer.cancel()
         kopf_patches._paused.clear()
+
+
+def test_a_bodys_plain_dict_is_the_one_its_views_read():
+    import kopf
+
+    raw = {"metadata": {"name": "r"}, "spec": {"fqdn": "a.example.com"}}
+    body = kopf.Body(raw)
+    assert kopf_patches.raw(body) is raw
+    assert kopf_patches.raw(body)["spec"] is raw["spec"] and body.spec["fqdn"] == "a.example.com"
+    assert kopf_patches.raw(raw) is raw, "a plain dict is its own"

@@ -41,7 +41,7 @@ import dataclasses
 import functools
 import logging
 import time
-from typing import Any, AsyncIterator, Callable, Iterable
+from typing import Any, AsyncIterator, Callable, Iterable, Mapping
 
 from kopf._cogs.aiokits import aiotoggles
 from kopf._cogs.clients import watching
@@ -241,6 +241,14 @@ def _cause_kwargs(self: Any) -> dict[str, Any]:
     if names is None:
         names = _field_names[type(self)] = tuple(f.name for f in dataclasses.fields(self))
     return {name: getattr(self, name) for name in names}
+
+
+def raw(body: Any) -> Mapping:
+    """The plain dict under a kopf Body (kopf's own, replaced on each event; read it, never change it). Each read
+    through a kopf view resolves its path from the root: a handler that reads many fields of every listed object
+    (the rules index, at start) reads the dict."""
+    src = getattr(body, "_src", body)
+    return src if isinstance(src, dict) else body
 
 
 # --- 5. the operator's pause ------------------------------------------------------------------------------------------

@@ -600,12 +600,13 @@ async def reconcile_outbound_rule(uid: str, **kw: Any) -> None:
 
 
 @kopf.index(GROUP, VERSION, PLURAL_OUTBOUND_RULE)
-async def rules_by_workspace(namespace: str, name: str, uid: str, spec: Mapping, meta: Mapping, status: Mapping,
-                             **kw: Any) -> dict:
+async def rules_by_workspace(namespace: str, name: str, uid: str, body: kopf.Body, **kw: Any) -> dict:
     """Every rule by (namespace, workspaceRef.name), as a small copy (no managedFields, no kopf bookkeeping): what a
     drift check or a waiting rule's run needs (instead of a per-rule timer or daemon and the whole body kopf keeps
     for it), the targets a workspace assigns the approver role on, and what an approval policy correlates with. One
     index for all of them: kopf runs every index handler of every object before any handler at start."""
+    plain = kopf_patches.raw(body)  # read at start for every rule: plain dicts, not kopf's views
+    spec, meta, status = plain.get("spec") or {}, plain.get("metadata") or {}, plain.get("status") or {}
     approval.note_rule(namespace, name, spec, status)  # an approval policy may wait for this rule to turn active
     if converged(status, meta) and not meta.get("deletionTimestamp"):  # after a restart: its metrics back (see resume)
         _restore_metrics(namespace, name, status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import kopf
 import pytest
 
 from promptflow_netiso.model.approval import ApprovalSpec
@@ -777,15 +778,18 @@ async def test_a_rule_turning_active_nudges_the_policies_watching_its_target_and
     watching = handler._schedule_of("uid-nudged")
     watching.targets = frozenset({p.arm_key(OPENAI)})
     spec = {"type": "PrivateEndpoint", "workspaceRef": {"name": "ws"}, "privateEndpoint": {"serviceResourceId": OPENAI}}
+    def body(spec: dict, status: dict) -> kopf.Body:
+        return kopf.Body({"metadata": {}, "spec": spec, "status": status})
+
     try:
-        copy = await outbound_rule.rules_by_workspace(namespace="ns", name="r-nudge", uid="u1", spec=spec, meta={},
-                                                      status={"ruleStatus": "Provisioning"})
+        copy = await outbound_rule.rules_by_workspace(namespace="ns", name="r-nudge", uid="u1",
+                                                      body=body(spec, {"ruleStatus": "Provisioning"}))
         assert not watching.wake.is_set()
-        await outbound_rule.rules_by_workspace(namespace="ns", name="r-nudge", uid="u1", spec=spec, meta={},
-                                               status={"ruleStatus": "Active"})
+        await outbound_rule.rules_by_workspace(namespace="ns", name="r-nudge", uid="u1",
+                                               body=body(spec, {"ruleStatus": "Active"}))
         assert watching.wake.is_set()  # turned active: the policy looks again soon
-        fqdn = await outbound_rule.rules_by_workspace(namespace="ns", name="r-fqdn", uid="u2", meta={}, status={},
-                                                      spec={"type": "FQDN", "workspaceRef": {"name": "ws"}, "fqdn": "a.b"})
+        fqdn = await outbound_rule.rules_by_workspace(namespace="ns", name="r-fqdn", uid="u2", body=body(
+            {"type": "FQDN", "workspaceRef": {"name": "ws"}, "fqdn": "a.b"}, {}))
         index = {("ns", "ws"): [copy[("ns", "ws")], fqdn[("ns", "ws")]]}
         [rule] = handler._private_endpoint_rules(index, "ns", "ws")  # FQDN rules are not correlated
         assert (rule.azure_rule_name, rule.target, rule.workspace) == ("r-nudge", OPENAI, "ws")
