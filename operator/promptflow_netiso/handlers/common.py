@@ -75,8 +75,8 @@ _held: contextvars.ContextVar[tuple[asyncio.Semaphore, ...]] = contextvars.Conte
 @contextlib.asynccontextmanager
 async def reconcile_slot(settings: Settings) -> AsyncIterator[None]:
     """At most `max_reconciles` reconciles at once (each holds decoded Azure answers and a Kubernetes request or two),
-    so applying 11,000 objects at once costs a bounded amount of memory. Taken around the part that talks to Azure. Drift checks (background) take at most
-    half of the slots: a change a person made always finds one."""
+    so applying 11,000 objects at once costs a bounded amount of memory; taken around the part that talks to Azure.
+    Drift checks (background) take at most half of the slots: a change a person made always finds one."""
     total = settings.max_reconciles
     if total <= 0:
         yield

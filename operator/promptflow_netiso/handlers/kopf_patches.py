@@ -31,6 +31,8 @@
    `until_leading()`. kopf keeps the pause in a local `ToggleSet` that it hands to its daemon killer: that call is
    where we see it.
 
+Also `raw(body)`: the plain dict under a kopf Body, for a handler that reads many fields of every listed object.
+
 pyproject.toml pins kopf to 1.45.x; tests/unit/test_kopf_patches.py fails if these internals change.
 """
 

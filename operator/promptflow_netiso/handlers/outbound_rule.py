@@ -644,8 +644,8 @@ async def check_outbound_rules_drift(namespace: str, name: str, rules_by_workspa
 
 
 async def _check_drift(snapshot: Mapping, kw: Mapping[str, Any]) -> None:
-    meta, status = snapshot["metadata"], snapshot["status"]
-    if meta.get("deletionTimestamp") or _change_pending(meta["uid"]) or is_waiting(STATES.status_now(meta["uid"], status)):
+    meta, uid = snapshot["metadata"], snapshot["metadata"]["uid"]
+    if meta.get("deletionTimestamp") or _change_pending(uid) or is_waiting(STATES.status_now(uid, snapshot["status"])):
         return  # the delete or change handler, or its workspace's sleeper (rule_waiting.py), has it
     try:
         with background():  # paced behind changes a person made (azure/limits.py)
@@ -657,14 +657,14 @@ async def _check_drift(snapshot: Mapping, kw: Mapping[str, Any]) -> None:
 async def _run_waiting(snapshot: Mapping) -> None:
     """One run of a waiting rule (workspace not Ready, rule Provisioning, connection Pending), started by its
     workspace's sleeper once the workspace's facts changed or its back-off is due (planning/requeue.py)."""
-    meta = snapshot["metadata"]
-    uid = meta["uid"]
+    meta, uid = snapshot["metadata"], snapshot["metadata"]["uid"]
     if meta.get("deletionTimestamp") or _change_pending(uid) or not is_waiting(STATES.status_now(uid, snapshot["status"])):
         return  # the delete or change handler has it, or it no longer waits (the index drops it)
     try:
         await _reconcile_snapshot(snapshot, _waiting_kw, CHANGE_MAX_AGE)
     except kopf.TemporaryError as e:
-        STATES.of(uid).schedule = Schedule(Retry.AZURE_PROGRESS, 0, time.monotonic() + float(e.delay or _SETTINGS.dependency_wait))
+        delay = float(e.delay or _SETTINGS.dependency_wait)
+        STATES.of(uid).schedule = Schedule(Retry.AZURE_PROGRESS, 0, time.monotonic() + delay)
     except kopf.PermanentError:
         STATES.of(uid).schedule = Schedule(Retry.USER_FIXABLE, 0, None)  # a spec change (update handler) is the way on
 
