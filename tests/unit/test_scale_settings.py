@@ -200,37 +200,3 @@ def test_the_start_up_listing_is_read_in_chunks():
     settings = kopf.OperatorSettings()
     configure_kopf(settings)
     assert settings.watching.chunk_size == 200  # not one answer holding every object at once
-
-
-def test_reconcile_slots_go_to_the_oldest_object_first_and_a_cancelled_waiter_loses_none(monkeypatch):
-    """A burst converges object by object: a retry of an older object goes before the first run of a newer one,
-    whatever the order they queued in. A waiter cancelled while queued (or just as it was handed a slot) never keeps
-    a slot."""
-    from promptflow_netiso.handlers import common
-
-    monkeypatch.setattr(common, "_slots", {})
-    settings = Settings(max_reconciles=1)
-    order: list[str] = []
-    release = asyncio.Event()
-
-    async def reconcile(created: str) -> None:
-        async with common.reconcile_slot(settings, created):
-            order.append(created)
-            if created == "2026-01-01T00:00:00Z":
-                await release.wait()
-
-    async def scenario() -> None:
-        first = asyncio.create_task(reconcile("2026-01-01T00:00:00Z"))  # holds the only slot
-        await asyncio.sleep(0)
-        newer = [asyncio.create_task(reconcile(f"2026-01-03T00:00:0{i}Z")) for i in range(3)]
-        cancelled = asyncio.create_task(reconcile("2026-01-02T00:00:00Z"))
-        older = asyncio.create_task(reconcile("2026-01-02T00:00:01Z"))
-        await asyncio.sleep(0)
-        cancelled.cancel()
-        release.set()
-        await asyncio.gather(first, older, *newer)
-        assert common._slots["all"]._value == 1, "every slot given back"
-
-    asyncio.run(scenario())
-    assert order == ["2026-01-01T00:00:00Z", "2026-01-02T00:00:01Z",
-                     "2026-01-03T00:00:00Z", "2026-01-03T00:00:01Z", "2026-01-03T00:00:02Z"]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import heapq
-import itertools
 import logging
 from typing import AsyncIterator, Mapping
 
@@ -70,71 +68,35 @@ def converged(status: Mapping | None, meta: Mapping) -> bool:
             and not (status.get("deploymentTarget") or {}).get(PENDING_WRITE))  # a BYO compute attach in flight
 
 
-class OldestFirst:
-    """A semaphore that serves its waiters oldest object first (an object's creationTimestamp; then by arrival).
-    First come first served made a burst of objects advance step by step together: each step of every object queued
-    behind the previous step of all the others (kopf's retries come back to the end of the queue), so every object
-    stayed in flight, and in memory, until the end. Oldest first finishes objects one after another; a change to an
-    existing object goes before a burst of new ones."""
-
-    def __init__(self, value: int) -> None:
-        self._value = value  # free slots; never above 0 while a waiter waits (release hands the slot over)
-        self._waiters: list[tuple[str, int, asyncio.Future]] = []
-        self._arrivals = itertools.count()
-
-    async def acquire(self, oldest: str = "") -> None:
-        if self._value > 0:
-            self._value -= 1
-            return
-        future = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (oldest, next(self._arrivals), future))
-        try:
-            await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                self.release()  # handed a slot just as we were cancelled: pass it on
-            raise
-
-    def release(self) -> None:
-        while self._waiters:
-            future = heapq.heappop(self._waiters)[2]
-            if not future.done():  # a cancelled waiter's entry is skipped
-                future.set_result(None)
-                return
-        self._value += 1
-
-
-_slots: dict[str, OldestFirst] = {}
-# The slots this reconcile holds, and its object's age (to take them back in turn after slot_released).
-_held: contextvars.ContextVar[tuple[tuple[OldestFirst, ...], str]] = contextvars.ContextVar(
-    "promptflow_netiso_slot", default=((), ""))
+_slots: dict[str, asyncio.Semaphore] = {}
+_held: contextvars.ContextVar[tuple[asyncio.Semaphore, ...]] = contextvars.ContextVar("promptflow_netiso_slot", default=())
 
 
 @contextlib.asynccontextmanager
-async def reconcile_slot(settings: Settings, oldest: str = "") -> AsyncIterator[None]:
+async def reconcile_slot(settings: Settings) -> AsyncIterator[None]:
     """At most `max_reconciles` reconciles at once (each holds decoded Azure answers and a Kubernetes request or two),
     so applying 11,000 objects at once costs a bounded amount of memory; taken around the part that talks to Azure.
-    Drift checks (background) take at most half of the slots: a change a person made always finds one. `oldest`:
-    the object's creationTimestamp (OldestFirst)."""
+    Drift checks (background) take at most half of the slots: a change a person made always finds one."""
     total = settings.max_reconciles
     if total <= 0:
         yield
         return
-    every = _slots.setdefault("all", OldestFirst(total))
-    held = (_slots.setdefault("background", OldestFirst(max(1, total // 2))), every) if in_background() else (every,)
-    taken: list[OldestFirst] = []
-    try:
-        for sem in held:
-            await sem.acquire(oldest)
-            taken.append(sem)
-        token = _held.set((held, oldest))
+    every = _slots.setdefault("all", asyncio.Semaphore(total))
+    if not in_background():
+        async with every:
+            token = _held.set((every,))
+            try:
+                yield
+            finally:
+                _held.reset(token)
+        return
+    drift = _slots.setdefault("background", asyncio.Semaphore(max(1, total // 2)))
+    async with drift, every:
+        token = _held.set((drift, every))
         try:
             yield
         finally:
             _held.reset(token)
-    finally:
-        for sem in reversed(taken):
-            sem.release()
 
 
 @contextlib.asynccontextmanager
@@ -142,7 +104,7 @@ async def slot_released() -> AsyncIterator[None]:
     """Give this reconcile's slot back while it only waits for work others share (a rule's batchOutboundRules
     operation runs for minutes in Azure: handlers/rule_batch.py), and take it again after. Waiting holds no decoded
     answers, and held slots would keep the other rules of the batch from joining it."""
-    held, oldest = _held.get()
+    held = _held.get()
     for sem in reversed(held):
         sem.release()
     try:
@@ -150,6 +112,6 @@ async def slot_released() -> AsyncIterator[None]:
     finally:
         async def take_back() -> None:
             for sem in held:  # the order reconcile_slot takes them in
-                await sem.acquire(oldest)
+                await sem.acquire()
         # Shielded: even if we are cancelled meanwhile, the slot is taken back, so reconcile_slot's release balances.
         await asyncio.shield(asyncio.ensure_future(take_back()))

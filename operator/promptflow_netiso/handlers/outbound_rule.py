@@ -319,7 +319,7 @@ async def _run(ctx: _Context) -> Plan:
         return stop
     # Only a run that reads or writes Azure takes a reconcile slot: rules applied with their workspace settle their
     # wait at once instead of queueing (each with kopf's copy of its body) behind the workspaces' Azure work.
-    async with reconcile_slot(ctx.settings, ctx.meta.get("creationTimestamp") or ""):
+    async with reconcile_slot(ctx.settings):
         return await _run_azure(ctx, spec, rule_name, policy, ws, previous, prev_status, args)
 
 
@@ -618,8 +618,7 @@ async def rules_by_workspace(namespace: str, name: str, uid: str, body: kopf.Bod
     snapshot = {
         "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND_OUTBOUND_RULE,
         "metadata": {"name": name, "namespace": namespace, "uid": uid, "generation": meta.get("generation"),
-                     "creationTimestamp": meta.get("creationTimestamp"), "annotations": annotations,
-                     "deletionTimestamp": meta.get("deletionTimestamp")},
+                     "annotations": annotations, "deletionTimestamp": meta.get("deletionTimestamp")},
         "spec": dict(spec or {}), "status": {k: v for k, v in (status or {}).items() if k != "kopf"}}
     if is_waiting(status) and not meta.get("deletionTimestamp"):
         if not _waiting_kw:

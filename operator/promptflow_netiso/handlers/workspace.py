@@ -130,7 +130,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger:
     started = time.monotonic()
     ns, name = body.meta["namespace"], body.meta["name"]
     settings = settings_from(memo)
-    async with reconcile_slot(settings, body.meta.get("creationTimestamp") or ""), STATES.locked(body.meta["uid"]):
+    async with reconcile_slot(settings), STATES.locked(body.meta["uid"]):
         error_reason = None
         try:
             ready = await _reconcile_locked(body, memo, patch, logger, rules, settings, drift, tenancy_indexes)
