@@ -95,6 +95,33 @@ def test_kopf_keeps_no_managed_fields_and_no_last_applied_copy_of_an_object():
     kopf_patches.trim("not a body")
 
 
+def test_a_kind_whose_bodies_kopf_keeps_gets_compact_copies_and_others_are_left_as_decoded():
+    import json
+
+    from kopf._cogs.structs import references
+
+    from promptflow_netiso.handlers import workspace  # noqa: F401  registers its kind: it has timers
+    from promptflow_netiso.model import GROUP, PLURAL_OUTBOUND_RULE, PLURAL_WORKSPACE, VERSION
+
+    event = '{"type": "MODIFIED", "object": {"metadata": {"name": "a"}, "status": {"phase": "Ready"}}}'
+
+    def resource(plural):
+        return references.Resource(group=GROUP, version=VERSION, plural=plural)
+
+    async def stream(**_):
+        for _ in range(2):
+            yield json.loads(event)  # each watch event is decoded on its own
+
+    async def consume(plural):
+        return [item async for item in kopf_patches._trimming(stream)(settings=None, resource=resource(plural))]
+
+    one, two = asyncio.run(consume(PLURAL_WORKSPACE))
+    assert one == json.loads(event)
+    assert next(iter(one["object"]["status"])) is next(iter(two["object"]["status"])), "kept: keys shared"
+    one, two = asyncio.run(consume(PLURAL_OUTBOUND_RULE))
+    assert next(iter(one["object"]["status"])) is not next(iter(two["object"]["status"])), "let go: not copied"
+
+
 # --- 3. listed objects that need nothing -----------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable, Mapping
 
+from ..compact import compact, shared
 from .arm import LRO_FAILED, LRO_RUNNING, ArmClient, json_body, poll_url, segment
 from .errors import AzureError, ErrorKind, error_fields, parse_retry_after
 from .limits import Limits
@@ -41,7 +42,7 @@ class Workspace:
     provisioning_state: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # thousands are kept (a LIST per workspace): no __dict__ each
 class OutboundRule:
     name: str
     type: str | None  # FQDN | PrivateEndpoint | ServiceTag
@@ -115,16 +116,18 @@ def parse_workspace(body: dict) -> Workspace:
 
 
 def parse_outbound_rule(body: dict) -> OutboundRule:
+    """Strings shared (compact.py): a workspace's rule LIST is kept for a drift interval, and most of its rules are
+    Azure's own Required ones, alike in every workspace."""
     props = body.get("properties") or {}
     return OutboundRule(
-        name=body.get("name", ""),
-        type=props.get("type"),
-        category=props.get("category"),
-        status=props.get("status"),
-        destination=props.get("destination"),
+        name=shared(body.get("name", "")),
+        type=shared(props.get("type")),
+        category=shared(props.get("category")),
+        status=shared(props.get("status")),
+        destination=compact(props.get("destination")),
         error_information=props.get("errorInformation"),
-        fqdns=_tuple(props.get("fqdns")),
-        parent_rule_names=_tuple(props.get("parentRuleNames")),
+        fqdns=tuple(shared(f) for f in _tuple(props.get("fqdns"))),
+        parent_rule_names=tuple(shared(n) for n in _tuple(props.get("parentRuleNames"))),
     )
 
 

@@ -25,6 +25,7 @@ cost a few operations, not 50, and never collide with each other's 409s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import random
@@ -34,6 +35,7 @@ from typing import Any, Awaitable, Callable, Mapping
 import kopf
 
 from .. import conditions, metrics
+from ..compact import compact
 from ..azure.errors import AzureError, ErrorKind
 from ..model import arm_id
 from ..model import GROUP, KIND_OUTBOUND_RULE, PLURAL_OUTBOUND_RULE, PLURAL_WORKSPACE, VERSION, WorkspaceSpec
@@ -49,7 +51,7 @@ from ..planning import rule_batch as rule_batch_planning
 from . import approval, approver_role, intent, kopf_patches, rule_batch, rule_waiting, status_patch, tenancy
 from .announce import announce
 from .object_state import STATES
-from ..azure.limits import background
+from ..azure.limits import background, in_background
 from .common import (converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from,
                      slot_released)
 
@@ -71,24 +73,34 @@ DRIFT_MAX_AGE = _SETTINGS.drift_interval
 
 @dataclasses.dataclass
 class _Entry:
-    at: float
+    at: float  # when the read was sent
     value: Any
+    used: float = 0.0  # when a caller last took it
 
 
 class SharedReads:
     """A per-key cache of one Azure read with single-flight: concurrent callers share one request; a caller states
     how old a value it accepts. `update()` applies our own writes to the cached value (and to a read in flight, whose
-    answer may predate the write), so readers never see a rule we just wrote as missing."""
+    answer may predate the write), so readers never see a rule we just wrote as missing. With `keep`, a value no
+    caller took for that long is dropped: what a drift check or a batch shares is used within seconds, and keeping
+    every workspace's answer until the next check only held memory (issue 13)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: float | None = None) -> None:
         self._entries: dict[Any, _Entry] = {}
         self._inflight: dict[Any, asyncio.Future] = {}
         self._late_writes: dict[Any, list[Callable[[Any], Any]]] = {}
+        self._keep = keep
+        self._swept = 0.0
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     async def get(self, key: Any, fetch: Callable[[], Awaitable[Any]], max_age: float) -> Any:
-        loop = asyncio.get_running_loop()
+        now = asyncio.get_running_loop().time()
+        self._sweep(now)
         entry = self._entries.get(key)
-        if entry is not None and loop.time() - entry.at <= max_age:
+        if entry is not None and now - entry.at <= max_age:
+            entry.used = now
             return entry.value
         future = self._inflight.get(key)
         if future is None:
@@ -103,7 +115,7 @@ class SharedReads:
             value = await fetch()
             for apply in self._late_writes.get(key, []):
                 value = apply(value)
-            self._entries[key] = _Entry(started, value)
+            self._entries[key] = _Entry(started, value, asyncio.get_running_loop().time())
             return value
         finally:
             self._inflight.pop(key, None)
@@ -118,13 +130,26 @@ class SharedReads:
 
     def put(self, key: Any, value: Any) -> None:
         """A fresh value read elsewhere."""
-        self._entries[key] = _Entry(asyncio.get_running_loop().time(), value)
+        now = asyncio.get_running_loop().time()
+        self._entries[key] = _Entry(now, value, now)
 
     def forget(self, key: Any) -> None:
         self._entries.pop(key, None)
 
+    def _sweep(self, now: float) -> None:
+        """At most once per `keep`: one pass over the entries, so the cost stays linear in the workspaces."""
+        if self._keep is None or now - self._swept < self._keep:
+            return
+        self._swept = now
+        for key in [k for k, e in self._entries.items() if now - e.used > self._keep]:
+            del self._entries[key]
 
-_rule_lists = SharedReads()  # workspace key -> {rule name lower: OutboundRule}
+
+# A drift check takes its workspace's LIST for each of its rules within seconds of each other, and the rules of a
+# batch do too; a workspace's LIST (Azure's own Required rules included: dozens in AllowOnlyApprovedOutbound) is not
+# worth keeping until the next check, which reads it again anyway.
+RULE_LIST_KEEP = 30.0
+_rule_lists = SharedReads(keep=RULE_LIST_KEEP)  # workspace key -> {rule name lower: OutboundRule}
 _connection_lists = SharedReads()  # target key -> [Connection]
 _network_ids = SharedReads()  # workspace key -> managedNetwork.networkId | None
 
@@ -172,6 +197,7 @@ async def _connections(azure: Any, target: str, max_age: float) -> list:
 @kopf.index(GROUP, VERSION, PLURAL_WORKSPACE)
 async def outbound_rule_workspaces(namespace: str, name: str, spec: Mapping, status: Mapping, meta: Mapping,
                                    **_: Any) -> dict:
+    STATES.prune(meta["uid"], status)  # our own status write came back: no handler may run to forget it
     facts = workspace_facts(name, spec, status, meta)
     if _last_facts.get((namespace, name)) != facts:
         _last_facts[(namespace, name)] = facts
@@ -267,6 +293,7 @@ class _Context:
         self.rules: kopf.Index | None = kw.get("rules_by_workspace")
         self.spec_raw: Mapping = kw.get("spec") or {}
         self.max_age = max_age
+        self.holds_slot = False  # a drift check took its reconcile slot before the rule's lock (_reconcile)
         self.generation = self.meta.get("generation")
         self.intent_open = False  # a pendingWrite is in status (recorded by this run or an earlier one)
         self.keep_intent = False  # its outcome is not known in this run: leave it for the next one to settle
@@ -277,8 +304,13 @@ async def _reconcile(ctx: _Context) -> Plan:
     started = time.monotonic()
     error_reason = None
     try:
-        async with STATES.locked(ctx.uid):
-            plan = await _run(ctx)
+        # A drift check queues for its slot before it takes the rule's lock: queueing with the lock held kept a change
+        # a person had just made to that rule waiting behind every drift check in line (tens of seconds at 1,000
+        # workspaces). A change takes the lock first and a slot only around its Azure work (_run).
+        ctx.holds_slot = in_background()
+        async with (reconcile_slot(ctx.settings) if ctx.holds_slot else contextlib.nullcontext()):
+            async with STATES.locked(ctx.uid):
+                plan = await _run(ctx)
         _reschedule(ctx, plan.retry)
         return plan
     except kopf.TemporaryError:
@@ -319,7 +351,7 @@ async def _run(ctx: _Context) -> Plan:
         return stop
     # Only a run that reads or writes Azure takes a reconcile slot: rules applied with their workspace settle their
     # wait at once instead of queueing (each with kopf's copy of its body) behind the workspaces' Azure work.
-    async with reconcile_slot(ctx.settings):
+    async with (contextlib.nullcontext() if ctx.holds_slot else reconcile_slot(ctx.settings)):
         return await _run_azure(ctx, spec, rule_name, policy, ws, previous, prev_status, args)
 
 
@@ -607,6 +639,7 @@ async def rules_by_workspace(namespace: str, name: str, uid: str, body: kopf.Bod
     index for all of them: kopf runs every index handler of every object before any handler at start."""
     plain = kopf_patches.raw(body)  # read at start for every rule: plain dicts, not kopf's views
     spec, meta, status = plain.get("spec") or {}, plain.get("metadata") or {}, plain.get("status") or {}
+    STATES.prune(uid, status)  # our own status write came back: no handler may run to forget it (object_state.py)
     approval.note_rule(namespace, name, spec, status)  # an approval policy may wait for this rule to turn active
     if converged(status, meta) and not meta.get("deletionTimestamp"):  # after a restart: its metrics back (see resume)
         _restore_metrics(namespace, name, status)
@@ -620,6 +653,7 @@ async def rules_by_workspace(namespace: str, name: str, uid: str, body: kopf.Bod
         "metadata": {"name": name, "namespace": namespace, "uid": uid, "generation": meta.get("generation"),
                      "annotations": annotations, "deletionTimestamp": meta.get("deletionTimestamp")},
         "spec": dict(spec or {}), "status": {k: v for k, v in (status or {}).items() if k != "kopf"}}
+    snapshot = compact(snapshot)  # kept for the rule's lifetime: a copy of its own, strings shared (compact.py)
     if is_waiting(status) and not meta.get("deletionTimestamp"):
         if not _waiting_kw:
             _waiting_kw.update({k: v for k, v in kw.items() if k == "memo" or isinstance(v, kopf.Index)})

@@ -42,7 +42,7 @@ from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.intent import PendingWrite
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
-from . import approver_role, byo_network, intent, outbound_rule, role_removal, status_patch, tenancy
+from . import approver_role, byo_network, intent, kopf_patches, outbound_rule, role_removal, status_patch, tenancy
 from .announce import announce, announce_settled
 from .object_state import STATES
 from .common import SKIP, converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from
@@ -108,6 +108,9 @@ async def workspace_reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patc
                               azure_workspace_claims: kopf.Index, **_: Any) -> None:
     await reconcile(body, memo, patch, logger, rules_by_workspace, drift=False,
                     tenancy_indexes=(azure_scope_grants, azure_workspace_claims))
+
+
+kopf_patches.bodies_kept(PLURAL_WORKSPACE)  # for its timers, kopf keeps each workspace's last body
 
 
 # idle: a drift check waits until the object has been quiet for a whole interval (no overlap with a change handler
