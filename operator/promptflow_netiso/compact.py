@@ -15,20 +15,24 @@ from typing import Any
 
 # Longer strings (messages, long ARM IDs) rarely repeat between objects: copying them into the table buys nothing.
 SHARED_UP_TO = 64
+_intern = sys.intern
 
 
 def shared(value: Any) -> Any:
     """The string itself if it is short enough to be worth sharing (the one copy in the interpreter's table)."""
     if type(value) is str and len(value) <= SHARED_UP_TO:
-        return sys.intern(value)
+        return _intern(value)
     return value
 
 
 def compact(value: Any) -> Any:
-    """A deep copy of decoded JSON (dicts, lists, scalars) whose keys and short strings are shared."""
+    """A deep copy of decoded JSON (dicts, lists, scalars) whose keys and short strings are shared. Run for every
+    listed OutboundRule at start, before the index gate opens: one pass, no helper calls."""
     kind = type(value)
+    if kind is str:
+        return _intern(value) if len(value) <= SHARED_UP_TO else value
     if kind is dict:
-        return {(sys.intern(k) if type(k) is str else k): compact(v) for k, v in value.items()}
+        return {(_intern(k) if type(k) is str else k): compact(v) for k, v in value.items()}
     if kind is list:
         return [compact(v) for v in value]
-    return shared(value)
+    return value
