@@ -116,8 +116,8 @@ def parse_workspace(body: dict) -> Workspace:
 
 
 def parse_outbound_rule(body: dict) -> OutboundRule:
-    """Strings shared (compact.py): a workspace's rule LIST is kept for a drift interval, and most of its rules are
-    Azure's own Required ones, alike in every workspace."""
+    """Strings shared (compact.py): a workspace's rule LIST is kept while a drift check or a batch uses it, and most
+    of its rules are Azure's own Required ones, alike in every workspace."""
     props = body.get("properties") or {}
     return OutboundRule(
         name=shared(body.get("name", "")),

@@ -119,8 +119,8 @@ _kept: set[str] = set()  # plurals whose last body kopf keeps for each object's 
 
 def bodies_kept(plural: str) -> None:
     """kopf keeps the last body of every object of this kind (it has a timer): give it a compact copy of each event's
-    object, whose keys and short strings are shared with the others' (compact.py). Copying costs about a tenth of a
-    millisecond per event, so kinds whose bodies kopf lets go (10,000 OutboundRules) are not copied."""
+    object, whose keys and short strings are shared with the others' (compact.py). The copy costs time on every
+    event, so kinds whose bodies kopf lets go (10,000 OutboundRules) are not copied."""
     _kept.add(plural)
 
 
