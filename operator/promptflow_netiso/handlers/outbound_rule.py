@@ -51,7 +51,7 @@ from ..planning import rule_batch as rule_batch_planning
 from . import approval, approver_role, intent, kopf_patches, rule_batch, rule_waiting, status_patch, tenancy
 from .announce import announce
 from .object_state import STATES
-from ..azure.limits import background, in_background
+from ..azure.limits import background
 from .common import (converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from,
                      slot_released)
 
@@ -293,7 +293,10 @@ class _Context:
         self.rules: kopf.Index | None = kw.get("rules_by_workspace")
         self.spec_raw: Mapping = kw.get("spec") or {}
         self.max_age = max_age
-        self.holds_slot = False  # a drift check took its reconcile slot before the rule's lock (_reconcile)
+        # A drift check takes its reconcile slot before the rule's lock (_check_drift): queueing with the lock held
+        # kept a change a person had just made to that rule waiting behind every drift check in line (tens of seconds
+        # at 1,000 workspaces). A change takes the lock first and a slot only around its Azure work (_run).
+        self.holds_slot = False
         self.generation = self.meta.get("generation")
         self.intent_open = False  # a pendingWrite is in status (recorded by this run or an earlier one)
         self.keep_intent = False  # its outcome is not known in this run: leave it for the next one to settle
@@ -304,13 +307,8 @@ async def _reconcile(ctx: _Context) -> Plan:
     started = time.monotonic()
     error_reason = None
     try:
-        # A drift check queues for its slot before it takes the rule's lock: queueing with the lock held kept a change
-        # a person had just made to that rule waiting behind every drift check in line (tens of seconds at 1,000
-        # workspaces). A change takes the lock first and a slot only around its Azure work (_run).
-        ctx.holds_slot = in_background()
-        async with (reconcile_slot(ctx.settings) if ctx.holds_slot else contextlib.nullcontext()):
-            async with STATES.locked(ctx.uid):
-                plan = await _run(ctx)
+        async with STATES.locked(ctx.uid):
+            plan = await _run(ctx)
         _reschedule(ctx, plan.retry)
         return plan
     except kopf.TemporaryError:
@@ -673,19 +671,31 @@ async def check_outbound_rules_drift(namespace: str, name: str, rules_by_workspa
     """Drift of every rule of this workspace: a rule removed or changed in the portal is restored (with an Event);
     status follows Azure. The rules share one rule LIST (and one connection LIST per target), so a workspace with N
     rules costs about one read per drift interval, and 10,000 rules cost 1,000 timers, not 10,000."""
-    for snapshot in list(rules_by_workspace.get((namespace, name), [])):
-        await _check_drift(snapshot, kw)
+    key = (namespace, name)
+    for uid in [snapshot["metadata"]["uid"] for snapshot in rules_by_workspace.get(key, [])]:
+        await _check_drift(lambda uid=uid: _indexed(rules_by_workspace, key, uid), kw)
 
 
-async def _check_drift(snapshot: Mapping, kw: Mapping[str, Any]) -> None:
-    meta, uid = snapshot["metadata"], snapshot["metadata"]["uid"]
-    if meta.get("deletionTimestamp") or _change_pending(uid) or is_waiting(STATES.status_now(uid, snapshot["status"])):
-        return  # the delete or change handler, or its workspace's sleeper (rule_waiting.py), has it
-    try:
-        with background():  # paced behind changes a person made (azure/limits.py)
-            await _reconcile_snapshot(snapshot, kw, DRIFT_MAX_AGE)
-    except (kopf.TemporaryError, kopf.PermanentError) as e:
-        log.warning("drift check of outbound rule %s/%s: %s", meta["namespace"], meta["name"], e)  # status says so too
+def _indexed(rules: kopf.Index, key: tuple[str, str], uid: str) -> Mapping | None:
+    return next((s for s in rules.get(key, []) if s["metadata"]["uid"] == uid), None)
+
+
+async def _check_drift(current: Callable[[], Mapping | None], kw: Mapping[str, Any]) -> None:
+    """Queue for a drift slot first, then read the rule as the index has it now: at 1,000 workspaces and a 60 s
+    interval the queue takes minutes, and a copy read before it showed a write this process had settled meanwhile
+    as still open (it was announced twice), or a spec already replaced (the check would have written the old one)."""
+    with background():  # paced behind changes a person made (azure/limits.py)
+        async with reconcile_slot(settings_from(kw["memo"])):
+            snapshot = current()
+            if snapshot is None:
+                return  # deleted, or moved to another workspace, meanwhile
+            meta, uid = snapshot["metadata"], snapshot["metadata"]["uid"]
+            if meta.get("deletionTimestamp") or _change_pending(uid) or is_waiting(STATES.status_now(uid, snapshot["status"])):
+                return  # the delete or change handler, or its workspace's sleeper (rule_waiting.py), has it
+            try:
+                await _reconcile_snapshot(snapshot, kw, DRIFT_MAX_AGE, holds_slot=True)
+            except (kopf.TemporaryError, kopf.PermanentError) as e:
+                log.warning("drift check of outbound rule %s/%s: %s", meta["namespace"], meta["name"], e)  # status says so
 
 
 async def _run_waiting(snapshot: Mapping) -> None:
@@ -706,16 +716,18 @@ async def _run_waiting(snapshot: Mapping) -> None:
 rule_waiting.serve(_run_waiting, lambda uid: _schedule(uid).due_at, _SETTINGS.drift_interval)
 
 
-async def _reconcile_snapshot(snapshot: Mapping, kw: Mapping[str, Any], max_age: float) -> None:
-    """Reconcile a rule outside kopf's handlers, from the rules index's copy; its status written by our own patch."""
+async def _reconcile_snapshot(snapshot: Mapping, kw: Mapping[str, Any], max_age: float, holds_slot: bool = False) -> None:
+    """Reconcile a rule outside kopf's handlers, from the rules index's copy; its status written by our own patch.
+    `holds_slot`: the caller (a drift check) already holds a reconcile slot."""
     meta = snapshot["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     body = kopf.Body(dict(snapshot))
     patch = kopf.Patch()
+    ctx = _Context({**kw, "uid": meta["uid"], "namespace": namespace, "name": name, "body": body,
+                    "meta": body.meta, "spec": body.spec, "status": snapshot["status"], "patch": patch}, max_age)
+    ctx.holds_slot = holds_slot
     try:
-        await _reconcile(_Context({**kw, "uid": meta["uid"], "namespace": namespace, "name": name, "body": body,
-                                   "meta": body.meta, "spec": body.spec, "status": snapshot["status"], "patch": patch},
-                                  max_age))
+        await _reconcile(ctx)
     finally:
         if patch.get("status"):
             try:
