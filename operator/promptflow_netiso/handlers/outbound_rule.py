@@ -684,18 +684,27 @@ async def _check_drift(current: Callable[[], Mapping | None], kw: Mapping[str, A
     """Queue for a drift slot first, then read the rule as the index has it now: at 1,000 workspaces and a 60 s
     interval the queue takes minutes, and a copy read before it showed a write this process had settled meanwhile
     as still open (it was announced twice), or a spec already replaced (the check would have written the old one)."""
+    if not _drift_applies(current()):  # most rules of a converging workspace wait for it: no need to queue
+        return
     with background():  # paced behind changes a person made (azure/limits.py)
         async with reconcile_slot(settings_from(kw["memo"])):
             snapshot = current()
-            if snapshot is None:
-                return  # deleted, or moved to another workspace, meanwhile
-            meta, uid = snapshot["metadata"], snapshot["metadata"]["uid"]
-            if meta.get("deletionTimestamp") or _change_pending(uid) or is_waiting(STATES.status_now(uid, snapshot["status"])):
-                return  # the delete or change handler, or its workspace's sleeper (rule_waiting.py), has it
+            if not _drift_applies(snapshot):
+                return
+            meta = snapshot["metadata"]  # type: ignore[index]
             try:
                 await _reconcile_snapshot(snapshot, kw, DRIFT_MAX_AGE, holds_slot=True)
             except (kopf.TemporaryError, kopf.PermanentError) as e:
                 log.warning("drift check of outbound rule %s/%s: %s", meta["namespace"], meta["name"], e)  # status says so
+
+
+def _drift_applies(snapshot: Mapping | None) -> bool:
+    """Not deleted or moved meanwhile (None), and not the delete or change handler's, or its workspace's sleeper's
+    (rule_waiting.py)."""
+    if snapshot is None:
+        return False
+    meta, uid = snapshot["metadata"], snapshot["metadata"]["uid"]
+    return not (meta.get("deletionTimestamp") or _change_pending(uid) or is_waiting(STATES.status_now(uid, snapshot["status"])))
 
 
 async def _run_waiting(snapshot: Mapping) -> None:
