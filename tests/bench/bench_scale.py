@@ -255,12 +255,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def scrape_series(url: str, namespace: str) -> tuple[int, int]:
-    """(all promptflow_netiso_ series, those naming an object of `namespace`)."""
+def scrape_series(url: str, namespace: str) -> tuple[int, int, Counter]:
+    """(all promptflow_netiso_ series, those naming an object of `namespace`, those by metric name)."""
     with urllib.request.urlopen(url, timeout=30) as r:
         text = r.read().decode()
     lines = [ln for ln in text.splitlines() if ln.startswith("promptflow_netiso_")]
-    return len(lines), sum(1 for ln in lines if f'namespace="{namespace}"' in ln)
+    ours = [ln for ln in lines if f'namespace="{namespace}"' in ln]
+    by_name = Counter(ln.split("{", 1)[0].split(" ", 1)[0] + ("{kind=" + ln.split('kind="', 1)[1].split('"', 1)[0] + "}"
+                                                            if 'kind="' in ln else "") for ln in ours)
+    return len(lines), len(ours), by_name
 
 
 def log_bytes(path: Path) -> int:
@@ -398,7 +401,7 @@ class Run:
         time.sleep(2.0)  # let the audit batch (1 s) reach the file
         calls = admin.requests(since=seq)
         writes = self.audit.operator_writes(t0, t1)
-        total, ours = scrape_series(self.op.metrics_url, NAMESPACE)
+        total, ours, by_name = scrape_series(self.op.metrics_url, NAMESPACE)
         arm_reads = sum(1 for c in calls if c["method"] == "GET")
         ws = admin.workspace(f"/subscriptions/{self.sub}/resourceGroups/{self.rg}/providers/"
                              "Microsoft.MachineLearningServices/workspaces/ws-0000")
@@ -413,7 +416,7 @@ class Run:
                 "k8s_writes": len(writes) / intervals, "k8s_write_kinds": Audit.describe(writes),
                 "cpu_cores": (self.proc.cpu_seconds() - cpu0) / (t1 - t0),
                 "log_bytes": (log_bytes(self.op.log_path) - log0) / intervals,
-                "series_total": total, "series_objects": ours, "series_per_object": ours / max(objects, 1),
+                "series_total": total, "series_objects": ours, "series_per_object": ours / max(objects, 1), "series_by_name": by_name,
                 "rss_mb": self.proc.rss_mb(), "peak_rss_mb": self.proc.peak_rss_mb(), "apiserver_conns": conns}
 
     def latency(self, patches: int) -> dict:
@@ -536,6 +539,8 @@ def show_steady(s: dict, workspaces: int, interval: float) -> None:
     print(f"  API server conns         {s['apiserver_conns']}")
     print(f"  metric series            {s['series_total']} ({s['series_objects']} naming objects: "
           f"{s['series_per_object']:.2f} per object)")
+    for name, n in sorted(s["series_by_name"].items()):
+        print(f"    {n:8d}  {name}")
 
 
 def parser() -> argparse.ArgumentParser:

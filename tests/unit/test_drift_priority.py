@@ -61,7 +61,7 @@ async def test_an_edit_runs_while_that_rules_drift_check_queues_and_the_check_re
     index = {(NS, "ws"): [_snapshot("old")]}
     other = asyncio.create_task(other_workspaces_drift())
     await asyncio.sleep(0)
-    drift = asyncio.create_task(outbound_rule.check_outbound_rules_drift(NS, "ws", index, memo=None))
+    drift = asyncio.create_task(outbound_rule.check_rules(NS, "ws", index, {"memo": None}))
     await asyncio.sleep(0.05)
     assert not drift.done() and STATES.peek("rule-1") is None, "the drift check queues, holding no lock"
 

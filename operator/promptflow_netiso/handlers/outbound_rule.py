@@ -48,7 +48,8 @@ from ..planning import requeue
 from ..planning.intent import STATUS_KEY as PENDING_WRITE, PendingWrite
 from ..planning.requeue import Retry, Schedule
 from ..planning import rule_batch as rule_batch_planning
-from . import approval, approver_role, intent, kopf_patches, rule_batch, rule_waiting, status_patch, tenancy
+from . import (approval, approver_role, drift_queue, intent, kopf_patches, rule_batch, rule_waiting, status_patch,
+               tenancy)
 from .announce import announce
 from .object_state import STATES
 from ..azure.limits import background
@@ -670,7 +671,17 @@ _waiting_kw: dict[str, Any] = {}
 async def check_outbound_rules_drift(namespace: str, name: str, rules_by_workspace: kopf.Index, **kw: Any) -> None:
     """Drift of every rule of this workspace: a rule removed or changed in the portal is restored (with an Event);
     status follows Azure. The rules share one rule LIST (and one connection LIST per target), so a workspace with N
-    rules costs about one read per drift interval, and 10,000 rules cost 1,000 timers, not 10,000."""
+    rules costs about one read per drift interval, and 10,000 rules cost 1,000 timers, not 10,000. The timer only
+    queues the check (drift_queue.py)."""
+    shared = {k: v for k, v in kw.items() if k == "memo" or isinstance(v, kopf.Index)}  # no per-call objects
+    drift_queue.DRIFT.submit(("rules", namespace, name),
+                             lambda: check_rules(namespace, name, rules_by_workspace, shared),
+                             drift_queue.workers_for(settings_from(kw["memo"]).max_reconciles))
+
+
+async def check_rules(namespace: str, name: str, rules_by_workspace: kopf.Index | Mapping,
+                      kw: Mapping[str, Any]) -> None:
+    """One drift check of a workspace's rules, from the drift queue."""
     key = (namespace, name)
     for uid in [snapshot["metadata"]["uid"] for snapshot in rules_by_workspace.get(key, [])]:
         await _check_drift(lambda uid=uid: _indexed(rules_by_workspace, key, uid), kw)
@@ -709,17 +720,54 @@ def _drift_applies(snapshot: Mapping | None) -> bool:
 
 async def _run_waiting(snapshot: Mapping) -> None:
     """One run of a waiting rule (workspace not Ready, rule Provisioning, connection Pending), started by its
-    workspace's sleeper once the workspace's facts changed or its back-off is due (planning/requeue.py)."""
-    meta, uid = snapshot["metadata"], snapshot["metadata"]["uid"]
-    if meta.get("deletionTimestamp") or _change_pending(uid) or not is_waiting(STATES.status_now(uid, snapshot["status"])):
-        return  # the delete or change handler has it, or it no longer waits (the index drops it)
+    workspace's sleeper once the workspace's facts changed or its back-off is due (planning/requeue.py).
+
+    A rule whose workspace is Ready talks to Azure: it queues for its reconcile slot first, holding nothing else, and
+    looks at the rule again after the wait (as a drift check does). With ARM's throttling about 2,000 woken rules of
+    an 11,000-object converge queue at once; each used to wait with its whole reconcile built and its lock taken."""
+    if not _still_waits(snapshot):
+        return
+    uid = snapshot["metadata"]["uid"]
     try:
-        await _reconcile_snapshot(snapshot, _waiting_kw, CHANGE_MAX_AGE)
+        if not _workspace_lets_through(snapshot):  # it only waits on: no slot, no Azure call
+            await _reconcile_snapshot(snapshot, _waiting_kw, CHANGE_MAX_AGE)
+            return
+        async with reconcile_slot(settings_from(_waiting_kw["memo"])):
+            state = STATES.peek(uid)
+            current = _latest(snapshot)
+            # Someone else has the rule's lock, or waits for it (a change handler takes its slot after the lock:
+            # waiting for the lock while holding a slot could leave both waiting for ever). They do the work.
+            if current is None or not _still_waits(current) or (state is not None and state.users):
+                return
+            await _reconcile_snapshot(current, _waiting_kw, CHANGE_MAX_AGE, holds_slot=True)
     except kopf.TemporaryError as e:
         delay = float(e.delay or _SETTINGS.dependency_wait)
         STATES.of(uid).schedule = Schedule(Retry.AZURE_PROGRESS, 0, time.monotonic() + delay)
     except kopf.PermanentError:
         STATES.of(uid).schedule = Schedule(Retry.USER_FIXABLE, 0, None)  # a spec change (update handler) is the way on
+
+
+def _still_waits(snapshot: Mapping) -> bool:
+    """Not the delete or change handler's, and still waiting (the index drops a rule that no longer waits)."""
+    meta, uid = snapshot["metadata"], snapshot["metadata"]["uid"]
+    return not (meta.get("deletionTimestamp") or _change_pending(uid)) and is_waiting(STATES.status_now(uid, snapshot["status"]))
+
+
+def _workspace_lets_through(snapshot: Mapping) -> bool:
+    """Its workspace is Ready with coordinates: the run goes on to Azure (planning.workspace_gate lets it pass)."""
+    ref = ((snapshot.get("spec") or {}).get("workspaceRef") or {}).get("name") or ""
+    ws = _workspace(_waiting_kw["outbound_rule_workspaces"], snapshot["metadata"]["namespace"], ref)
+    return ws.found and not ws.deleting and ws.ready and ws.coordinates is not None
+
+
+def _latest(snapshot: Mapping) -> Mapping | None:
+    """The rule as the rules index has it now (None: deleted or moved to another workspace meanwhile)."""
+    rules = _waiting_kw.get("rules_by_workspace")
+    if rules is None:
+        return snapshot
+    meta = snapshot["metadata"]
+    ref = ((snapshot.get("spec") or {}).get("workspaceRef") or {}).get("name") or ""
+    return _indexed(rules, (meta["namespace"], ref), meta["uid"])
 
 
 rule_waiting.serve(_run_waiting, lambda uid: _schedule(uid).due_at, _SETTINGS.drift_interval)

@@ -11,7 +11,7 @@ from .. import metrics
 from ..azure import Azure
 from ..azure.clouds import AzureSettings
 from ..settings import Settings
-from . import heap, kube_session, rule_waiting
+from . import drift_queue, heap, kube_session, rule_waiting
 from .announce import EVENT_SOURCE, REPORTING_INSTANCE
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ async def cleanup(memo: kopf.Memo, **_) -> None:
     from . import tenancy  # the namespaces' own identities share the operator's HTTP session: close them first
 
     rule_waiting.stop()
+    drift_queue.DRIFT.stop()
     trim = getattr(memo, "heap_trim", None)
     if trim is not None:
         trim.cancel()

@@ -42,7 +42,8 @@ from ..planning.intent import STATUS_KEY as PENDING_WRITE
 from ..planning.intent import PendingWrite
 from ..planning.workspace import AssignRole, Plan, Previous, SetIsolationMode, StartProvisioning
 from ..settings import Settings
-from . import approver_role, byo_network, intent, kopf_patches, outbound_rule, role_removal, status_patch, tenancy
+from . import (approver_role, byo_network, drift_queue, intent, kopf_patches, outbound_rule, role_removal, status_patch,
+               tenancy)
 from .announce import announce, announce_settled
 from .object_state import STATES
 from .common import SKIP, converged, post_event, reconcile_slot, raise_for_azure_error, reconcile_policy, settings_from
@@ -114,15 +115,42 @@ kopf_patches.bodies_kept(PLURAL_WORKSPACE)  # for its timers, kopf keeps each wo
 
 
 # idle: a drift check waits until the object has been quiet for a whole interval (no overlap with a change handler
-# that is still retrying); timers never overlap themselves.
+# that is still retrying); timers never overlap themselves. The timer only queues the check (drift_queue.py).
 @kopf.timer(GROUP, VERSION, PLURAL_WORKSPACE, interval=DRIFT_INTERVAL, idle=DRIFT_INTERVAL,
             initial_delay=_drift_initial_delay)
-async def workspace_drift(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, logger: logging.Logger,
-                          rules_by_workspace: kopf.Index, azure_scope_grants: kopf.Index,
-                          azure_workspace_claims: kopf.Index, **_: Any) -> None:
-    with background():  # paced behind changes a person made (azure/limits.py)
-        await reconcile(body, memo, patch, logger, rules_by_workspace, drift=True,
-                        tenancy_indexes=(azure_scope_grants, azure_workspace_claims))
+async def workspace_drift(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, rules_by_workspace: kopf.Index,
+                          azure_scope_grants: kopf.Index, azure_workspace_claims: kopf.Index, **_: Any) -> None:
+    indexes = (azure_scope_grants, azure_workspace_claims)
+    drift_queue.DRIFT.submit(("workspace", body.meta["namespace"], body.meta["name"]),
+                             lambda: check_drift(body, memo, logger, rules_by_workspace, indexes),
+                             drift_queue.workers_for(settings_from(memo).max_reconciles))
+
+
+async def check_drift(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, rules: kopf.Index | Mapping,
+                      tenancy_indexes: tuple) -> float | None:
+    """One drift check, from the drift queue: `body` is kopf's live body of the workspace (as of now, not as of
+    the timer). Its status is written by our own patch, as kopf would have after the handler. Returns the delay of
+    a retry the check asks for (following a provisioning operation, an Azure error), as kopf's timer honoured it."""
+    if body.meta.get("deletionTimestamp"):  # the delete handler has it
+        return None
+    patch = kopf.Patch()
+    try:
+        with background():  # paced behind changes a person made (azure/limits.py)
+            await reconcile(body, memo, patch, logger, rules, drift=True, tenancy_indexes=tenancy_indexes)
+        return None
+    except kopf.TemporaryError as e:  # an Azure error (a Warning Event, as kopf's own report was), or a wait
+        (logger.warning if e.__cause__ is not None else logger.info)("drift check: %s (again in %.0f s)", e, e.delay or 0)
+        return float(e.delay or settings_from(memo).transient_retry)
+    except kopf.PermanentError as e:
+        logger.warning("drift check: %s", e)
+        return None
+    finally:
+        if patch.get("status"):
+            ns, name = body.meta["namespace"], body.meta["name"]
+            try:
+                await status_patch.patch_status(PLURAL_WORKSPACE, ns, name, dict(patch["status"]))
+            except status_patch.StatusPatchError as e:  # e.g. deleted meanwhile: the next check tells
+                logger.warning("status not written: %s", e)
 
 
 # --- one reconcile ------------------------------------------------------------------------------------------------
