@@ -49,13 +49,19 @@ async def _holding_the_slot(settings: Settings, release: asyncio.Event) -> None:
         await release.wait()
 
 
-async def test_a_woken_rule_queues_for_its_slot_holding_nothing_and_runs_on_the_rule_as_it_is_after(world):
-    settings, index, _, runs = world
+async def _woken_while_the_slot_is_taken(settings: Settings, index: dict) -> tuple[asyncio.Event, asyncio.Task, asyncio.Task]:
+    """Another reconcile holds the only slot; the rule's run starts (and queues). Returns (release, other, run)."""
     release = asyncio.Event()
     other = asyncio.create_task(_holding_the_slot(settings, release))
     await asyncio.sleep(0)
     run = asyncio.create_task(outbound_rule._run_waiting(index[(NS, "ws")][0]))
     await asyncio.sleep(0.05)
+    return release, other, run
+
+
+async def test_a_woken_rule_queues_for_its_slot_holding_nothing_and_runs_on_the_rule_as_it_is_after(world):
+    settings, index, _, runs = world
+    release, other, run = await _woken_while_the_slot_is_taken(settings, index)
     assert not run.done() and runs == [] and STATES.peek(UID) is None, "queued for the slot, no lock, nothing built"
     index[(NS, "ws")] = [_snapshot("new")]
     release.set()
@@ -77,11 +83,7 @@ async def test_a_rule_that_still_only_waits_runs_without_a_slot(world):
 
 async def test_a_rule_whose_lock_a_change_handler_has_is_left_to_it(world):
     settings, index, _, runs = world
-    release = asyncio.Event()
-    other = asyncio.create_task(_holding_the_slot(settings, release))
-    await asyncio.sleep(0)
-    run = asyncio.create_task(outbound_rule._run_waiting(index[(NS, "ws")][0]))
-    await asyncio.sleep(0.01)
+    release, other, run = await _woken_while_the_slot_is_taken(settings, index)
     change_done = asyncio.Event()
 
     async def change_handler() -> None:  # takes the lock, then waits for a slot (as _reconcile does)
