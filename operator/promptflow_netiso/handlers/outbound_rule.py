@@ -753,21 +753,20 @@ def _still_waits(snapshot: Mapping) -> bool:
     return not (meta.get("deletionTimestamp") or _change_pending(uid)) and is_waiting(STATES.status_now(uid, snapshot["status"]))
 
 
-def _workspace_lets_through(snapshot: Mapping) -> bool:
-    """Its workspace is Ready with coordinates: the run goes on to Azure (planning.workspace_gate lets it pass)."""
+def _workspace_key(snapshot: Mapping) -> tuple[str, str]:
     ref = ((snapshot.get("spec") or {}).get("workspaceRef") or {}).get("name") or ""
-    ws = _workspace(_waiting_kw["outbound_rule_workspaces"], snapshot["metadata"]["namespace"], ref)
-    return ws.found and not ws.deleting and ws.ready and ws.coordinates is not None
+    return snapshot["metadata"]["namespace"], ref
+
+
+def _workspace_lets_through(snapshot: Mapping) -> bool:
+    """The run goes on to Azure (planning.workspace_gate lets it pass)."""
+    return _workspace(_waiting_kw["outbound_rule_workspaces"], *_workspace_key(snapshot)).lets_rules_through
 
 
 def _latest(snapshot: Mapping) -> Mapping | None:
     """The rule as the rules index has it now (None: deleted or moved to another workspace meanwhile)."""
     rules = _waiting_kw.get("rules_by_workspace")
-    if rules is None:
-        return snapshot
-    meta = snapshot["metadata"]
-    ref = ((snapshot.get("spec") or {}).get("workspaceRef") or {}).get("name") or ""
-    return _indexed(rules, (meta["namespace"], ref), meta["uid"])
+    return snapshot if rules is None else _indexed(rules, _workspace_key(snapshot), snapshot["metadata"]["uid"])
 
 
 rule_waiting.serve(_run_waiting, lambda uid: _schedule(uid).due_at, _SETTINGS.drift_interval)

@@ -117,6 +117,11 @@ class WorkspaceFacts:
     isolation_mode: str | None = None
     managed_network: bool = True  # False for BringYourOwnVirtualNetwork workspaces
 
+    @property
+    def lets_rules_through(self) -> bool:
+        """Found, not being deleted, Ready, with coordinates: its rules may go on to Azure (workspace_gate)."""
+        return self.found and not self.deleting and self.ready and self.coordinates is not None
+
 
 # The workspace's Ready reasons that mean it is on its way. They change at each of its steps, so a rule does not
 # repeat them: a rule waiting for a workspace is written once, not once per step of the workspace (and its sleeper is
@@ -423,19 +428,19 @@ def plan(
 def workspace_gate(workspace: WorkspaceFacts, spec: OutboundRuleSpec, rule_name: str, previous: Previous) -> Plan | None:
     """A waiting Plan when the workspace object does not let the rule proceed (missing, deleting, not Ready); None
     when it does. Waiting is not a failure: a short re-check, no Azure call, the reason in plain words."""
+    if workspace.lets_rules_through:
+        return None
     if not workspace.found:
         reason, message = "WorkspaceNotFound", f"waiting for PromptFlowWorkspace {workspace.name} (not found in this namespace)"
     elif workspace.deleting:
         reason, message = "WorkspaceDeleting", f"PromptFlowWorkspace {workspace.name} is being deleted"
-    elif not workspace.ready or workspace.coordinates is None:
+    else:
         if workspace.ready_reason:
             detail = f": {workspace.ready_message}" if workspace.ready_message else ""
             why = f"{workspace.ready_reason}{detail}"
         else:
             why = "on its way; its Ready condition tells how far"
         reason, message = "WorkspaceNotReady", f"waiting for PromptFlowWorkspace {workspace.name} to be Ready ({why})"
-    else:
-        return None
     ws = condition(CONDITION_WORKSPACE_READY, FALSE, reason, message)
     applied = condition(CONDITION_APPLIED, UNKNOWN, "WaitingForWorkspace", message)
     status: dict[str, Any] = {"azureRuleName": rule_name, "destination": spec.display_destination(),
