@@ -47,3 +47,32 @@ def test_rules_waiting_for_their_workspace_go_on_when_it_turns_ready_without_pol
         assert puts_by_rule(az.rule_writes()) == {"early-0": 1, "early-1": 1, "early-2": 1}
     finally:
         op.stop()
+
+
+def test_rules_waiting_on_a_workspace_that_is_deleted_say_so_without_polling(
+        control_plane, azure_sim, sim_admin, kube, unwatched_namespace, tmp_path):
+    ns = unwatched_namespace
+    env = {**control_plane.env(), **azure_sim.env(), **OPERATOR_TEST_ENV,
+           "PROMPTFLOW_NETISO_DEPENDENCY_WAIT": str(LONG_WAIT), "PROMPTFLOW_NETISO_DRIFT_INTERVAL": str(LONG_WAIT)}
+    op = OperatorProcess(env, tmp_path / "op", namespaces=(ns,))
+    (tmp_path / "op").mkdir()
+    op.start()
+    try:
+        az = Azure(sim_admin, "gone")
+        # The workspace object points at an Azure workspace that does not exist: it never turns Ready.
+        manifest = json.loads(workspace_manifest("doomed", az))
+        manifest["spec"]["azure"]["workspaceName"] = "no-such-workspace"
+        kube.apply(json.dumps(manifest), ns)
+        kube.apply(json.dumps(fqdn("orphan", "orphan.example.com", workspace="doomed")), ns)
+        kube.wait_for(RULE, ns, "orphan", lambda o: ready_reason(o) not in (None, "WorkspaceNotFound"), WAIT,
+                      "to wait for its workspace")
+
+        kube.delete(WS, ns, "doomed")
+        kube.wait_gone(WS, ns, "doomed", WAIT)
+        # WAIT (120 s) is far below LONG_WAIT (600 s): only the deletion's wake-up gets the rule there in time.
+        obj = kube.wait_for(RULE, ns, "orphan", lambda o: ready_reason(o) == "WorkspaceNotFound", WAIT,
+                            "to say its workspace is gone")
+        assert condition(obj, "Ready")["status"] == "False"
+        assert az.rule_writes() == [], "nothing is sent to Azure for a rule whose workspace never was Ready"
+    finally:
+        op.stop()

@@ -189,6 +189,29 @@ def test_reconciles_are_capped_and_drift_checks_leave_half_of_the_slots_to_chang
     assert running["peak"] <= 4 and running["background_peak"] == 2
 
 
+def test_a_task_started_inside_a_reconcile_cannot_give_its_parents_slot_away(monkeypatch):
+    from promptflow_netiso.handlers import common
+
+    monkeypatch.setattr(common, "_slots", {})
+    settings = Settings(max_reconciles=1)
+
+    async def scenario() -> tuple[bool, bool]:
+        async with common.reconcile_slot(settings):
+            async def child() -> None:  # inherits the reconcile's context, as a batch's drain task does
+                async with common.slot_released():
+                    pass
+            await asyncio.create_task(child())
+            still_held = common._slots["all"].locked()
+            async with common.slot_released():  # the reconcile itself may give it back
+                given_back = not common._slots["all"].locked()
+        return still_held, given_back
+
+    still_held, given_back = asyncio.run(scenario())
+    assert still_held and given_back
+    assert not common._slots["all"].locked()  # released once, not twice: the cap is intact
+    assert common._slots["all"]._value == 1
+
+
 def test_the_reconcile_cap_is_a_documented_setting(monkeypatch):
     monkeypatch.setenv("PROMPTFLOW_NETISO_MAX_RECONCILES", "0")
     assert Settings.from_env().max_reconciles == 0  # no cap

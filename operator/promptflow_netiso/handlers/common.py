@@ -70,8 +70,10 @@ def converged(status: Mapping | None, meta: Mapping) -> bool:
 
 _slots: dict[str, asyncio.Semaphore] = {}
 # The slots this task's reconcile holds right now (a list: slot_released empties it, so reconcile_slot releases only
-# what is still held).
-_held: contextvars.ContextVar[list[asyncio.Semaphore]] = contextvars.ContextVar("promptflow_netiso_slot")
+# what is still held), with the task that holds them: a task started inside the reconcile (a batch's drain) inherits
+# the context variable, and must not give its parent's slots away.
+_held: contextvars.ContextVar[tuple[asyncio.Task | None, list[asyncio.Semaphore]]] = contextvars.ContextVar(
+    "promptflow_netiso_slot")
 
 
 @contextlib.asynccontextmanager
@@ -92,7 +94,7 @@ async def reconcile_slot(settings: Settings) -> AsyncIterator[None]:
         for sem in wanted:
             await sem.acquire()
             held.append(sem)
-        token = _held.set(held)
+        token = _held.set((asyncio.current_task(), held))
         try:
             yield
         finally:
@@ -110,7 +112,9 @@ async def slot_released() -> AsyncIterator[None]:
     would keep the other rules of the batch from joining it. It is not taken back after: what is left (a connection
     read, a status write) is short, and with ARM's throttling queueing for a slot again kept about 1,400 finished rules
     of an 11,000-object converge waiting, each with its whole reconcile, behind rules that had not started."""
-    held = _held.get([])
+    owner, held = _held.get((None, []))
+    if owner is not asyncio.current_task():
+        held = []
     for sem in reversed(held):
         sem.release()
     held.clear()

@@ -210,6 +210,14 @@ async def outbound_rule_workspaces(namespace: str, name: str, spec: Mapping, sta
 _last_facts: dict[tuple[str, str], WorkspaceFacts] = {}  # (namespace, name) -> what the index last said
 
 
+@kopf.on.event(GROUP, VERSION, PLURAL_WORKSPACE, when=lambda type, **_: type == "DELETED")
+async def workspace_gone(namespace: str, name: str, **_: Any) -> None:
+    """The workspace left the cluster (kopf has dropped it from the index by now): the rules waiting on it say so
+    at once, not at their next back-off (up to a drift interval later, still saying it is being deleted)."""
+    _last_facts.pop((namespace, name), None)
+    rule_waiting.wake((namespace, name))
+
+
 def workspace_facts(name: str, spec: Mapping, status: Mapping, meta: Mapping) -> WorkspaceFacts:
     """What a rule needs from its PromptFlowWorkspace object: Ready for the current generation, where it lives in
     Azure, and its isolation mode (Azure's, from status, else the one the spec asks for)."""
