@@ -7,6 +7,7 @@ workspace index wakes the rules that wait for it. While it waits, the rule sends
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -21,15 +22,24 @@ pytestmark = pytest.mark.e2e
 LONG_WAIT = 600  # seconds: the back-off the rules would sleep without a wake-up
 
 
+@contextlib.contextmanager
+def _operator_with_long_waits(control_plane, azure_sim, ns: str, tmp_path):
+    """One operator whose rules would sleep LONG_WAIT between looks: only a wake-up moves them sooner."""
+    env = {**control_plane.env(), **azure_sim.env(), **OPERATOR_TEST_ENV,
+           "PROMPTFLOW_NETISO_DEPENDENCY_WAIT": str(LONG_WAIT), "PROMPTFLOW_NETISO_DRIFT_INTERVAL": str(LONG_WAIT)}
+    (tmp_path / "op").mkdir()
+    op = OperatorProcess(env, tmp_path / "op", namespaces=(ns,))
+    op.start()
+    try:
+        yield op
+    finally:
+        op.stop()
+
+
 def test_rules_waiting_for_their_workspace_go_on_when_it_turns_ready_without_polling(
         control_plane, azure_sim, sim_admin, kube, unwatched_namespace, tmp_path):
     ns = unwatched_namespace
-    env = {**control_plane.env(), **azure_sim.env(), **OPERATOR_TEST_ENV,
-           "PROMPTFLOW_NETISO_DEPENDENCY_WAIT": str(LONG_WAIT), "PROMPTFLOW_NETISO_DRIFT_INTERVAL": str(LONG_WAIT)}
-    op = OperatorProcess(env, tmp_path / "op", namespaces=(ns,))
-    (tmp_path / "op").mkdir()
-    op.start()
-    try:
+    with _operator_with_long_waits(control_plane, azure_sim, ns, tmp_path):
         az = Azure(sim_admin, "woken")
         for n in range(3):
             kube.apply(json.dumps(fqdn(f"early-{n}", f"early{n}.example.com", workspace="later")), ns)
@@ -45,19 +55,12 @@ def test_rules_waiting_for_their_workspace_go_on_when_it_turns_ready_without_pol
             kube.wait_for(RULE, ns, f"early-{n}", is_ready, WAIT, "to go on once its workspace is Ready")
         assert az.rules()["early-0"]["destination"] == "early0.example.com"
         assert puts_by_rule(az.rule_writes()) == {"early-0": 1, "early-1": 1, "early-2": 1}
-    finally:
-        op.stop()
 
 
 def test_rules_waiting_on_a_workspace_that_is_deleted_say_so_without_polling(
         control_plane, azure_sim, sim_admin, kube, unwatched_namespace, tmp_path):
     ns = unwatched_namespace
-    env = {**control_plane.env(), **azure_sim.env(), **OPERATOR_TEST_ENV,
-           "PROMPTFLOW_NETISO_DEPENDENCY_WAIT": str(LONG_WAIT), "PROMPTFLOW_NETISO_DRIFT_INTERVAL": str(LONG_WAIT)}
-    op = OperatorProcess(env, tmp_path / "op", namespaces=(ns,))
-    (tmp_path / "op").mkdir()
-    op.start()
-    try:
+    with _operator_with_long_waits(control_plane, azure_sim, ns, tmp_path):
         az = Azure(sim_admin, "gone")
         # The workspace object points at an Azure workspace that does not exist: it never turns Ready.
         manifest = json.loads(workspace_manifest("doomed", az))
@@ -74,5 +77,3 @@ def test_rules_waiting_on_a_workspace_that_is_deleted_say_so_without_polling(
                             "to say its workspace is gone")
         assert condition(obj, "Ready")["status"] == "False"
         assert az.rule_writes() == [], "nothing is sent to Azure for a rule whose workspace never was Ready"
-    finally:
-        op.stop()
