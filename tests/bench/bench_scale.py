@@ -10,7 +10,7 @@ simulator answering every ARM request after `--latency` seconds, and ONE operato
 level (INFO, no --verbose). Every workspace lives in one subscription; each gets `--rules` OutboundRules of which 2
 are PrivateEndpoint rules to targets shared by all workspaces (`--targets` distinct ones).
 
-Printed, per apply mode (all at once / in batches):
+Printed, per apply mode (all at once / in batches / every object created before the operator starts):
 - objects and converge time (apply start -> every object Ready for its generation);
 - RSS and peak RSS of the operator process (/proc/<pid>/status VmRSS, VmHWM), CPU cores while converging;
 - API server connections at peak: the operator's ESTABLISHED TCP sockets to the API server port (its fds' inodes
@@ -348,11 +348,9 @@ class Run:
         applied_at: list[float] = []
 
         def apply_all() -> None:
-            if mode == "precreated":
-                pass
-            elif mode == "all":
+            if mode == "all":
                 apply(self.cp, self.workdir, [o for g in groups for o in g], "all")
-            else:
+            elif mode == "batches":
                 per = max(1, self.args.batch_workspaces)
                 for n, start in enumerate(range(0, len(groups), per)):
                     apply(self.cp, self.workdir, [o for g in groups[start:start + per] for o in g], f"batch-{n}")
