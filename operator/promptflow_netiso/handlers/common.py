@@ -113,9 +113,8 @@ async def slot_released() -> AsyncIterator[None]:
     read, a status write) is short, and with ARM's throttling queueing for a slot again kept about 1,400 finished rules
     of an 11,000-object converge waiting, each with its whole reconcile, behind rules that had not started."""
     owner, held = _held.get((None, []))
-    if owner is not asyncio.current_task():
-        held = []
-    for sem in reversed(held):
-        sem.release()
-    held.clear()
+    if owner is asyncio.current_task():
+        for sem in reversed(held):
+            sem.release()
+        held.clear()
     yield
