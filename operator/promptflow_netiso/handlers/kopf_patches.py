@@ -40,6 +40,7 @@ pyproject.toml pins kopf to 1.45.x; tests/unit/test_kopf_patches.py fails if the
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import functools
 import logging
@@ -50,7 +51,7 @@ from kopf._cogs.aiokits import aiotoggles
 from kopf._cogs.clients import watching
 from kopf._cogs.structs import bodies, diffs, finalizers, patches
 from kopf._core.actions import execution, loggers
-from kopf._core.engines import daemons
+from kopf._core.engines import daemons, indexing
 from kopf._core.intents import causes
 from kopf._core.reactor import processing
 
@@ -236,15 +237,70 @@ def _listed_settled_first(process: Any) -> Any:
                                                             memory, loggers.TerseObjectLogger(body=body, settings=settings))
         except Exception:  # kopf's own path logs it, throttles it and still opens the gate
             indexed = False
-        if not indexed:
-            return await process(**kwargs)
-        memory.fully_handled_once = True  # as kopf marks it after a resume with no handler to run
         operator_indexed, resource_indexed = kwargs.get("operator_indexed"), kwargs.get("resource_indexed")
-        if operator_indexed is not None and resource_indexed is not None:
-            await operator_indexed.drop_toggle(resource_indexed)
-        return None
+        if indexed:
+            memory.fully_handled_once = True  # as kopf marks it after a resume with no handler to run
+            await _open_own_gate(operator_indexed, resource_indexed)
+            return None
+        del body, raw_body  # _paced keeps a compact copy instead while the object waits
+        return await _paced(process, kwargs, memory, operator_indexed, resource_indexed)
     process_resource_event.settled_first = True  # type: ignore[attr-defined]
     return process_resource_event
+
+
+async def _open_own_gate(operator_indexed: Any, resource_indexed: Any) -> None:
+    if operator_indexed is not None and resource_indexed is not None:
+        await operator_indexed.drop_toggle(resource_indexed)
+
+
+# Listed objects with work to do that go through kopf's processing at once. Their first step is a finalizer or
+# status patch on the capped API server connections (kube_session.py): a few dozen keep those busy.
+LISTED_AT_ONCE = 64
+_listed_slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}  # one operator loop (tests run several)
+_indexed_ahead: contextvars.ContextVar[Any] = contextvars.ContextVar("indexed_ahead", default=None)
+
+
+async def _paced(process: Any, kwargs: dict, memory: Any, operator_indexed: Any, resource_indexed: Any) -> Any:
+    """A listed object with work to do (never handled, or left mid-way by the last process) is indexed and drops
+    its toggle of the gate at once, then waits for one of LISTED_AT_ONCE slots before kopf processes it. Without
+    this, every such object went through kopf's processing as soon as the gate opened: at 10,000 OutboundRules
+    created before the operator started, 10,000 sets of kopf's per-event machinery (patch, loggers, causes, a
+    request) queued for the API server at once, and the peak RSS doubled (docs/scale.md). Waiting, an object holds
+    its kopf worker and a compact copy of its body. Objects that cannot be indexed here go kopf's own way."""
+    raw_event = kwargs["raw_event"]
+    body = bodies.Body(raw_event["object"])
+    try:
+        indexed = memory.daemons_memory.live_fresh_body is None and await _index(
+            kwargs["registry"], kwargs["indexers"], kwargs["resource"], body, memory,
+            loggers.TerseObjectLogger(body=body, settings=kwargs["settings"]))
+    except Exception:  # kopf's own path logs it, throttles it and opens the gate
+        indexed = False
+    if not indexed:
+        return await process(**kwargs)
+    await _open_own_gate(operator_indexed, resource_indexed)
+    raw_event["object"] = compact(raw_event["object"])  # kept while it waits: strings shared with the others'
+    del body
+    loop = asyncio.get_running_loop()
+    if loop not in _listed_slots:
+        _listed_slots.clear()
+        _listed_slots[loop] = asyncio.Semaphore(LISTED_AT_ONCE)
+    async with _listed_slots[loop]:
+        token = _indexed_ahead.set(raw_event)
+        try:
+            return await process(**kwargs)
+        finally:
+            _indexed_ahead.reset(token)
+
+
+def _skipping_indexed_ahead(index_resource: Any) -> Any:
+    """kopf's index_resource, skipped for the event _paced has just indexed (its index handlers ran once)."""
+    @functools.wraps(index_resource)
+    async def index_once(**kwargs: Any) -> None:
+        if kwargs.get("raw_event") is not None and kwargs["raw_event"] is _indexed_ahead.get():
+            return
+        await index_resource(**kwargs)
+    index_once.skips_indexed_ahead = True  # type: ignore[attr-defined]
+    return index_once
 
 
 # --- 4. cause kwargs ---------------------------------------------------------------------------------------------------
@@ -300,6 +356,8 @@ def install() -> None:
     execution.Cause._kwargs = property(_cause_kwargs)  # type: ignore[method-assign,assignment]
     if not getattr(processing.process_resource_event, "settled_first", False):
         processing.process_resource_event = _listed_settled_first(processing.process_resource_event)
+    if not getattr(indexing.index_resource, "skips_indexed_ahead", False):
+        indexing.index_resource = _skipping_indexed_ahead(indexing.index_resource)
     if not getattr(daemons.daemon_killer, "sees_pause", False):
         daemons.daemon_killer = _seeing_pause(daemons.daemon_killer)
 
