@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..planning.intent import PendingWrite
-from . import kube_client
+from . import kube_client, kube_writes
 from .common import post_event
 
 log = logging.getLogger(__name__)
@@ -82,12 +82,15 @@ async def announce(body: Mapping, write: PendingWrite, type_: str, reason: str, 
     name = event_name(str(meta.get("name")), str(meta.get("uid")), write, reason)
     event = event_body(body, name, type_, reason, message, datetime.datetime.now(datetime.UTC))
     try:
-        await asyncio.to_thread(_create, await _core_api(), meta.get("namespace"), event)
+        if kube_writes.available():
+            await kube_writes.send("post", f"/api/v1/namespaces/{meta.get('namespace')}/events", event)
+        else:
+            await asyncio.to_thread(_create, await _core_api(), meta.get("namespace"), event)
     except Exception as e:  # noqa: BLE001 - an Event never fails a reconcile
         if getattr(e, "status", None) == 409:
             return  # posted by the process that saw the write land before a crash: once is enough
         log.warning("could not post the %s Event of %s/%s now (%s); queued instead", reason, meta.get("namespace"),
-                    meta.get("name"), str(e)[:300])
+                    meta.get("name"), (getattr(e, "message", None) or str(e))[:300])
         post_event(body, type_, reason, message)
 
 

@@ -11,7 +11,7 @@ from .. import metrics
 from ..azure import Azure
 from ..azure.clouds import AzureSettings
 from ..settings import Settings
-from . import drift_queue, heap, kube_session, rule_waiting
+from . import drift_queue, heap, kube_session, kube_writes, rule_waiting
 from .announce import EVENT_SOURCE, REPORTING_INSTANCE
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     # every index to be complete while holding its slot; the objects still queued never get one). What is bounded
     # instead: API server connections (kube_session.py) and Azure requests per subscription. docs/scale.md.
     kube_session.quiet_routine_success()
+    kube_writes.use(settings)  # our own status records and Events go over kopf's session, with its timeouts
     # A timer stopped while it runs (its object is being deleted) gets up to this long to end by itself, instead of
     # kopf's few zero-time cycles followed by its "touch" status patch 60 s later: a Kubernetes write for nothing.
     settings.background.instant_exit_timeout = 5.0

@@ -1,14 +1,15 @@
 """A status write ahead of kopf's end-of-handler patch, for facts that must be on record before an Azure call
-returns or a process may die (an approval about to be sent, the poll URL of one that runs). Kubernetes only; the
-sync client runs in a worker thread so the event loop never blocks."""
+returns or a process may die (an approval about to be sent, the poll URL of one that runs). Kubernetes only: over
+kopf's session in a running operator (kube_writes.py), else the sync client in a worker thread."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from ..model import GROUP, VERSION
-from . import kube_client
+from . import kube_client, kube_writes
 
 
 class StatusPatchError(Exception):
@@ -36,8 +37,24 @@ async def custom_objects() -> Any:
 async def patch_status(plural: str, namespace: str, name: str, status: dict) -> None:
     """JSON merge patch of `status` (lists are replaced whole). Raises StatusPatchError on any failure."""
     try:
+        if kube_writes.available():
+            await kube_writes.send("patch", f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{plural}/{name}/status",
+                                   {"status": status}, "application/merge-patch+json")
+            return
         api = await custom_objects()
         await asyncio.to_thread(api.patch_namespaced_custom_object_status, GROUP, VERSION, namespace, plural, name,
                                 {"status": status}, _content_type="application/merge-patch+json")
-    except Exception as e:  # ApiException, connection, TLS, config: the caller decides
-        raise StatusPatchError(f"{type(e).__name__}: {str(e)[:500]}") from e
+    except Exception as e:  # APIError, ApiException, connection, TLS, config: the caller decides
+        raise StatusPatchError(f"{type(e).__name__}: {_message(e)[:500]}") from e
+
+
+def _message(e: Exception) -> str:
+    """The API server's own message (kopf's APIError has it; the kubernetes client's ApiException has the Status in
+    its body), else the exception's text."""
+    message = getattr(e, "message", None)
+    if not message and isinstance(getattr(e, "body", None), (str, bytes)):
+        try:
+            message = json.loads(e.body).get("message")  # type: ignore[attr-defined]
+        except (ValueError, AttributeError):
+            message = None
+    return message if isinstance(message, str) and message else str(e)
