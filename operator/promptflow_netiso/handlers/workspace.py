@@ -479,7 +479,7 @@ async def _remove_legacy_auto_approval(memo: kopf.Memo, namespace: str, workspac
     memo["legacy_auto_approval_checked"] = True
 
 
-# --- Kubernetes API calls of this module (the sync client, always in a worker thread) -------------------------------
+# --- Kubernetes API calls of this module (the child approval: the sync client, always in a worker thread) ----------
 
 
 class KubeError(Exception):
@@ -521,7 +521,6 @@ async def _delete_auto_approval(namespace: str, name: str, owner_uid: str, logge
 async def _patch_workspace_status(namespace: str, name: str, status: dict, logger: logging.Logger) -> None:
     """A status write ahead of kopf's end-of-handler patch, for facts that must survive a crash right now."""
     try:
-        await _call("patch_namespaced_custom_object_status", GROUP, VERSION, namespace, PLURAL_WORKSPACE, name,
-                    {"status": status}, _content_type="application/merge-patch+json")
-    except KubeError as e:  # kopf's own patch follows shortly; only the crash window stays open
+        await status_patch.patch_status(PLURAL_WORKSPACE, namespace, name, status)  # kopf's session (kube_writes.py)
+    except status_patch.StatusPatchError as e:  # kopf's own patch follows shortly; only the crash window stays open
         logger.warning("early status write failed: %s", e)
