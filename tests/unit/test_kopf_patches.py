@@ -218,6 +218,67 @@ async def test_a_listed_converged_rule_needs_no_handler_so_it_is_indexed_and_don
     assert kopf_ran == [True], "a rule that needs something goes through kopf"
 
 
+async def test_listed_rules_with_work_to_do_open_the_gate_at_once_then_go_through_kopf_a_few_at_a_time():
+    """Rules created before the operator started: each is indexed as it is listed (the gate opens without waiting for
+    kopf to process them), then kopf processes them at most LISTED_AT_ONCE at a time, each exactly once, and kopf's
+    own indexing of that event is not run a second time."""
+    import copy
+
+    import kopf
+    from kopf._cogs.aiokits import aiotoggles
+    from kopf._core.engines import indexing
+    from kopf._core.reactor import inventory
+
+    kw = _kwargs(_rule_body())
+    registry = kw["registry"]
+    indexers = indexing.OperatorIndexers()
+    indexers.ensure(registry._indexing.get_all_handlers())
+    gate = aiotoggles.ToggleSet(all)
+    count = kopf_patches.LISTED_AT_ONCE * 3
+    toggles = [await gate.make_toggle(name=str(i)) for i in range(count)]
+    running, most, processed = 0, 0, []
+    go_on = asyncio.Event()
+
+    async def kopf_process(**kwargs):
+        nonlocal running, most
+        # kopf's processing indexes the event first: skipped (called with nothing else, it would raise)
+        assert await indexing.index_resource(raw_event=kwargs["raw_event"]) is None
+        running += 1
+        most = max(most, running)
+        await go_on.wait()
+        running -= 1
+        processed.append(kwargs["raw_event"]["object"]["metadata"]["uid"])
+
+    wrapped = kopf_patches._listed_settled_first(kopf_process)
+    memories = inventory.ResourceMemories()
+    tasks = []
+    for i in range(count):
+        raw = copy.deepcopy(dict(_rule_body()))
+        raw["metadata"].update(uid=f"u-{i}", name=f"r-{i}", finalizers=[])  # never handled: kopf adds its finalizer
+        del raw["status"]
+        tasks.append(asyncio.create_task(wrapped(
+            lifecycle=None, indexers=indexers, registry=registry, settings=kw["settings"], memories=memories,
+            memobase=kopf.Memo(), resource=kw["resource"], raw_event={"type": None, "object": raw},
+            event_queue=None, resource_indexed=toggles[i], operator_indexed=gate)))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert gate.is_on(), "every listed rule dropped its toggle before kopf processed it: the gate is open"
+    assert len(indexers.indices["rules_by_workspace"][("t-ns", "ws")]) == count, "each indexed as it was listed"
+    assert running == kopf_patches.LISTED_AT_ONCE, "the others wait for a slot"
+    go_on.set()
+    await asyncio.gather(*tasks)
+    assert sorted(processed) == sorted(f"u-{i}" for i in range(count)), "each processed by kopf, once"
+    assert most == kopf_patches.LISTED_AT_ONCE
+    with_ahead = indexing.index_resource
+    calls = []
+
+    async def real_index(**kwargs):
+        calls.append(kwargs)
+
+    assert await kopf_patches._skipping_indexed_ahead(real_index)(raw_event={"type": "MODIFIED"}) is None
+    assert len(calls) == 1 and with_ahead.skips_indexed_ahead, "other events are indexed by kopf as before"
+
+
 async def test_kopf_still_handles_listed_rules_that_need_something():
     assert not kopf_patches.nothing_to_do(**_kwargs(_rule_body(), event_type="MODIFIED")), "a watch event"
     assert not kopf_patches.nothing_to_do(**_kwargs(_rule_body(ready=False))), "not converged: resume reconciles"
