@@ -90,7 +90,7 @@ async def announce(body: Mapping, write: PendingWrite, type_: str, reason: str, 
         if getattr(e, "status", None) == 409:
             return  # posted by the process that saw the write land before a crash: once is enough
         log.warning("could not post the %s Event of %s/%s now (%s); queued instead", reason, meta.get("namespace"),
-                    meta.get("name"), (getattr(e, "message", None) or str(e))[:300])
+                    meta.get("name"), kube_writes.message_of(e)[:300])
         post_event(body, type_, reason, message)
 
 

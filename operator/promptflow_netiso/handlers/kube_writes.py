@@ -1,7 +1,7 @@
 """Our own Kubernetes writes (status records ahead of kopf's patch, the Events of landed writes) over kopf's session.
 
 They were kubernetes-client calls on worker threads, and the default executor has min(32, cores + 4) threads: 6 on
-two cores. With 10,000 rules converging, about 260 records and Events queued for one of those threads at any time,
+two cores. With 3,300 objects converging, about 260 records and Events queued for one of those threads at any time,
 and they set the pace of the whole converge (docs/scale.md). On kopf's session they are async, use kopf's
 credentials (and their refresh) and its capped connections (kube_session.py). Outside a running operator (a test
 calling a handler directly) there are no kopf credentials in the context: callers use the kubernetes client on a
@@ -10,6 +10,7 @@ thread, as before.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -43,3 +44,15 @@ async def send(method: str, url: str, payload: Any, content_type: str = "applica
                                  headers={"Content-Type": content_type}, logger=log)
     async with response:
         await response.read()
+
+
+def message_of(e: Exception) -> str:
+    """The API server's own message (kopf's APIError has it; the kubernetes client's ApiException has the Status in
+    its body), else the exception's text."""
+    message = getattr(e, "message", None)
+    if not message and isinstance(getattr(e, "body", None), (str, bytes)):
+        try:
+            message = json.loads(e.body).get("message")  # type: ignore[attr-defined]
+        except (ValueError, AttributeError):
+            message = None
+    return message if isinstance(message, str) and message else str(e)

@@ -5,7 +5,6 @@ kopf's session in a running operator (kube_writes.py), else the sync client in a
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from ..model import GROUP, VERSION
@@ -45,16 +44,4 @@ async def patch_status(plural: str, namespace: str, name: str, status: dict) -> 
         await asyncio.to_thread(api.patch_namespaced_custom_object_status, GROUP, VERSION, namespace, plural, name,
                                 {"status": status}, _content_type="application/merge-patch+json")
     except Exception as e:  # APIError, ApiException, connection, TLS, config: the caller decides
-        raise StatusPatchError(f"{type(e).__name__}: {_message(e)[:500]}") from e
-
-
-def _message(e: Exception) -> str:
-    """The API server's own message (kopf's APIError has it; the kubernetes client's ApiException has the Status in
-    its body), else the exception's text."""
-    message = getattr(e, "message", None)
-    if not message and isinstance(getattr(e, "body", None), (str, bytes)):
-        try:
-            message = json.loads(e.body).get("message")  # type: ignore[attr-defined]
-        except (ValueError, AttributeError):
-            message = None
-    return message if isinstance(message, str) and message else str(e)
+        raise StatusPatchError(f"{type(e).__name__}: {kube_writes.message_of(e)[:500]}") from e
