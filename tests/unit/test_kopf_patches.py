@@ -279,6 +279,118 @@ async def test_listed_rules_with_work_to_do_open_the_gate_at_once_then_go_throug
     assert len(calls) == 1 and with_ahead.skips_indexed_ahead, "other events are indexed by kopf as before"
 
 
+async def test_listed_workspaces_open_the_gate_at_once_and_are_not_held_for_a_slot():
+    """A listed workspace is indexed straight (kopf's own indexing of the event is skipped) and drops its toggle of
+    the gate; kopf then processes it without waiting for a slot: a workspace's handlers hold one while they wait for
+    Azure, and more workspaces than slots must not wait behind them."""
+    import copy
+    import dataclasses
+    from pathlib import Path
+
+    import kopf
+    import yaml
+    from kopf._cogs.aiokits import aiotoggles
+    from kopf._core.engines import indexing
+    from kopf._core.reactor import inventory
+
+    from promptflow_netiso.handlers import workspace  # noqa: F401  (registers the workspace handlers)
+
+    kw = _kwargs(_rule_body())
+    registry = kw["registry"]
+    resource = dataclasses.replace(kw["resource"], plural="promptflowworkspaces")
+    indexers = indexing.OperatorIndexers()
+    indexers.ensure(registry._indexing.get_all_handlers())
+    sample = yaml.safe_load((Path(__file__).parents[2] / "crds/samples/promptflowworkspace.yaml").read_text())
+    gate = aiotoggles.ToggleSet(all)
+    count = kopf_patches.LISTED_AT_ONCE + 8
+    toggles = [await gate.make_toggle(name=str(i)) for i in range(count)]
+    running = 0
+    go_on = asyncio.Event()
+
+    async def kopf_process(**kwargs):
+        nonlocal running
+        assert await indexing.index_resource(raw_event=kwargs["raw_event"]) is None, "indexed once, ahead"
+        running += 1
+        await go_on.wait()
+
+    wrapped = kopf_patches._listed_settled_first(kopf_process)
+    memories = inventory.ResourceMemories()
+    tasks = []
+    for i in range(count):
+        raw = copy.deepcopy(sample)
+        raw["metadata"].update(uid=f"w-{i}", name=f"ws-{i}", namespace="t-ns")
+        tasks.append(asyncio.create_task(wrapped(
+            lifecycle=None, indexers=indexers, registry=registry, settings=kw["settings"], memories=memories,
+            memobase=kopf.Memo(), resource=resource, raw_event={"type": None, "object": raw}, event_queue=None,
+            resource_indexed=toggles[i], operator_indexed=gate)))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert gate.is_on(), "every listed workspace dropped its toggle before kopf processed it"
+    assert len(indexers.indices["outbound_rule_workspaces"]) == count, "each indexed as it was listed"
+    assert running == count, "none waits for a slot"
+    go_on.set()
+    await asyncio.gather(*tasks)
+
+
+async def test_the_watch_stream_settles_listed_rules_that_need_nothing_so_kopfs_watcher_never_sees_them():
+    """At start, a converged rule is indexed and marked handled inside its kind's watch stream: kopf's watcher (which
+    would give it a worker, a queue and a toggle of the index gate) gets only the rules with work to do, the
+    listing's end and later watch events."""
+    import copy
+    import dataclasses
+    import functools
+
+    import kopf
+    from kopf._cogs.clients import watching
+    from kopf._core.engines import indexing
+    from kopf._core.reactor import inventory, queueing
+
+    kw = _kwargs(_rule_body())
+    registry = kw["registry"]
+    indexers = indexing.OperatorIndexers()
+    indexers.ensure(registry._indexing.get_all_handlers())
+    memories = inventory.ResourceMemories()
+    converged = copy.deepcopy(dict(_rule_body()))
+    waiting = copy.deepcopy(dict(_rule_body(ready=False)))
+    waiting["metadata"]["uid"] = "u-2"
+    edited = copy.deepcopy(converged)
+    edited["spec"]["fqdn"] = "other.example.com"
+
+    async def api_stream(**_):
+        for event in ({"type": None, "object": converged}, {"type": None, "object": waiting},
+                      watching.Bookmark.LISTED, {"type": "MODIFIED", "object": edited}):
+            yield event
+
+    stream = kopf_patches._trimming(api_stream)
+    seen = []
+
+    async def kopfs_watcher(**kwargs):  # what kopf's watcher does with the stream: hand each event to a worker
+        async for event in stream(resource=kw["resource"]):
+            seen.append(event)
+
+    async def kopf_process(**_):
+        raise AssertionError("the watcher hands events to workers; not reached here")
+
+    processor = functools.partial(functools.partial(kopf_process, registry=registry, settings=kw["settings"],
+                                                    indexers=indexers, memories=memories, memobase=kopf.Memo()),
+                                  resource=kw["resource"])
+    assert getattr(queueing.watcher, "settles_listed", False), "installed where kopf's orchestrator calls it"
+    await kopf_patches._done_in_stream(kopfs_watcher)(processor=processor, resource=kw["resource"])
+
+    assert [e if isinstance(e, watching.Bookmark) else (e["type"], e["object"]["metadata"]["uid"]) for e in seen] == [
+        (None, "u-2"), watching.Bookmark.LISTED, ("MODIFIED", "u-1")], "only the converged rule's listing is done"
+    assert (await memories.recall(converged)).fully_handled_once, "its next event is an update, not a resume"
+    assert not (await memories.recall(waiting)).fully_handled_once, "the waiting rule goes through kopf's resume"
+    uids = {s["metadata"]["uid"] for s in indexers.indices["rules_by_workspace"][("t-ns", "ws")]}
+    assert uids == {"u-1"}, "the converged rule is indexed; kopf indexes the other when its worker takes it"
+
+    seen.clear()
+    workspaces = dataclasses.replace(kw["resource"], plural="promptflowworkspaces")
+    fresh = functools.partial(processor, memories=inventory.ResourceMemories(), resource=workspaces)
+    await kopf_patches._done_in_stream(kopfs_watcher)(processor=fresh)
+    assert len(seen) == 4, "a kind without a settled-at-listing predicate: every event reaches kopf's watcher"
+
+
 async def test_kopf_still_handles_listed_rules_that_need_something():
     assert not kopf_patches.nothing_to_do(**_kwargs(_rule_body(), event_type="MODIFIED")), "a watch event"
     assert not kopf_patches.nothing_to_do(**_kwargs(_rule_body(ready=False))), "not converged: resume reconciles"
@@ -286,6 +398,34 @@ async def test_kopf_still_handles_listed_rules_that_need_something():
     assert not kopf_patches.nothing_to_do(**_kwargs(_rule_body(finalizer=False))), "kopf adds its finalizer"
     assert not kopf_patches.nothing_to_do(**_kwargs(_rule_body(deleting=True))), "the delete handler"
     assert not kopf_patches.nothing_to_do(**_kwargs(_rule_body(progress=True))), "a handler in progress"
+
+
+async def test_the_essence_compared_at_listing_is_kopfs_own_and_index_handlers_are_kopfs_selection():
+    """The cheaper essence build (no copy of metadata and status) gives what kopf's build gives, and the index
+    handlers taken once per kind are the ones kopf selects for an object."""
+    import copy
+
+    import kopf
+    from kopf._core.intents import causes
+
+    kw = _kwargs(_rule_body())
+    storage = kw["settings"].persistence.diffbase_storage
+    raw = copy.deepcopy(dict(_rule_body(progress=True)))
+    raw["metadata"]["labels"] = {"team": "a"}
+    raw["metadata"]["annotations"] = {"note": "x", kopf_patches.LAST_APPLIED: "{}", "other.kopf.zalando.org/last": "y"}
+    plain = copy.deepcopy(raw)
+    plain["metadata"]["annotations"] = {"note": "x", kopf_patches.LAST_APPLIED: "{}"}
+    empty = copy.deepcopy(raw)
+    empty["metadata"].update(labels={}, annotations={kopf_patches.LAST_APPLIED: "{}"})
+    for body in (kopf.Body(raw), kopf.Body(plain), kopf.Body(empty), _rule_body(), _rule_body(spec_changed=True)):
+        assert kopf_patches._essence(storage, body, None) == storage.build(body=body)
+    assert kopf_patches._essence(storage, kopf.Body(raw), None)["metadata"] == {
+        "labels": {"team": "a"}, "annotations": {"note": "x"}}, "kopf drops last-applied and other kopf storages"
+
+    registry, resource = kw["registry"], kw["resource"]
+    cause = causes.IndexingCause(resource=resource, indices={}, logger=None, patch=kopf.Patch(), memo=kopf.Memo(),
+                                 body=_rule_body())
+    assert list(kopf_patches._index_handlers(registry, resource)) == registry._indexing.get_handlers(cause=cause)
 
 
 async def test_cause_kwargs_are_kopfs_with_field_names_cached():
