@@ -14,7 +14,6 @@ verdicts; run it on a quiet machine and compare two CRD sets on the same day.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ if __package__ in (None, ""):  # run as a file (`make bench`): make the reposito
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.support.controlplane import CRDS, ControlPlane  # noqa: E402
+from tests.support.procstat import cpu_seconds  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[2] / "crds" / "samples"
 OBJECTS = [  # (sample file, plural): one of each shape the operator writes status to at scale
@@ -32,11 +32,6 @@ OBJECTS = [  # (sample file, plural): one of each shape the operator writes stat
 ]
 NAMESPACE = "bench-crd-cost"
 WARM_UP = 50
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> int:
@@ -49,7 +44,7 @@ def main() -> int:
 
     with ControlPlane(crds=args.crds, log=lambda *_: None) as cp:
         cp.apply_crds()
-        apiserver = next(p.pid for p in cp._procs if "kube-apiserver" in " ".join(map(str, p.args)))
+        apiserver = cp.pid("kube-apiserver")
         cp.kubectl("create", "namespace", NAMESPACE)
         config.load_kube_config(str(cp.kubeconfig))
         api = client.CustomObjectsApi()
@@ -64,10 +59,10 @@ def main() -> int:
 
             for i in range(WARM_UP):  # not counted: the first writes of a kind warm the API server's caches
                 patch(-1 - i)
-            cpu, started = _cpu_seconds(apiserver), time.monotonic()
+            cpu, started = cpu_seconds(apiserver), time.monotonic()
             for i in range(args.patches):
                 patch(i + 1)
-            cpu, wall = _cpu_seconds(apiserver) - cpu, time.monotonic() - started
+            cpu, wall = cpu_seconds(apiserver) - cpu, time.monotonic() - started
             print(f"  {sample:34} kube-apiserver CPU {cpu / args.patches * 1000:5.2f} ms per status patch "
                   f"(wall {wall / args.patches * 1000:5.2f} ms)")
     return 0

@@ -45,13 +45,13 @@ if __package__ in (None, ""):  # run as a file: make the repository root importa
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.sim import Simulator  # noqa: E402
+from tests.support import procstat  # noqa: E402
 from tests.support.controlplane import ControlPlane  # noqa: E402
 from tests.support.operator_process import OperatorProcess  # noqa: E402
 from tests.support.tenancy import grant  # noqa: E402
 
 API = "netiso.promptflow.dev/v1alpha1"
 NAMESPACE = "bench-scale"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 # Kubernetes writes worth counting; reads are not audited (they would swamp the log at this size).
 AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
@@ -89,8 +89,7 @@ class Proc:
         return int(self._status()["VmHWM"].split()[0]) / 1024
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime (all threads)
+        return procstat.cpu_seconds(self.pid)
 
     def apiserver_connections(self) -> int:
         """ESTABLISHED TCP sockets of this process whose remote port is the API server's."""

@@ -29,13 +29,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from tests.sim.admin import SimAdmin  # noqa: E402
+from tests.support.procstat import cpu_seconds  # noqa: E402
 
 SUB = "b3c4d5e6-0000-4000-8000-0000000be9c4"
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 async def _token(session: aiohttp.ClientSession, env: dict[str, str], secret: str) -> str:
@@ -59,9 +55,9 @@ async def _measure(session: aiohttp.ClientSession, url: str, headers: dict[str, 
     warm = [0, 0]
     await asyncio.gather(*(_worker(session, url, headers, time.monotonic() + 1.0, warm) for _ in range(connections)))
     counts = [0, 0]
-    cpu_before, started = _cpu_seconds(pid), time.monotonic()
+    cpu_before, started = cpu_seconds(pid), time.monotonic()
     await asyncio.gather(*(_worker(session, url, headers, started + seconds, counts) for _ in range(connections)))
-    elapsed, cpu = time.monotonic() - started, _cpu_seconds(pid) - cpu_before
+    elapsed, cpu = time.monotonic() - started, cpu_seconds(pid) - cpu_before
     return {"gets": counts[0], "errors": counts[1], "seconds": elapsed, "gets_per_s": counts[0] / elapsed,
             "server_cpu_s": cpu, "gets_per_server_cpu_s": counts[0] / cpu if cpu else float("nan")}
 

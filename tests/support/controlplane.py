@@ -130,6 +130,10 @@ class ControlPlane:
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(self.crds))
         self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
 
+    def pid(self, binary: str) -> int:
+        """The process ID of one of the control plane's processes (etcd, kube-apiserver), for CPU figures."""
+        return next(p.pid for p in self._procs if Path(str(p.args[0])).name == binary)
+
     def env(self) -> dict[str, str]:
         return {"KUBECONFIG": str(self.kubeconfig)}
 
